@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: MIT
+"""Console-script entry points that run resmon's C tools from the package."""
+
+import os
+import sys
+
+_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bin")
+
+
+def tool_path(name):
+    """Path of a packaged C tool (``resmon-sampler``, ``resmon-report``).
+
+    ``RESMON_BIN_DIR`` overrides the directory (a development build).
+    """
+    base = os.environ.get("RESMON_BIN_DIR") or _BIN
+    return os.path.join(base, name)
+
+
+def _exec(name, argv):
+    path = tool_path(name)
+    if not os.access(path, os.X_OK):
+        sys.stderr.write(
+            f"resmon: {name} is not installed at {path}: it is built only on Linux,\n"
+            "and only when a C compiler was available at install time.\n")
+        return 127
+    os.execv(path, [name] + list(argv))
+    return 127  # not reached
+
+
+def sampler_main():
+    sys.exit(_exec("resmon-sampler", sys.argv[1:]))
+
+
+def report_main():
+    sys.exit(_exec("resmon-report", sys.argv[1:]))
