@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* linux.c: the probe on Linux: /proc, and the memory cgroup (v1 or v2). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "probe.h"
 
 #include <errno.h>
@@ -93,6 +95,15 @@ static int open_ro(const char *root, const char *path)
     return open(full, O_RDONLY | O_CLOEXEC);
 }
 
+static int open_in(const char *dir, const char *name)
+{
+    char path[700];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /* Finds the process's memory cgroup from <root>/proc/<pid>/cgroup and opens
  * its files. v1: a line "N:...memory...:/path"; v2: "0::/path". */
 static void open_cgroup(rm_probe *p, const char *root, const char *procdir)
@@ -161,39 +172,26 @@ static void open_cgroup(rm_probe *p, const char *root, const char *procdir)
     snprintf(p->cg_path, sizeof(p->cg_path), "%s", dir + strlen(root));
     p->cg_version = v;
 
-#define CG_OPEN(name)                                                                              \
-    open_ro("", (snprintf(path2, sizeof(path2), "%s/%s", dir, name) < (int)sizeof(path2))          \
-                    ? path2                                                                        \
-                    : "/nonexistent")
     {
-        char path2[700];
-        if (v == 1) {
-            p->fd_cg_usage = CG_OPEN("memory.usage_in_bytes");
-            p->fd_cg_peak = CG_OPEN("memory.max_usage_in_bytes");
-            p->fd_cg_events = CG_OPEN("memory.oom_control");
-            /* memory.stat's hierarchical_memory_limit is the effective limit */
-            p->fd_cg_stat = CG_OPEN("memory.stat");
-            p->fd_cg_limit[0] = CG_OPEN("memory.limit_in_bytes");
-            p->n_cg_limit = p->fd_cg_limit[0] >= 0;
-        } else {
-            size_t base = strlen(root) + strlen("/sys/fs/cgroup");
-            p->fd_cg_usage = CG_OPEN("memory.current");
-            p->fd_cg_peak = CG_OPEN("memory.peak");
-            p->fd_cg_events = CG_OPEN("memory.events");
-            /* v2 has no effective-limit file: walk up, keep every memory.max */
-            while (p->n_cg_limit < RM_CG_MAX_DEPTH) {
-                char *slash;
-                int lfd = CG_OPEN("memory.max");
-                if (lfd >= 0)
-                    p->fd_cg_limit[p->n_cg_limit++] = lfd;
-                slash = strrchr(dir, '/');
-                if (!slash || (size_t)(slash - dir) < base)
-                    break;
-                *slash = '\0';
-            }
+        /* The effective limit is the smallest of the group's and its
+         * ancestors' (v1's memory.stat has it precomputed, but reading that
+         * file costs ten times more than a few one-number files). */
+        const char *limit_file = v == 1 ? "memory.limit_in_bytes" : "memory.max";
+        size_t base = strlen(root) + strlen(v == 1 ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup");
+        p->fd_cg_usage = open_in(dir, v == 1 ? "memory.usage_in_bytes" : "memory.current");
+        p->fd_cg_peak = open_in(dir, v == 1 ? "memory.max_usage_in_bytes" : "memory.peak");
+        p->fd_cg_events = open_in(dir, v == 1 ? "memory.oom_control" : "memory.events");
+        while (p->n_cg_limit < RM_CG_MAX_DEPTH) {
+            char *slash;
+            int lfd = open_in(dir, limit_file);
+            if (lfd >= 0)
+                p->fd_cg_limit[p->n_cg_limit++] = lfd;
+            slash = strrchr(dir, '/');
+            if (!slash || (size_t)(slash - dir) < base)
+                break;
+            *slash = '\0';
         }
     }
-#undef CG_OPEN
 }
 
 int rm_probe_open(rm_probe *p, int pid, const char *root)
@@ -203,8 +201,8 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
     int i;
 
     memset(p, 0, sizeof(*p));
-    p->fd_statm = p->fd_status = p->fd_meminfo = p->fd_clear_refs = -1;
-    p->fd_cg_usage = p->fd_cg_peak = p->fd_cg_events = p->fd_cg_stat = -1;
+    p->fd_statm = p->fd_stat = p->fd_status = p->fd_meminfo = p->fd_clear_refs = -1;
+    p->fd_cg_usage = p->fd_cg_peak = p->fd_cg_events = -1;
     for (i = 0; i < RM_CG_MAX_DEPTH; i++)
         p->fd_cg_limit[i] = -1;
     if (!root)
@@ -218,6 +216,8 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
 
     snprintf(path, sizeof(path), "%s/statm", procdir);
     p->fd_statm = open_ro(root, path);
+    snprintf(path, sizeof(path), "%s/stat", procdir);
+    p->fd_stat = open_ro(root, path);
     snprintf(path, sizeof(path), "%s/status", procdir);
     p->fd_status = open_ro(root, path);
     p->fd_meminfo = open_ro(root, "/proc/meminfo");
@@ -230,7 +230,7 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
     /* ru_maxrss is cheaper than status' VmHWM, but it also carries the peak
      * of the image before exec (a child of a big parent starts "big"). Use
      * it only when it agrees with VmHWM now, and only for ourselves. */
-    if (pid <= 0 && !root[0] && getrusage(RUSAGE_SELF, &ru) == 0) {
+    if (pid <= 0 && !root[0] && getrusage(RUSAGE_THREAD, &ru) == 0) {
         char buf[RM_READ_BUF];
         uint64_t hwm;
         if (read_at0(p->fd_status, buf, sizeof(buf)) > 0 && find_value(buf, "VmHWM", &hwm)) {
@@ -273,22 +273,92 @@ static void read_cgroup(rm_probe *p, rm_sample *s, char *buf)
         if (strncmp(buf, "max", 3) != 0 && parse_u64(&q, &v) && v < s->cg_limit)
             s->cg_limit = v;
     }
-    if (p->cg_version == 1 && read_at0(p->fd_cg_stat, buf, RM_READ_BUF) > 0 &&
-        find_value(buf, "hierarchical_memory_limit ", &v)) {
-        s->valid |= RM_HAVE_CG_LIMIT;
-        if (v < s->cg_limit)
-            s->cg_limit = v;
-    }
     /* v1 writes "unlimited" as a huge page-rounded number */
     if (p->cg_version == 1 && s->cg_limit >= (UINT64_MAX >> 2))
         s->cg_limit = RM_NO_LIMIT;
+}
+
+/* A "Key:  123 kB" line of status or meminfo, and where its value goes. */
+typedef struct key_slot {
+    const char *key;
+    size_t klen;
+    uint32_t bit;
+    size_t off;
+} key_slot;
+
+/* One pass over a "Key: value" text, filling every slot whose bit is in
+ * want. Async-signal-safe; bounded by the text's length. */
+static void scan_keys(const char *text, const key_slot *slots, size_t n, uint32_t want,
+                      rm_sample *s)
+{
+    const char *line = text;
+    while (*line && want) {
+        const char *colon = strchr(line, ':'), *nl;
+        size_t klen, i;
+        if (!colon)
+            break;
+        nl = strchr(line, '\n');
+        if (nl && nl < colon) {
+            line = nl + 1;
+            continue;
+        }
+        klen = (size_t)(colon - line);
+        for (i = 0; i < n; i++) {
+            if ((slots[i].bit & want) && slots[i].klen == klen &&
+                memcmp(slots[i].key, line, klen) == 0) {
+                uint64_t v;
+                if (find_value(line, slots[i].key, &v)) {
+                    memcpy((char *)s + slots[i].off, &v, sizeof(v));
+                    s->valid |= slots[i].bit;
+                }
+                want &= ~slots[i].bit;
+                break;
+            }
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+}
+
+static const key_slot status_slots[] = {
+    {"VmHWM", 5, RM_HAVE_HWM, offsetof(rm_sample, hwm)},
+    {"RssAnon", 7, RM_HAVE_ANON, offsetof(rm_sample, anon)},
+    {"RssFile", 7, RM_HAVE_FILE, offsetof(rm_sample, file)},
+    {"RssShmem", 8, RM_HAVE_SHMEM, offsetof(rm_sample, shmem)},
+    {"VmSwap", 6, RM_HAVE_SWAP, offsetof(rm_sample, swap)},
+    {"Threads", 7, RM_HAVE_THREADS, offsetof(rm_sample, threads)},
+};
+
+static const key_slot meminfo_slots[] = {
+    {"MemTotal", 8, RM_HAVE_MEM_TOTAL, offsetof(rm_sample, mem_total)},
+    {"MemFree", 7, RM_HAVE_MEM_FREE, offsetof(rm_sample, mem_free)},
+    {"MemAvailable", 12, RM_HAVE_MEM_AVAIL, offsetof(rm_sample, mem_avail)},
+    {"Cached", 6, RM_HAVE_MEM_CACHED, offsetof(rm_sample, mem_cached)},
+    {"SwapTotal", 9, RM_HAVE_SWAP_TOTAL, offsetof(rm_sample, swap_total)},
+    {"SwapFree", 8, RM_HAVE_SWAP_FREE, offsetof(rm_sample, swap_free)},
+};
+
+/* num_threads, field 20 of /proc/<pid>/stat: cheaper than status. The
+ * command name (field 2) may hold spaces and ')' so count from the last ')'. */
+static int read_stat_threads(rm_probe *p, uint64_t *out)
+{
+    char buf[1024];
+    const char *q;
+    int field;
+    if (read_at0(p->fd_stat, buf, sizeof(buf)) <= 0 || !(q = strrchr(buf, ')')))
+        return 0;
+    for (field = 2; field < 20 && *q; q++)
+        if (*q == ' ')
+            field++;
+    return field == 20 && parse_u64(&q, out);
 }
 
 int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
 {
     /* Async-signal-safe: pread(2), getrusage(2), arithmetic, no allocation. */
     char buf[RM_READ_BUF];
-    uint64_t v;
+    uint32_t want = 0;
     const char *q;
 
     s->valid = 0;
@@ -303,59 +373,30 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
             }
         }
         if (p->hwm_from_rusage) {
+            /* RUSAGE_THREAD reports the same mm-wide high-water mark as
+             * RUSAGE_SELF but skips summing the other threads' times. */
             struct rusage ru;
-            if (getrusage(RUSAGE_SELF, &ru) == 0) {
+            if (getrusage(RUSAGE_THREAD, &ru) == 0) {
                 s->hwm = (uint64_t)ru.ru_maxrss * 1024;
                 s->valid |= RM_HAVE_HWM;
             }
+        } else {
+            want |= RM_HAVE_HWM;
         }
     }
-    if ((what & RM_READ_DETAIL) || ((what & RM_READ_PROC) && !(s->valid & RM_HAVE_HWM))) {
-        if (read_at0(p->fd_status, buf, sizeof(buf)) > 0) {
-            static const struct {
-                const char *key;
-                uint32_t bit;
-                size_t off;
-            } f[] = {
-                {"VmHWM", RM_HAVE_HWM, offsetof(rm_sample, hwm)},
-                {"RssAnon", RM_HAVE_ANON, offsetof(rm_sample, anon)},
-                {"RssFile", RM_HAVE_FILE, offsetof(rm_sample, file)},
-                {"RssShmem", RM_HAVE_SHMEM, offsetof(rm_sample, shmem)},
-                {"VmSwap", RM_HAVE_SWAP, offsetof(rm_sample, swap)},
-                {"Threads", RM_HAVE_THREADS, offsetof(rm_sample, threads)},
-            };
-            size_t i;
-            for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-                if (f[i].bit == RM_HAVE_HWM && (s->valid & RM_HAVE_HWM))
-                    continue;
-                if (f[i].bit != RM_HAVE_HWM && !(what & RM_READ_DETAIL))
-                    continue;
-                if (find_value(buf, f[i].key, &v)) {
-                    memcpy((char *)s + f[i].off, &v, sizeof(v));
-                    s->valid |= f[i].bit;
-                }
-            }
-            /* VmHWM lags RSS until the next page fault after a reset */
-            if ((s->valid & RM_HAVE_HWM) && (s->valid & RM_HAVE_RSS) && s->hwm < s->rss)
-                s->hwm = s->rss;
-        }
-    }
+    if (what & RM_READ_DETAIL)
+        want |= RM_HAVE_ANON | RM_HAVE_FILE | RM_HAVE_SHMEM | RM_HAVE_SWAP | RM_HAVE_THREADS;
+    if (want && read_at0(p->fd_status, buf, sizeof(buf)) > 0)
+        scan_keys(buf, status_slots, sizeof(status_slots) / sizeof(status_slots[0]), want, s);
+    if ((what & RM_READ_THREADS) && !(s->valid & RM_HAVE_THREADS) &&
+        read_stat_threads(p, &s->threads))
+        s->valid |= RM_HAVE_THREADS;
+    /* VmHWM lags RSS until the next page fault after a reset */
     if ((s->valid & RM_HAVE_HWM) && (s->valid & RM_HAVE_RSS) && s->hwm < s->rss)
         s->hwm = s->rss;
-    if ((what & RM_READ_SYSTEM) && read_at0(p->fd_meminfo, buf, sizeof(buf)) > 0) {
-        if (find_value(buf, "MemTotal", &s->mem_total))
-            s->valid |= RM_HAVE_MEM_TOTAL;
-        if (find_value(buf, "MemAvailable", &s->mem_avail))
-            s->valid |= RM_HAVE_MEM_AVAIL;
-        if (find_value(buf, "MemFree", &s->mem_free))
-            s->valid |= RM_HAVE_MEM_FREE;
-        if (find_value(buf, "Cached", &s->mem_cached))
-            s->valid |= RM_HAVE_MEM_CACHED;
-        if (find_value(buf, "SwapTotal", &s->swap_total))
-            s->valid |= RM_HAVE_SWAP_TOTAL;
-        if (find_value(buf, "SwapFree", &s->swap_free))
-            s->valid |= RM_HAVE_SWAP_FREE;
-    }
+    if ((what & RM_READ_SYSTEM) && read_at0(p->fd_meminfo, buf, sizeof(buf)) > 0)
+        scan_keys(buf, meminfo_slots, sizeof(meminfo_slots) / sizeof(meminfo_slots[0]), UINT32_MAX,
+                  s);
     if ((what & RM_READ_CGROUP) && p->cg_version)
         read_cgroup(p, s, buf);
     return 0;
@@ -363,11 +404,8 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
 
 uint64_t rm_probe_threads(rm_probe *p)
 {
-    char buf[RM_READ_BUF];
     uint64_t v;
-    if (read_at0(p->fd_status, buf, sizeof(buf)) > 0 && find_value(buf, "Threads", &v))
-        return v;
-    return 0;
+    return read_stat_threads(p, &v) ? v : 0;
 }
 
 int rm_probe_reset_peak(rm_probe *p)
@@ -386,8 +424,8 @@ int rm_probe_reset_peak(rm_probe *p)
 
 void rm_probe_close(rm_probe *p)
 {
-    int *fds[] = {&p->fd_statm,    &p->fd_status,  &p->fd_meminfo,   &p->fd_clear_refs,
-                  &p->fd_cg_usage, &p->fd_cg_peak, &p->fd_cg_events, &p->fd_cg_stat};
+    int *fds[] = {&p->fd_statm,      &p->fd_stat,     &p->fd_status,  &p->fd_meminfo,
+                  &p->fd_clear_refs, &p->fd_cg_usage, &p->fd_cg_peak, &p->fd_cg_events};
     size_t i;
     for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)

@@ -8,11 +8,12 @@
 /* Which groups of fields rm_probe_sample() reads. The cheap group is
  * RM_READ_PROC (one pread of statm plus getrusage on Linux). */
 enum {
-    RM_READ_PROC = 1u << 0,   /* rss, hwm, vms */
-    RM_READ_DETAIL = 1u << 1, /* anon, file, shmem, swap, threads */
-    RM_READ_SYSTEM = 1u << 2, /* mem_* and swap_* of the machine */
-    RM_READ_CGROUP = 1u << 3, /* cg_* */
-    RM_READ_ALL = 0xfu
+    RM_READ_PROC = 1u << 0,    /* rss, hwm, vms */
+    RM_READ_DETAIL = 1u << 1,  /* anon, file, shmem, swap, threads */
+    RM_READ_SYSTEM = 1u << 2,  /* mem_* and swap_* of the machine */
+    RM_READ_CGROUP = 1u << 3,  /* cg_* */
+    RM_READ_THREADS = 1u << 4, /* threads alone (cheaper than DETAIL) */
+    RM_READ_ALL = 0x1fu
 };
 
 /* Bits of rm_sample.valid: a field is meaningful only when its bit is set. */
@@ -74,9 +75,9 @@ typedef struct rm_sample {
  * and no allocation. Fields are private to the platform file. */
 typedef struct rm_probe {
     int pid; /* 0: the calling process */
-    int fd_statm, fd_status, fd_meminfo, fd_clear_refs;
+    int fd_statm, fd_stat, fd_status, fd_meminfo, fd_clear_refs;
     int cg_version; /* 0 none found, 1 or 2 */
-    int fd_cg_usage, fd_cg_peak, fd_cg_events, fd_cg_stat;
+    int fd_cg_usage, fd_cg_peak, fd_cg_events;
     int fd_cg_limit[RM_CG_MAX_DEPTH];
     int n_cg_limit;
     int hwm_from_rusage; /* 1 when getrusage's ru_maxrss can stand in for VmHWM */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* module.c: registers the _resmon extension module; the work is elsewhere. */
+#include "ext.h"
+
+static PyMethodDef methods[] = {
+    {"sample", (PyCFunction)(void (*)(void))rm_py_sample, METH_FASTCALL | METH_KEYWORDS,
+     "sample(full=False) -> Sample\n\nThe default reads rss, peak and vms only (a pread and\n"
+     "a getrusage); full=True reads everything the OS gives."},
+    {"reset_peak", rm_py_reset_peak, METH_NOARGS,
+     "reset_peak()\n\nStarts a new interval for Sample.peak (Linux: clear_refs)."},
+    {"emit", (PyCFunction)(void (*)(void))rm_py_emit, METH_VARARGS | METH_KEYWORDS,
+     "emit(kind, label=None, *, fields=None, paths=None, full=True, to=3) -> Sample\n\n"
+     "Samples and writes one record line (docs/format.md) with one write(2)."},
+    {"configure", (PyCFunction)(void (*)(void))rm_py_configure, METH_VARARGS | METH_KEYWORDS,
+     "configure(*, out_fd, record_fd, host, worker, run)\n\nSets where records go (fds are "
+     "dup'ed; -1 turns one off) and the identity every record carries."},
+    {"set_context", rm_py_set_context, METH_VARARGS,
+     "set_context(test, phase)\n\nThe current test id and phase, kept where signal handlers "
+     "can read them."},
+    {"get_context", rm_py_get_context, METH_NOARGS, "get_context() -> (test, phase)"},
+    {"write_error", rm_py_write_error, METH_NOARGS,
+     "write_error() -> None or (target, errno)\n\nThe last failed write, forgotten once read."},
+    {"probe_info", rm_py_probe_info, METH_NOARGS, "probe_info() -> dict"},
+    {"probe_at", rm_py_probe_at, METH_VARARGS,
+     "probe_at(pid, root='') -> (Sample, cgroup_version, cgroup_path)\n\nA one-off full "
+     "sample of another process, or of a fake /proc and cgroup tree under root."},
+    {"_bench_floor", rm_py_bench_floor, METH_VARARGS,
+     "_bench_floor(n) -> ns per pread of /proc/self/statm (benchmarks only)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    "resmon._resmon",
+    "resmon's C core: probe, records, crash handlers.",
+    -1,
+    methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC PyInit__resmon(void)
+{
+    PyObject *py_mod = PyModule_Create(&moduledef); /* owned */
+    if (!py_mod)
+        return NULL;
+    if (rm_state_init() != 0 || rm_sample_type_init(py_mod) != 0)
+        goto error;
+    if (PyModule_AddIntConstant(py_mod, "FORMAT_VERSION", RM_FORMAT_VERSION) < 0 ||
+        PyModule_AddIntConstant(py_mod, "LINE_MAX", RM_LINE_MAX) < 0 ||
+        PyModule_AddIntConstant(py_mod, "TO_OUT", RM_TO_OUT) < 0 ||
+        PyModule_AddIntConstant(py_mod, "TO_RECORDS", RM_TO_RECORDS) < 0)
+        goto error;
+    return py_mod;
+error:
+    Py_DECREF(py_mod);
+    return NULL;
+}

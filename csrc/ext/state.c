@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/* state.c: process-wide state of _resmon: output fds, identity, current test. */
+#include "ext.h"
+
+#include <errno.h>
+#include <string.h>
+#ifdef _WIN32
+#include <io.h>
+#include <process.h>
+#include <windows.h>
+#define getpid _getpid
+#else
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+rm_state rm_g = {.out_fd = 2, .rec_fd = -1};
+
+/* ---- clocks (async-signal-safe) ---- */
+
+static void wall_now(int64_t *sec, long *usec)
+{
+#ifdef _WIN32
+    FILETIME ft;
+    uint64_t t;
+    GetSystemTimePreciseAsFileTime(&ft);
+    t = ((uint64_t)ft.dwHighDateTime << 32 | ft.dwLowDateTime) / 10 - 11644473600000000ull;
+    *sec = (int64_t)(t / 1000000);
+    *usec = (long)(t % 1000000);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = ts.tv_sec;
+    *usec = ts.tv_nsec / 1000;
+#endif
+}
+
+static uint64_t mono_usec(void)
+{
+#ifdef _WIN32
+    LARGE_INTEGER c, f;
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return (uint64_t)(c.QuadPart / f.QuadPart * 1000000 +
+                      c.QuadPart % f.QuadPart * 1000000 / f.QuadPart);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+#endif
+}
+
+double rm_monotonic(void)
+{
+    return (double)mono_usec() / 1e6;
+}
+
+/* ---- the current test, for signal handlers ---- */
+
+void rm_ctx_read(char test[RM_CTX_TEST_MAX], char phase[RM_CTX_PHASE_MAX])
+{
+    /* Async-signal-safe: memory reads only; at most 4 attempts. */
+    int attempt;
+    test[0] = phase[0] = '\0';
+    for (attempt = 0; attempt < 4; attempt++) {
+        const rm_ctx_slot *s = &rm_g.ctx[rm_g.ctx_cur & 1];
+        unsigned gen = s->gen, n;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (gen & 1)
+            continue; /* being written */
+        n = s->test_len < RM_CTX_TEST_MAX ? s->test_len : RM_CTX_TEST_MAX - 1;
+        memcpy(test, s->test, n);
+        test[n] = '\0';
+        memcpy(phase, s->phase, RM_CTX_PHASE_MAX);
+        phase[RM_CTX_PHASE_MAX - 1] = '\0';
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (s->gen == gen)
+            return;
+    }
+    test[0] = phase[0] = '\0';
+}
+
+/* Called with the GIL held, so there is one writer at a time. */
+static void ctx_write(const char *test, size_t test_len, const char *phase, size_t phase_len)
+{
+    int next = !(rm_g.ctx_cur & 1);
+    rm_ctx_slot *s = &rm_g.ctx[next];
+    if (test_len >= RM_CTX_TEST_MAX)
+        test_len = RM_CTX_TEST_MAX - 1;
+    if (phase_len >= RM_CTX_PHASE_MAX)
+        phase_len = RM_CTX_PHASE_MAX - 1;
+    s->gen++; /* odd: being written */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(s->test, test, test_len);
+    s->test_len = (unsigned)test_len;
+    memcpy(s->phase, phase, phase_len);
+    s->phase[phase_len] = '\0';
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    s->gen++; /* even: stable */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    rm_g.ctx_cur = next;
+}
+
+void rm_line_identity(rm_line *l)
+{
+    /* Async-signal-safe: clocks, getpid(2) and the record writer. */
+    char test[RM_CTX_TEST_MAX], phase[RM_CTX_PHASE_MAX];
+    int64_t sec;
+    long usec;
+
+    wall_now(&sec, &usec);
+    rm_line_utc(l, "ts", sec, usec);
+    rm_line_usec(l, "mono", mono_usec());
+    if (rm_g.host[0])
+        rm_line_cstr(l, "host", rm_g.host);
+    rm_line_u64(l, "pid", (uint64_t)getpid());
+    if (rm_g.worker[0])
+        rm_line_cstr(l, "worker", rm_g.worker);
+    if (rm_g.run[0])
+        rm_line_cstr(l, "run", rm_g.run);
+    rm_ctx_read(test, phase);
+    if (test[0])
+        rm_line_cstr(l, "test", test);
+    if (phase[0])
+        rm_line_cstr(l, "phase", phase);
+}
+
+void rm_emit_line(rm_line *l, int to)
+{
+    /* Async-signal-safe: write(2) only; errno is preserved for the caller. */
+    int saved = errno;
+    if ((to & RM_TO_OUT) && rm_g.out_fd >= 0 && rm_write_all(rm_g.out_fd, l->buf, l->len) != 0) {
+        rm_g.write_errno = errno;
+        rm_g.write_target = RM_TO_OUT;
+    }
+    if ((to & RM_TO_RECORDS) && rm_g.rec_fd >= 0 &&
+        rm_write_all(rm_g.rec_fd, l->buf, l->len) != 0) {
+        rm_g.write_errno = errno;
+        rm_g.write_target = RM_TO_RECORDS;
+    }
+    errno = saved;
+}
+
+int rm_sample_self(rm_sample *s, unsigned what)
+{
+    /* Async-signal-safe (see rm_probe_sample). */
+    if (!rm_g.probe_ok) {
+        s->valid = 0;
+        return -1;
+    }
+    return rm_probe_sample(&rm_g.probe, s, what);
+}
+
+#ifndef _WIN32
+/* A forked child's kept-open /proc/self files still describe the parent:
+ * reopen them. Runs in the child right after fork. */
+static void reopen_after_fork(void)
+{
+    rm_probe_close(&rm_g.probe);
+    rm_g.probe_ok = rm_probe_open(&rm_g.probe, 0, "") == 0;
+}
+#endif
+
+int rm_state_init(void)
+{
+    rm_g.probe_ok = rm_probe_open(&rm_g.probe, 0, "") == 0;
+#ifndef _WIN32
+    pthread_atfork(NULL, NULL, reopen_after_fork);
+#endif
+    return 0;
+}
+
+/* ---- Python functions ---- */
+
+static void set_ident(char *dst, PyObject *value)
+{
+    const char *s;
+    Py_ssize_t n;
+    if (value == Py_None) {
+        dst[0] = '\0';
+        return;
+    }
+    s = PyUnicode_AsUTF8AndSize(value, &n);
+    if (!s) {
+        PyErr_Clear();
+        return;
+    }
+    if (n >= RM_IDENT_MAX)
+        n = RM_IDENT_MAX - 1;
+    memcpy(dst, s, (size_t)n);
+    dst[n] = '\0';
+}
+
+/* configure(*, out_fd=..., record_fd=..., host=..., worker=..., run=...):
+ * fds are dup'ed, so the caller may close its own; -1 turns a target off. */
+PyObject *rm_py_configure(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"out_fd", "record_fd", "host", "worker", "run", NULL};
+    int out_fd = -2, rec_fd = -2;
+    PyObject *host = NULL, *worker = NULL, *run = NULL; /* borrowed */
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$iiUUU", kwlist, &out_fd, &rec_fd, &host,
+                                     &worker, &run))
+        return NULL;
+    if (out_fd != -2) {
+        int fd = out_fd >= 0 ? dup(out_fd) : -1;
+        if (out_fd >= 0 && fd < 0)
+            return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "dup");
+        if (rm_g.out_owned && rm_g.out_fd >= 0)
+            close(rm_g.out_fd);
+        rm_g.out_fd = fd;
+        rm_g.out_owned = fd >= 0;
+    }
+    if (rec_fd != -2) {
+        int fd = rec_fd >= 0 ? dup(rec_fd) : -1;
+        if (rec_fd >= 0 && fd < 0)
+            return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "dup");
+        if (rm_g.rec_owned && rm_g.rec_fd >= 0)
+            close(rm_g.rec_fd);
+        rm_g.rec_fd = fd;
+        rm_g.rec_owned = fd >= 0;
+    }
+    if (host)
+        set_ident(rm_g.host, host);
+    if (worker)
+        set_ident(rm_g.worker, worker);
+    if (run)
+        set_ident(rm_g.run, run);
+    Py_RETURN_NONE;
+}
+
+/* set_context(test, phase): either may be None (cleared). */
+PyObject *rm_py_set_context(PyObject *self, PyObject *args)
+{
+    PyObject *test, *phase; /* borrowed */
+    const char *t = "", *p = "";
+    Py_ssize_t tn = 0, pn = 0;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "OO", &test, &phase))
+        return NULL;
+    if (test != Py_None && !(t = PyUnicode_AsUTF8AndSize(test, &tn)))
+        return NULL;
+    if (phase != Py_None && !(p = PyUnicode_AsUTF8AndSize(phase, &pn)))
+        return NULL;
+    ctx_write(t, (size_t)tn, p, (size_t)pn);
+    Py_RETURN_NONE;
+}
+
+PyObject *rm_py_get_context(PyObject *self, PyObject *unused)
+{
+    char test[RM_CTX_TEST_MAX], phase[RM_CTX_PHASE_MAX];
+    (void)self;
+    (void)unused;
+    rm_ctx_read(test, phase);
+    return Py_BuildValue("(ss)", test, phase);
+}
+
+/* write_error() -> None, or (target, errno) of the last failed write, and
+ * forgets it. target is "out" or "records". */
+PyObject *rm_py_write_error(PyObject *self, PyObject *unused)
+{
+    int err = rm_g.write_errno, target = rm_g.write_target;
+    (void)self;
+    (void)unused;
+    if (!err)
+        Py_RETURN_NONE;
+    rm_g.write_errno = 0;
+    return Py_BuildValue("(si)", target == RM_TO_OUT ? "out" : "records", err);
+}
+
+/* probe_info() -> dict: platform, cgroup version and path, fds in use. */
+PyObject *rm_py_probe_info(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("{s:s,s:i,s:s,s:i,s:i,s:i}", "platform", rm_probe_platform,
+                         "cgroup_version", rm_g.probe.cg_version, "cgroup_path", rm_g.probe.cg_path,
+                         "probe_ok", rm_g.probe_ok, "out_fd", rm_g.out_fd, "record_fd",
+                         rm_g.rec_fd);
+}
