@@ -55,14 +55,8 @@ static HANDLE proc_handle(const rm_probe *p)
 
 int rm_probe_open(rm_probe *p, int pid, const char *root)
 {
-    int i;
-
-    (void)root; /* no fake trees on Windows: the APIs take no paths */
-    memset(p, 0, sizeof(*p));
-    p->fd_statm = p->fd_status = p->fd_meminfo = p->fd_clear_refs = -1;
-    p->fd_cg_usage = p->fd_cg_peak = p->fd_cg_events = p->fd_cg_stat = -1;
-    for (i = 0; i < RM_CG_MAX_DEPTH; i++)
-        p->fd_cg_limit[i] = -1;
+    (void)root;               /* no fake trees on Windows: the APIs take no paths */
+    memset(p, 0, sizeof(*p)); /* the Linux fds stay unused */
     p->pid = pid;
     {
         SYSTEM_INFO si;
@@ -75,8 +69,8 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
     } else {
         /* A missing or foreign process is not an error, as on Linux: the
          * machine's fields can still be read; the process's stay invalid. */
-        p->platform =
-            (void *)OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ, FALSE, (DWORD)pid);
+        p->platform = (void *)OpenProcess(
+            PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ | SYNCHRONIZE, FALSE, (DWORD)pid);
     }
     return 0;
 }
@@ -87,14 +81,13 @@ static void read_job(rm_sample *s, uint64_t own_commit, int have_commit)
 {
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION ext;
     JOBOBJECT_LIMIT_VIOLATION_INFORMATION vio;
-    BOOL in_job = FALSE;
     DWORD flags;
 
-    if (!IsProcessInJob(GetCurrentProcess(), NULL, &in_job) || !in_job)
-        return;
-    /* NULL: the job of the calling process (the innermost one, if nested). */
+    /* NULL: the job of the calling process (the innermost one, if nested).
+     * Outside any job the call fails, or (wine) reports no limit flags. */
     memset(&ext, 0, sizeof(ext));
-    if (!QueryInformationJobObject(NULL, JobObjectExtendedLimitInformation, &ext, sizeof(ext), NULL))
+    if (!QueryInformationJobObject(NULL, JobObjectExtendedLimitInformation, &ext, sizeof(ext),
+                                   NULL))
         return;
     flags = ext.BasicLimitInformation.LimitFlags;
     if (flags & JOB_OBJECT_LIMIT_JOB_MEMORY) {
@@ -133,6 +126,10 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
     int have_commit = 0;
 
     s->valid = 0;
+    /* A process that has exited keeps its object while handles are open,
+     * with counters that no longer mean anything: report it as gone. */
+    if (h && p->pid > 0 && WaitForSingleObject(h, 0) == WAIT_OBJECT_0)
+        h = NULL;
     if ((what & (RM_READ_PROC | RM_READ_CGROUP)) && h) {
         PROCESS_MEMORY_COUNTERS_EX pmc;
         memset(&pmc, 0, sizeof(pmc));
@@ -157,7 +154,7 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
             }
         }
     }
-    if ((what & RM_READ_DETAIL) && h) {
+    if ((what & (RM_READ_DETAIL | RM_READ_THREADS)) && h) {
         uint64_t n = rm_probe_threads(p);
         if (n) {
             s->threads = n;
@@ -176,7 +173,9 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
         }
         memset(&pi, 0, sizeof(pi));
         pi.cb = sizeof(pi);
-        if (GetPerformanceInfo(&pi, sizeof(pi)) && pi.PageSize) {
+        /* Windows always has a system cache; 0 means the host does not
+         * count it (wine), so the field is left out rather than written 0. */
+        if (GetPerformanceInfo(&pi, sizeof(pi)) && pi.PageSize && pi.SystemCache) {
             s->mem_cached = (uint64_t)pi.SystemCache * (uint64_t)pi.PageSize;
             s->valid |= RM_HAVE_MEM_CACHED;
         }
