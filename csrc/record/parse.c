@@ -1,0 +1,1043 @@
+/* SPDX-License-Identifier: MIT */
+/* parse.c: parses resmon records and legacy debug lines; reads lines in bounded memory. */
+#include "parse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef RM_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
+#define TAG "[resmon/"
+#define TAG_LEN 8
+#define LEGACY_SUFFIX "_resource_debug]"
+#define LEGACY_SUFFIX_LEN 16
+/* Longest version number read from a tag: 9 digits fit an unsigned long. */
+#define VERSION_DIGITS_MAX 9
+/* Longest fraction of a second read from a time; the rest is ignored. */
+#define FRACTION_DIGITS_MAX 6
+
+/* ---- character classes ---- */
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_key(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+}
+
+/* The writer's bare set is [A-Za-z0-9_.:/@+,-]; the parser also accepts the
+ * other printable bytes but quote and backslash (hand-written records such
+ * as "test=t.py::test[big]"): a bare value cannot hold a space, so it can
+ * never add a field. */
+static int is_bare(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static int is_kind(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static int hexval(unsigned char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* ---- time ---- */
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, size_t n, size_t at, size_t count, unsigned *out)
+{
+    unsigned v = 0;
+    size_t i;
+    if (at + count > n)
+        return -1;
+    for (i = 0; i < count; i++) {
+        unsigned char c = (unsigned char)s[at + i];
+        if (!is_digit(c))
+            return -1;
+        v = v * 10 + (unsigned)(c - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+size_t rm_parse_utc(const char *s, size_t n, int64_t *usec)
+{
+    unsigned y, mo, d, h, mi, se, frac = 0, scale = 0;
+    size_t p = 19;
+    if (digits(s, n, 0, 4, &y) || n < 19 || s[4] != '-' || digits(s, n, 5, 2, &mo) || s[7] != '-' ||
+        digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || digits(s, n, 11, 2, &h) ||
+        s[13] != ':' || digits(s, n, 14, 2, &mi) || s[16] != ':' || digits(s, n, 17, 2, &se))
+        return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return 0;
+    if (p < n && s[p] == '.') {
+        p++;
+        /* Bounded by the line: a fraction is digits only. */
+        while (p < n && is_digit((unsigned char)s[p])) {
+            if (scale < FRACTION_DIGITS_MAX) {
+                frac = frac * 10 + (unsigned)(s[p] - '0');
+                scale++;
+            }
+            p++;
+        }
+    }
+    while (scale < FRACTION_DIGITS_MAX) {
+        frac *= 10;
+        scale++;
+    }
+    if (p < n && s[p] == 'Z')
+        p++;
+    *usec = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + se) * 1000000 + frac;
+    return p;
+}
+
+static void two(char *s, unsigned v)
+{
+    s[0] = (char)('0' + v / 10 % 10);
+    s[1] = (char)('0' + v % 10);
+}
+
+size_t rm_fmt_utc(char *out, int64_t usec)
+{
+    int64_t sec = usec >= 0 ? usec / 1000000 : (usec - 999999) / 1000000;
+    int64_t us = usec - sec * 1000000;
+    int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
+    int64_t secs = sec - days * 86400;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    size_t n = 0;
+    int i;
+    if (m <= 2)
+        y++;
+    if (y < 0 || y > 9999)
+        y = 0;
+    two(out, (unsigned)(y / 100));
+    two(out + 2, (unsigned)(y % 100));
+    out[4] = '-';
+    two(out + 5, m);
+    out[7] = '-';
+    two(out + 8, d);
+    out[10] = 'T';
+    two(out + 11, (unsigned)(secs / 3600));
+    out[13] = ':';
+    two(out + 14, (unsigned)(secs / 60 % 60));
+    out[16] = ':';
+    two(out + 17, (unsigned)(secs % 60));
+    out[19] = '.';
+    n = 20;
+    for (i = 5; i >= 0; i--) {
+        out[n + (size_t)i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    n += 6;
+    out[n++] = 'Z';
+    out[n] = '\0';
+    return n;
+}
+
+/* ---- field storage ---- */
+
+/* Starts a field: copies the key into buf. Returns the field index, or -1
+ * (counted in n_dropped) when there is no room. */
+static int field_begin(rm_rec *rec, const char *key, size_t klen)
+{
+    rm_field *f;
+    if (rec->n_fields >= RM_PARSE_MAX_FIELDS || rec->used + klen + 2 > sizeof(rec->buf)) {
+        rec->n_dropped++;
+        rec->flags |= RM_REC_OVERFLOW;
+        return -1;
+    }
+    f = &rec->f[rec->n_fields];
+    memcpy(rec->buf + rec->used, key, klen);
+    rec->buf[rec->used + klen] = '\0';
+    f->key = rec->buf + rec->used;
+    rec->used += klen + 1;
+    f->val = rec->buf + rec->used;
+    f->val_len = 0;
+    return (int)rec->n_fields;
+}
+
+/* Appends one byte to the value being built; 0, or -1 when buf is full. */
+static int field_put(rm_rec *rec, char c)
+{
+    /* keep one byte for the terminating NUL */
+    if (rec->used + 1 >= sizeof(rec->buf))
+        return -1;
+    rec->buf[rec->used++] = c;
+    return 0;
+}
+
+/* Commits (ok) or rolls back the field started at index i. */
+static void field_end(rm_rec *rec, int i, int ok, size_t key_start)
+{
+    rm_field *f = &rec->f[i];
+    if (!ok) {
+        rec->used = key_start;
+        return;
+    }
+    f->val_len = (size_t)(rec->buf + rec->used - f->val);
+    rec->buf[rec->used++] = '\0';
+    rec->n_fields++;
+}
+
+static int add_field(rm_rec *rec, const char *key, const char *val, size_t vlen)
+{
+    size_t start = rec->used, i;
+    int fi = field_begin(rec, key, strlen(key));
+    if (fi < 0)
+        return -1;
+    for (i = 0; i < vlen; i++) {
+        if (field_put(rec, val[i])) {
+            field_end(rec, fi, 0, start);
+            rec->n_dropped++;
+            rec->flags |= RM_REC_OVERFLOW;
+            return -1;
+        }
+    }
+    field_end(rec, fi, 1, start);
+    return 0;
+}
+
+const rm_field *rm_rec_get(const rm_rec *rec, const char *key)
+{
+    unsigned i;
+    for (i = 0; i < rec->n_fields; i++)
+        if (strcmp(rec->f[i].key, key) == 0)
+            return &rec->f[i];
+    return NULL;
+}
+
+int rm_rec_u64(const rm_rec *rec, const char *key, uint64_t *out)
+{
+    const rm_field *f = rm_rec_get(rec, key);
+    uint64_t v = 0;
+    size_t i;
+    if (!f || f->val_len == 0 || f->val_len > 20)
+        return -1;
+    for (i = 0; i < f->val_len; i++) {
+        unsigned char c = (unsigned char)f->val[i];
+        if (!is_digit(c) || v > (UINT64_MAX - (c - '0')) / 10)
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int rm_rec_i64(const rm_rec *rec, const char *key, int64_t *out)
+{
+    const rm_field *f = rm_rec_get(rec, key);
+    int64_t v = 0;
+    size_t i = 0;
+    int neg = 0;
+    if (!f || f->val_len == 0 || f->val_len > 20)
+        return -1;
+    if (f->val[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i == f->val_len)
+        return -1;
+    for (; i < f->val_len; i++) {
+        unsigned char c = (unsigned char)f->val[i];
+        if (!is_digit(c) || v > (INT64_MAX - (c - '0')) / 10)
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+int rm_rec_usec(const rm_rec *rec, const char *key, uint64_t *out)
+{
+    const rm_field *f = rm_rec_get(rec, key);
+    uint64_t sec = 0, frac = 0;
+    size_t i = 0;
+    unsigned scale = 0;
+    if (!f || f->val_len == 0 || f->val_len > 32)
+        return -1;
+    for (; i < f->val_len && is_digit((unsigned char)f->val[i]); i++) {
+        if (sec > UINT64_MAX / 10000000u)
+            return -1;
+        sec = sec * 10 + (uint64_t)(f->val[i] - '0');
+    }
+    if (i == 0)
+        return -1;
+    if (i < f->val_len && f->val[i] == '.') {
+        for (i++; i < f->val_len && is_digit((unsigned char)f->val[i]); i++) {
+            if (scale < FRACTION_DIGITS_MAX) {
+                frac = frac * 10 + (uint64_t)(f->val[i] - '0');
+                scale++;
+            }
+        }
+    }
+    if (i != f->val_len)
+        return -1;
+    for (; scale < FRACTION_DIGITS_MAX; scale++)
+        frac *= 10;
+    *out = sec * 1000000u + frac;
+    return 0;
+}
+
+/* ---- records ---- */
+
+/* Length of a "[resmon/N]" tag at s, or 0. Sets *version. */
+static size_t match_tag(const char *s, size_t n, unsigned long *version)
+{
+    size_t p = TAG_LEN;
+    unsigned long v = 0;
+    if (n < TAG_LEN + 2 || memcmp(s, TAG, TAG_LEN) != 0)
+        return 0;
+    while (p < n && is_digit((unsigned char)s[p]) && p - TAG_LEN < VERSION_DIGITS_MAX) {
+        v = v * 10 + (unsigned long)(s[p] - '0');
+        p++;
+    }
+    if (p == TAG_LEN || p >= n || s[p] != ']')
+        return 0;
+    p++;
+    if (p < n && s[p] != ' ' && s[p] != '\r')
+        return 0;
+    *version = v;
+    return p;
+}
+
+/* Length of a "[<prefix>_resource_debug]" tag at s, or 0; copies prefix. */
+static size_t match_legacy(const char *s, size_t n, char *prefix)
+{
+    size_t p = 1, plen;
+    /* a name of key bytes or '-', bounded by RM_PARSE_KEY_MAX + suffix */
+    while (p < n && p < RM_PARSE_KEY_MAX + LEGACY_SUFFIX_LEN &&
+           (is_key((unsigned char)s[p]) || s[p] == '-'))
+        p++;
+    if (p >= n || s[p] != ']' || p + 1 < 1 + LEGACY_SUFFIX_LEN)
+        return 0;
+    if (memcmp(s + p + 1 - LEGACY_SUFFIX_LEN, LEGACY_SUFFIX, LEGACY_SUFFIX_LEN) != 0)
+        return 0;
+    plen = p + 1 - LEGACY_SUFFIX_LEN - 1;
+    if (plen >= RM_PARSE_KEY_MAX)
+        return 0;
+    p++;
+    if (p < n && s[p] != ' ' && s[p] != '\r')
+        return 0;
+    memcpy(prefix, s + 1, plen);
+    prefix[plen] = '\0';
+    return p;
+}
+
+/* Skips a token that is not key=value, up to the next space. */
+static size_t skip_token(const char *s, size_t n, size_t p)
+{
+    const char *sp = memchr(s + p, ' ', n - p);
+    return sp ? (size_t)(sp - s) : n;
+}
+
+/* Parses the fields of a resmon record from p. */
+static void parse_fields(const char *s, size_t n, size_t p, rm_rec *rec)
+{
+    int complete = 0;
+    while (p < n) {
+        size_t k, klen, start;
+        int fi, ok = 1;
+        unsigned char c = (unsigned char)s[p];
+        if (c == ' ') {
+            p++;
+            continue;
+        }
+        if (c == ';' && (p + 1 == n || s[p + 1] == ' ' || s[p + 1] == '\x1b')) {
+            complete = 1;
+            break;
+        }
+        k = p;
+        while (p < n && is_key((unsigned char)s[p]))
+            p++;
+        klen = p - k;
+        if (klen == 0 || klen >= RM_PARSE_KEY_MAX || p >= n || s[p] != '=') {
+            rec->n_malformed++;
+            p = skip_token(s, n, p);
+            continue;
+        }
+        p++;
+        start = rec->used;
+        fi = field_begin(rec, s + k, klen);
+        if (p < n && s[p] == '"') {
+            int closed = 0;
+            for (p++; p < n; p++) {
+                c = (unsigned char)s[p];
+                if (c == '"') {
+                    closed = 1;
+                    p++;
+                    break;
+                }
+                if (c == '\\') {
+                    int h1, h2;
+                    if (p + 1 >= n)
+                        break;
+                    c = (unsigned char)s[++p];
+                    switch (c) {
+                    case '\\':
+                    case '"':
+                        break;
+                    case 'n':
+                        c = '\n';
+                        break;
+                    case 'r':
+                        c = '\r';
+                        break;
+                    case 't':
+                        c = '\t';
+                        break;
+                    case 'x':
+                        if (p + 2 >= n) {
+                            p = n;
+                            continue;
+                        }
+                        h1 = hexval((unsigned char)s[p + 1]);
+                        h2 = hexval((unsigned char)s[p + 2]);
+                        if (h1 < 0 || h2 < 0) {
+                            ok = 0;
+                            break;
+                        }
+                        c = (unsigned char)(h1 * 16 + h2);
+                        p += 2;
+                        break;
+                    default:
+                        ok = 0; /* unknown escape: the field is malformed */
+                        break;
+                    }
+                }
+                if (fi >= 0 && ok && field_put(rec, (char)c)) {
+                    field_end(rec, fi, 0, start);
+                    fi = -1;
+                    rec->n_dropped++;
+                    rec->flags |= RM_REC_OVERFLOW;
+                }
+            }
+            if (!closed) {
+                /* the line ends inside the value: it was cut */
+                if (fi >= 0)
+                    field_end(rec, fi, 0, start);
+                break;
+            }
+            if (p < n && s[p] != ' ') {
+                ok = 0;
+                p = skip_token(s, n, p);
+            }
+        } else {
+            size_t v = p;
+            while (p < n && s[p] != ' ') {
+                if (!is_bare((unsigned char)s[p]))
+                    ok = 0;
+                else if (fi >= 0 && ok && field_put(rec, s[p])) {
+                    field_end(rec, fi, 0, start);
+                    fi = -1;
+                    rec->n_dropped++;
+                    rec->flags |= RM_REC_OVERFLOW;
+                }
+                p++;
+            }
+            if (p == v)
+                ok = 0;
+        }
+        if (!ok)
+            rec->n_malformed++;
+        if (fi >= 0)
+            field_end(rec, fi, ok, start);
+    }
+    if (!complete)
+        rec->flags |= RM_REC_INCOMPLETE;
+}
+
+/* ---- legacy lines ---- */
+
+/* Index just past "key=" at p, or 0 when p does not start a key=value. */
+static size_t key_eq(const char *s, size_t n, size_t p)
+{
+    size_t k = p;
+    while (p < n && is_key((unsigned char)s[p]) && p - k < RM_PARSE_KEY_MAX)
+        p++;
+    if (p == k || p >= n || s[p] != '=')
+        return 0;
+    return p + 1;
+}
+
+/* One shell word from p into the field value (or skipped when fi < 0):
+ * 'single', "double" with backslash escapes, and bare text, concatenated up
+ * to an unquoted space. Returns the index after the word; *ok = 0 when a
+ * quote is not closed. */
+static size_t shell_word(const char *s, size_t n, size_t p, rm_rec *rec, int *fi, size_t start,
+                         int *ok)
+{
+    while (p < n && s[p] != ' ') {
+        char c = s[p];
+        if (c == '\'') {
+            const char *q = memchr(s + p + 1, '\'', n - p - 1);
+            size_t e = q ? (size_t)(q - s) : n, i;
+            if (!q)
+                *ok = 0;
+            for (i = p + 1; i < e && *fi >= 0; i++)
+                if (field_put(rec, s[i])) {
+                    field_end(rec, *fi, 0, start);
+                    *fi = -1;
+                    rec->n_dropped++;
+                    rec->flags |= RM_REC_OVERFLOW;
+                }
+            p = q ? e + 1 : n;
+            continue;
+        }
+        if (c == '"') {
+            int closed = 0;
+            for (p++; p < n; p++) {
+                c = s[p];
+                if (c == '"') {
+                    closed = 1;
+                    p++;
+                    break;
+                }
+                if (c == '\\' && p + 1 < n &&
+                    (s[p + 1] == '"' || s[p + 1] == '\\' || s[p + 1] == '$' || s[p + 1] == '`'))
+                    c = s[++p];
+                if (*fi >= 0 && field_put(rec, c)) {
+                    field_end(rec, *fi, 0, start);
+                    *fi = -1;
+                    rec->n_dropped++;
+                    rec->flags |= RM_REC_OVERFLOW;
+                }
+            }
+            if (!closed)
+                *ok = 0;
+            continue;
+        }
+        if (c == '\\' && p + 1 < n)
+            c = s[++p];
+        if (*fi >= 0 && field_put(rec, c)) {
+            field_end(rec, *fi, 0, start);
+            *fi = -1;
+            rec->n_dropped++;
+            rec->flags |= RM_REC_OVERFLOW;
+        }
+        p++;
+    }
+    return p;
+}
+
+/* "1.06" GiB as bytes, rounded; -1 when not a plain non-negative decimal. */
+static int gib_to_bytes(const char *v, size_t n, uint64_t unit, uint64_t *out)
+{
+    uint64_t ip = 0, frac = 0, scale = 1;
+    size_t i = 0;
+    double f;
+    for (; i < n && is_digit((unsigned char)v[i]); i++) {
+        if (ip > (UINT64_MAX / unit) / 10)
+            return -1;
+        ip = ip * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (i == 0)
+        return -1;
+    if (i < n && v[i] == '.') {
+        for (i++; i < n && is_digit((unsigned char)v[i]); i++) {
+            if (scale < 1000000000u) {
+                frac = frac * 10 + (uint64_t)(v[i] - '0');
+                scale *= 10;
+            }
+        }
+    }
+    if (i != n)
+        return -1;
+    f = (double)frac * (double)unit / (double)scale + 0.5;
+    *out = ip * unit + (uint64_t)f;
+    return 0;
+}
+
+/* Adds the mapped fields of a legacy line (nodeid -> test, *_gb -> bytes). */
+static void legacy_map(rm_rec *rec)
+{
+    unsigned i, n = rec->n_fields;
+    for (i = 0; i < n; i++) {
+        const char *k = rec->f[i].key;
+        size_t kl = strlen(k), j;
+        char name[RM_PARSE_KEY_MAX + 16], num[24];
+        uint64_t unit = 0, bytes;
+        const char *g = NULL;
+        int r;
+        if (strcmp(k, "nodeid") == 0) {
+            if (!rm_rec_get(rec, "test"))
+                add_field(rec, "test", rec->f[i].val, rec->f[i].val_len);
+            continue;
+        }
+        if (kl == 5 && strncmp(k, "path", 4) == 0 && is_digit((unsigned char)k[4])) {
+            r = snprintf(name, sizeof(name), "disk%c", k[4]);
+            if (r > 0 && (size_t)r < sizeof(name) && !rm_rec_get(rec, name))
+                add_field(rec, name, rec->f[i].val, rec->f[i].val_len);
+            continue;
+        }
+        /* find "_gb" or "_mb" followed by digits only */
+        for (j = 1; j + 3 <= kl; j++) {
+            if (k[j] == '_' && (k[j + 1] == 'g' || k[j + 1] == 'm') && k[j + 2] == 'b') {
+                size_t d = j + 3;
+                while (d < kl && is_digit((unsigned char)k[d]))
+                    d++;
+                if (d == kl) {
+                    g = k + j;
+                    unit = k[j + 1] == 'g' ? (1ull << 30) : (1ull << 20);
+                }
+            }
+        }
+        if (!g || gib_to_bytes(rec->f[i].val, rec->f[i].val_len, unit, &bytes))
+            continue;
+        {
+            size_t base = (size_t)(g - k);
+            const char *idx = g + 3;
+            if (*idx && (strncmp(k, "used", base) == 0 || strncmp(k, "free", base) == 0 ||
+                         strncmp(k, "total", base) == 0))
+                r = snprintf(name, sizeof(name), "disk%s_%.*s", idx, (int)base, k);
+            else
+                r = snprintf(name, sizeof(name), "%.*s%s", (int)base, k, idx);
+        }
+        if (r <= 0 || (size_t)r >= sizeof(name) || rm_rec_get(rec, name))
+            continue;
+        r = snprintf(num, sizeof(num), "%llu", (unsigned long long)bytes);
+        if (r > 0 && (size_t)r < sizeof(num))
+            add_field(rec, name, num, (size_t)r);
+    }
+}
+
+static void parse_legacy(const char *s, size_t n, size_t p, rm_rec *rec)
+{
+    size_t q = p, label_end = p, fields = n;
+    const char *c;
+    while (p < n && s[p] == ' ')
+        p++;
+    /* the first key=value token: at p or after a space */
+    fields = n;
+    for (q = p; q < n; q = (size_t)(c - s) + 1) {
+        if (key_eq(s, n, q)) {
+            fields = q;
+            break;
+        }
+        c = memchr(s + q, ' ', n - q);
+        if (!c)
+            break;
+    }
+    /* the label runs up to the last ": " before it */
+    label_end = fields;
+    for (q = fields; q > p + 1; q--) {
+        if (s[q - 2] == ':' && s[q - 1] == ' ') {
+            label_end = q - 2;
+            fields = q; /* words between it and the first key= are malformed */
+            break;
+        }
+    }
+    if (label_end == fields) {
+        while (label_end > p && (s[label_end - 1] == ' ' || s[label_end - 1] == ':'))
+            label_end--;
+    }
+    /* the label, raw, first in buf */
+    {
+        size_t ll = label_end > p ? label_end - p : 0;
+        if (ll + 1 > sizeof(rec->buf) / 4)
+            ll = sizeof(rec->buf) / 4 - 1;
+        memcpy(rec->buf, s + p, ll);
+        rec->buf[ll] = '\0';
+        rec->label = rec->buf;
+        rec->label_len = ll;
+        rec->used = ll + 1;
+    }
+    p = fields;
+    while (p < n) {
+        size_t v, start;
+        int fi, ok = 1;
+        if (s[p] == ' ') {
+            p++;
+            continue;
+        }
+        v = key_eq(s, n, p);
+        if (!v) {
+            int dummy = -1;
+            rec->n_malformed++;
+            p = shell_word(s, n, p, rec, &dummy, 0, &ok);
+            continue;
+        }
+        start = rec->used;
+        fi = field_begin(rec, s + p, v - 1 - p);
+        p = shell_word(s, n, v, rec, &fi, start, &ok);
+        if (!ok)
+            rec->n_malformed++;
+        if (fi >= 0)
+            field_end(rec, fi, ok, start);
+    }
+    legacy_map(rec);
+}
+
+int rm_parse_line(const char *s, size_t n, rm_rec *rec)
+{
+    size_t p = 0, body;
+    rec->type = RM_PARSE_NONE;
+    rec->flags = 0;
+    rec->version = 0;
+    rec->has_gh_ts = 0;
+    rec->gh_ts_usec = 0;
+    rec->tag_off = 0;
+    rec->kind[0] = '\0';
+    rec->prefix[0] = '\0';
+    rec->label = NULL;
+    rec->label_len = 0;
+    rec->n_fields = rec->n_malformed = rec->n_dropped = 0;
+    rec->used = 0;
+
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        p = 3;
+    /* GitHub: "2026-11-26T10:04:31.1234567Z " */
+    if (n - p > 20 && s[p + 10] == 'T') {
+        int64_t t;
+        size_t k = rm_parse_utc(s + p, n - p, &t);
+        if (k > 0 && s[p + k - 1] == 'Z' && p + k < n && s[p + k] == ' ') {
+            rec->has_gh_ts = 1;
+            rec->gh_ts_usec = t;
+            p += k + 1;
+        }
+    }
+    body = p;
+    rec->body_off = body;
+    while (p < n) {
+        const char *b = memchr(s + p, '[', n - p);
+        size_t t, k;
+        if (!b)
+            break;
+        p = (size_t)(b - s);
+        t = match_tag(s + p, n - p, &rec->version);
+        if (t) {
+            rec->type = RM_PARSE_RECORD;
+            rec->tag_off = p;
+            p += t;
+            while (p < n && s[p] == ' ')
+                p++;
+            for (k = 0; p < n && is_kind((unsigned char)s[p]); p++)
+                if (k + 1 < sizeof(rec->kind))
+                    rec->kind[k++] = s[p];
+            rec->kind[k] = '\0';
+            if (rec->version != 1)
+                rec->flags |= RM_REC_UNKNOWN_VERSION;
+            if (p < n && s[p] != ' ') {
+                rec->n_malformed++;
+                p = skip_token(s, n, p);
+            }
+            parse_fields(s, n, p, rec);
+            break;
+        }
+        t = match_legacy(s + p, n - p, rec->prefix);
+        if (t) {
+            rec->type = RM_PARSE_LEGACY;
+            rec->tag_off = p;
+            memcpy(rec->kind, "legacy", 7);
+            parse_legacy(s, n, p + t, rec);
+            break;
+        }
+        p++;
+    }
+    if (rec->type != RM_PARSE_NONE) {
+        const rm_field *tr = rm_rec_get(rec, "trunc");
+        if (tr && tr->val_len == 1 && tr->val[0] == '1')
+            rec->flags |= RM_REC_TRUNC;
+        if (rec->n_malformed)
+            rec->flags |= RM_REC_MALFORMED;
+    }
+    return rec->type;
+}
+
+/* ---- line reader ---- */
+
+/* Compressed bytes read at a time from a gzip source (and the most read
+ * while peeking for gzip's magic). */
+#define RM_READER_ZIN (64 * 1024)
+
+#ifdef RM_HAVE_ZLIB
+typedef struct gz_state {
+    z_stream s;
+    int in_eof;
+    unsigned char in[RM_READER_ZIN];
+} gz_state;
+#endif
+
+int rm_reader_has_gzip(void)
+{
+#ifdef RM_HAVE_ZLIB
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static ssize_t read_some(int fd, void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = read(fd, buf, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r;
+    }
+}
+
+static void set_err(rm_reader *r, const char *what)
+{
+    int k = snprintf(r->err, sizeof(r->err), "%s", what);
+    if (k < 0)
+        r->err[0] = '\0';
+}
+
+int rm_reader_open_fd(rm_reader *r, int fd)
+{
+    ssize_t got;
+    r->fd = fd;
+    r->own_fd = 0;
+    r->gz = 0;
+    r->eof = 0;
+    r->skipping = 0;
+    r->z = NULL;
+    r->lineno = 0;
+    r->n_cut = 0;
+    r->gz_cut = 0;
+    r->bytes = 0;
+    r->start = r->end = 0;
+    r->err[0] = '\0';
+    /* Peek at the first two bytes for gzip's magic (a pipe may give one). */
+    while (r->end < 2) {
+        /* at most RM_READER_ZIN, so a gzip start fits the decoder's input */
+        got = read_some(fd, r->buf + r->end, RM_READER_ZIN - r->end);
+        if (got < 0) {
+            int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
+            (void)k;
+            return -1;
+        }
+        if (got == 0) {
+            r->eof = 1;
+            break;
+        }
+        r->end += (size_t)got;
+    }
+    if (r->end >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
+#ifdef RM_HAVE_ZLIB
+        gz_state *g = calloc(1, sizeof(*g));
+        size_t have = r->end; /* at most RM_READER_ZIN: see the peek above */
+        if (!g) {
+            set_err(r, "out of memory for the gzip decoder");
+            return -1;
+        }
+        memcpy(g->in, r->buf, have);
+        g->s.next_in = g->in;
+        g->s.avail_in = (uInt)have;
+        g->in_eof = r->eof;
+        /* 15 + 16: gzip wrapper only */
+        if (inflateInit2(&g->s, 15 + 16) != Z_OK) {
+            free(g);
+            set_err(r, "zlib: inflateInit2 failed");
+            return -1;
+        }
+        r->z = g;
+        r->gz = 1;
+        r->eof = 0;
+        r->start = r->end = 0;
+#else
+        set_err(r, "gzip input is not supported: resmon-report was built without zlib "
+                   "(install zlib1g-dev and rebuild, or gunzip the file first)");
+        return -1;
+#endif
+    }
+    return 0;
+}
+
+int rm_reader_open(rm_reader *r, const char *path)
+{
+    int fd;
+    if (strcmp(path, "-") == 0)
+        return rm_reader_open_fd(r, 0);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int k = snprintf(r->err, sizeof(r->err), "open: %s", strerror(errno));
+        (void)k;
+        r->z = NULL;
+        r->own_fd = 0;
+        return -1;
+    }
+    if (rm_reader_open_fd(r, fd)) {
+        close(fd);
+        return -1;
+    }
+    r->own_fd = 1;
+    return 0;
+}
+
+/* Fills buf[end..cap); returns bytes added, 0 at the end, -1 on error. */
+static ssize_t fill(rm_reader *r, char *dst, size_t cap)
+{
+#ifdef RM_HAVE_ZLIB
+    if (r->gz) {
+        gz_state *g = r->z;
+        g->s.next_out = (unsigned char *)dst;
+        g->s.avail_out = (uInt)cap;
+        while (g->s.avail_out == cap) {
+            int zr;
+            if (g->s.avail_in == 0 && !g->in_eof) {
+                ssize_t got = read_some(r->fd, g->in, sizeof(g->in));
+                if (got < 0) {
+                    int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
+                    (void)k;
+                    return -1;
+                }
+                if (got == 0)
+                    g->in_eof = 1;
+                g->s.next_in = g->in;
+                g->s.avail_in = (uInt)got;
+            }
+            if (g->s.avail_in == 0 && g->in_eof) {
+                /* the source ended; inside a member means the file was cut */
+                if (g->s.total_in > 0)
+                    r->gz_cut = 1;
+                break;
+            }
+            zr = inflate(&g->s, Z_NO_FLUSH);
+            if (zr == Z_STREAM_END) {
+                /* a gzip file may hold several members */
+                inflateReset(&g->s);
+                continue;
+            }
+            if (zr == Z_BUF_ERROR)
+                continue;
+            if (zr != Z_OK) {
+                int k = snprintf(r->err, sizeof(r->err), "gzip data is corrupt: %s",
+                                 g->s.msg ? g->s.msg : "inflate failed");
+                (void)k;
+                return -1;
+            }
+        }
+        return (ssize_t)(cap - g->s.avail_out);
+    }
+#endif
+    {
+        ssize_t got = read_some(r->fd, dst, cap);
+        if (got < 0) {
+            int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
+            (void)k;
+        }
+        return got;
+    }
+}
+
+int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags)
+{
+    for (;;) {
+        size_t pending = r->end - r->start;
+        const char *nl = pending ? memchr(r->buf + r->start, '\n', pending) : NULL;
+        ssize_t got;
+        if (nl) {
+            size_t l = (size_t)(nl - (r->buf + r->start));
+            const char *s = r->buf + r->start;
+            r->start += l + 1;
+            r->bytes += l + 1;
+            if (r->skipping) {
+                r->skipping = 0;
+                continue;
+            }
+            r->lineno++;
+            *flags = 0;
+            if (l > RM_READER_LINE_MAX) {
+                l = RM_READER_LINE_MAX;
+                *flags = RM_READ_CUT;
+                r->n_cut++;
+            }
+            *line = s;
+            *len = l;
+            return 1;
+        }
+        if (r->skipping) {
+            r->bytes += pending;
+            r->start = r->end = 0;
+            pending = 0;
+        } else if (pending >= RM_READER_LINE_MAX) {
+            *line = r->buf + r->start;
+            *len = RM_READER_LINE_MAX;
+            *flags = RM_READ_CUT;
+            r->bytes += pending;
+            r->start = r->end;
+            r->lineno++;
+            r->n_cut++;
+            r->skipping = 1;
+            return 1;
+        }
+        if (r->eof) {
+            if (pending == 0)
+                return 0;
+            *line = r->buf + r->start;
+            *len = pending;
+            *flags = 0;
+            r->bytes += pending;
+            r->start = r->end;
+            r->lineno++;
+            return 1;
+        }
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, pending);
+            r->start = 0;
+            r->end = pending;
+        }
+        got = fill(r, r->buf + r->end, RM_READER_BUF - r->end);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            r->eof = 1;
+        r->end += (size_t)got;
+    }
+}
+
+void rm_reader_close(rm_reader *r)
+{
+#ifdef RM_HAVE_ZLIB
+    if (r->z) {
+        gz_state *g = r->z;
+        inflateEnd(&g->s);
+        free(g);
+    }
+#endif
+    r->z = NULL;
+    if (r->own_fd && r->fd >= 0)
+        close(r->fd);
+    r->own_fd = 0;
+    r->fd = -1;
+}

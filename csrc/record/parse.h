@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* parse.h: the record parser and a bounded-memory line reader (docs/format.md). */
+#ifndef RM_PARSE_H
+#define RM_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Most fields kept from one line. A record of RM_LINE_MAX (4096) bytes holds
+ * at most ~1360 fields of the form " k=v", but the writer emits fewer than
+ * 60; 128 leaves room for later versions and for legacy mapping. Fields past
+ * the limit are dropped and counted. */
+#ifndef RM_PARSE_MAX_FIELDS
+#define RM_PARSE_MAX_FIELDS 128
+#endif
+
+/* Bytes kept for the unescaped keys and values of one line (each with a
+ * NUL terminator). A record written by resmon is at most 4096 escaped bytes
+ * and unescaping never grows a value, so a real record always fits; a longer
+ * (hostile or legacy) line loses the fields that do not fit, counted. */
+#ifndef RM_PARSE_VALUES_MAX
+#define RM_PARSE_VALUES_MAX 8192
+#endif
+
+/* Longest key, record kind and legacy prefix. Longer ones are malformed. */
+#ifndef RM_PARSE_KEY_MAX
+#define RM_PARSE_KEY_MAX 64
+#endif
+
+/* What rm_parse_line() found. */
+enum {
+    RM_PARSE_NONE = 0,   /* no record on this line (rec->gh_ts may still be set) */
+    RM_PARSE_RECORD = 1, /* a "[resmon/N] kind ..." record */
+    RM_PARSE_LEGACY = 2  /* a "[<prefix>_resource_debug] label: k=v" line */
+};
+
+/* Bits of rm_rec.flags. */
+enum {
+    RM_REC_INCOMPLETE = 1u << 0,      /* no final " ;": the line was cut */
+    RM_REC_UNKNOWN_VERSION = 1u << 1, /* version other than 1: fields read anyway */
+    RM_REC_MALFORMED = 1u << 2,       /* at least one field skipped (n_malformed) */
+    RM_REC_OVERFLOW = 1u << 3,        /* fields dropped for lack of room (n_dropped) */
+    RM_REC_TRUNC = 1u << 4            /* the writer cut a value: trunc=1 */
+};
+
+/* One key=value. key and val are NUL-terminated and point into the owning
+ * rm_rec's buf; val may hold NUL bytes itself (an escaped \x00), so use
+ * val_len. */
+typedef struct rm_field {
+    const char *key;
+    const char *val;
+    size_t val_len;
+} rm_field;
+
+/* The parse of one line. Self-contained (no pointer into the input), but the
+ * fields point into buf: do not copy an rm_rec with memcpy or assignment. */
+typedef struct rm_rec {
+    int type;                      /* RM_PARSE_* */
+    unsigned flags;                /* RM_REC_* */
+    unsigned long version;         /* N of [resmon/N]; 0 for legacy */
+    int has_gh_ts;                 /* the line began with GitHub's timestamp */
+    int64_t gh_ts_usec;            /* that timestamp, microseconds since the epoch (UTC) */
+    size_t body_off;               /* offset of the text after the timestamp prefix */
+    size_t tag_off;                /* offset of the tag's '[' in the line */
+    char kind[RM_PARSE_KEY_MAX];   /* record kind, "legacy" for legacy lines */
+    char prefix[RM_PARSE_KEY_MAX]; /* legacy: <prefix> of [<prefix>_resource_debug] */
+    const char *label;             /* legacy: text before the first "key=" (in buf) */
+    size_t label_len;
+    unsigned n_fields;
+    unsigned n_malformed; /* fields skipped: bad key, bad escape, bad bare value */
+    unsigned n_dropped;   /* fields dropped: no room (RM_PARSE_MAX_FIELDS / VALUES) */
+    size_t used;          /* bytes of buf in use */
+    rm_field f[RM_PARSE_MAX_FIELDS];
+    char buf[RM_PARSE_VALUES_MAX];
+} rm_rec;
+
+/* Parses one line (without its '\n'; a final '\r' is ignored) of any bytes.
+ * Finds the first record tag anywhere in the line, skipping whatever comes
+ * before it (GitHub's timestamp, which is parsed into gh_ts_usec, ANSI
+ * colour codes, "[gw0]", "##[error]"). Never allocates; time is linear in
+ * len; a tag inside a quoted value of an earlier tag is data.
+ * Legacy lines get kind "legacy", nodeid mapped to test and "*_gb" floats
+ * (GiB, 2^30 bytes) mapped to exact bytes: rss_gb to rss, used_gbN to
+ * diskN_used, free_gbN to diskN_free, pathN to diskN; the originals stay.
+ * Returns rec->type. */
+int rm_parse_line(const char *line, size_t len, rm_rec *rec);
+
+/* Field lookup: the field with this key, or NULL. */
+const rm_field *rm_rec_get(const rm_rec *rec, const char *key);
+
+/* Reads an unsigned decimal field (bytes, counts). "none" is not a number.
+ * Returns 0 and sets *out, or -1 when absent or not a decimal integer. */
+int rm_rec_u64(const rm_rec *rec, const char *key, uint64_t *out);
+
+/* Reads a signed decimal field ("-123"). Returns 0 or -1. */
+int rm_rec_i64(const rm_rec *rec, const char *key, int64_t *out);
+
+/* Reads "<sec>.<frac>" (mono, dur, wall) as microseconds. Returns 0 or -1. */
+int rm_rec_usec(const rm_rec *rec, const char *key, uint64_t *out);
+
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fraction]Z" (any number of fraction digits;
+ * a space may stand for the T) into microseconds since the epoch. Returns
+ * the number of bytes consumed, or 0 when s does not start with such a time. */
+size_t rm_parse_utc(const char *s, size_t n, int64_t *usec);
+
+/* Formats microseconds since the epoch as YYYY-MM-DDTHH:MM:SS.uuuuuuZ into
+ * out (at least 28 bytes). Returns the length. */
+size_t rm_fmt_utc(char *out, int64_t usec);
+
+/* ---- bounded-memory line reader ---- */
+
+/* Read buffer. Lines up to RM_READER_LINE_MAX are delivered whole. */
+#ifndef RM_READER_BUF
+#define RM_READER_BUF (256 * 1024)
+#endif
+
+/* Longest line delivered; a longer one is cut to this length (flag
+ * RM_READ_CUT) and the rest of it skipped. Must be below RM_READER_BUF/2. */
+#ifndef RM_READER_LINE_MAX
+#define RM_READER_LINE_MAX (64 * 1024)
+#endif
+
+enum { RM_READ_CUT = 1u << 0 };
+
+typedef struct rm_reader {
+    int fd;
+    int own_fd;   /* close fd in rm_reader_close */
+    int gz;       /* gzip input being inflated */
+    int eof;      /* no more bytes from the source */
+    int skipping; /* dropping the rest of a cut line */
+    void *z;      /* zlib state when gz (allocated once) */
+    uint64_t lineno;
+    uint64_t n_cut; /* lines cut so far */
+    int gz_cut;     /* the gzip stream ended mid-member (a truncated .gz) */
+    uint64_t bytes; /* bytes of (decompressed) input consumed */
+    size_t start, end;
+    char err[256]; /* why rm_reader_next returned -1 */
+    char buf[RM_READER_BUF];
+} rm_reader;
+
+/* Whether gzip input can be read (built with zlib: RM_HAVE_ZLIB). */
+int rm_reader_has_gzip(void);
+
+/* Opens a path, or standard input for "-". Gzip input (magic 1f 8b) is
+ * inflated when zlib is available and refused otherwise, with a message.
+ * Returns 0, or -1 with r->err set. */
+int rm_reader_open(rm_reader *r, const char *path);
+
+/* Reads from an fd the caller owns. */
+int rm_reader_open_fd(rm_reader *r, int fd);
+
+/* Next line, without its '\n'. *line points into r->buf and stays valid
+ * until the next call. Returns 1 for a line (r->lineno is its number), 0 at
+ * the end of input, -1 on a read or decompression error (r->err). */
+int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags);
+
+void rm_reader_close(rm_reader *r);
+
+#endif

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: MIT
+# resmon-report (the post-processor), the record parser's tests and the
+# report's fuzz target. See docs/report.md.
+#   make bins     builds $(BUILD)/resmon-report
+#   make check    also runs test_parse (tests/record) and test_report (tests/report)
+#   make fuzz     builds $(BUILD)/fuzz_report with clang -fsanitize=fuzzer (not in CHECKS)
+
+REPORT_SRC = $(sort $(wildcard report/*.c))
+REPORT_HDR = $(wildcard report/*.h)
+REPORT_CORE = record/parse.c record/write.c
+HAVE_ZLIB := $(shell $(PKG_CONFIG) --exists zlib 2>/dev/null && echo 1)
+REPORT_CFLAGS =
+REPORT_LIBS = -lm
+ifeq ($(HAVE_CJSON),1)
+REPORT_CFLAGS += -DRM_HAVE_CJSON=1 $(shell $(PKG_CONFIG) --cflags libcjson)
+REPORT_LIBS += $(shell $(PKG_CONFIG) --libs libcjson)
+endif
+ifeq ($(HAVE_ZLIB),1)
+REPORT_CFLAGS += -DRM_HAVE_ZLIB=1 $(shell $(PKG_CONFIG) --cflags zlib)
+REPORT_LIBS += $(shell $(PKG_CONFIG) --libs zlib)
+endif
+
+$(BUILD)/resmon-report: $(REPORT_SRC) $(REPORT_HDR) $(REPORT_CORE) record/parse.h record/record.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(REPORT_CFLAGS) $(REPORT_SRC) $(REPORT_CORE) -o $@ $(LDFLAGS) $(REPORT_LIBS)
+
+$(BUILD)/test_parse: ../tests/record/test_parse.c $(REPORT_CORE) record/parse.h record/record.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(REPORT_CFLAGS) ../tests/record/test_parse.c $(REPORT_CORE) -o $@ $(LDFLAGS) $(REPORT_LIBS)
+
+# The report's own unit test links every report source but main.c.
+REPORT_LIB_SRC = $(filter-out report/main.c,$(REPORT_SRC))
+$(BUILD)/test_report: ../tests/report/test_report.c $(REPORT_LIB_SRC) $(REPORT_HDR) $(REPORT_CORE)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(REPORT_CFLAGS) ../tests/report/test_report.c $(REPORT_LIB_SRC) $(REPORT_CORE) -o $@ $(LDFLAGS) $(REPORT_LIBS)
+
+FUZZ_CC ?= clang
+$(BUILD)/fuzz_report: ../tests/fuzz/fuzz_report.c $(REPORT_LIB_SRC) $(REPORT_HDR) $(REPORT_CORE)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -I. $(REPORT_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		../tests/fuzz/fuzz_report.c $(REPORT_LIB_SRC) $(REPORT_CORE) -o $@ $(REPORT_LIBS)
+
+fuzz: $(BUILD)/fuzz_report
+
+ifneq ($(wildcard report/main.c),)
+BINS += $(BUILD)/resmon-report
+endif
+CHECKS += $(BUILD)/test_parse
+ifneq ($(wildcard ../tests/report/test_report.c),)
+CHECKS += $(BUILD)/test_report
+endif
+
+.PHONY: fuzz
