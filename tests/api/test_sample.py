@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: MIT
+"""resmon.sample() checked against independent readings of the same facts."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+import resmon
+from resmon import _resmon
+
+MiB = 1 << 20
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux probe")
+
+
+def proc_kb(path, key):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def run_py(code, **kw):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=120, **kw)
+
+
+def test_fast_sample_has_process_fields_only():
+    s = resmon.sample()
+    assert s.rss > 1 * MiB and s.vms >= s.rss and s.peak >= s.rss
+    assert s.mem_total is None and s.cgroup_usage is None and s.threads is None
+    assert isinstance(s, resmon.Sample) and isinstance(s.monotonic, float)
+    with pytest.raises(TypeError):
+        resmon.sample(bogus=1)
+
+
+@linux_only
+def test_full_sample_matches_proc():
+    s = resmon.sample(full=True)
+    status = "/proc/self/status"
+    # RSS moves a little between reads: 4 MiB of slack
+    assert abs(s.rss - proc_kb(status, "VmRSS")) < 4 * MiB
+    assert s.peak >= proc_kb(status, "VmRSS") - 4 * MiB
+    assert abs(s.anon - proc_kb(status, "RssAnon")) < 4 * MiB
+    assert abs(s.file - proc_kb(status, "RssFile")) < 4 * MiB
+    assert s.shmem == proc_kb(status, "RssShmem")
+    assert s.swap == proc_kb(status, "VmSwap")
+    assert abs(s.vms - proc_kb(status, "VmSize")) < 16 * MiB
+    assert s.mem_total == proc_kb("/proc/meminfo", "MemTotal")
+    assert abs(s.mem_available - proc_kb("/proc/meminfo", "MemAvailable")) < 256 * MiB
+    assert s.swap_total == proc_kb("/proc/meminfo", "SwapTotal")
+    assert s.threads == len(os.listdir("/proc/self/task"))
+    assert s.python_threads == threading.active_count()
+
+
+def test_child_allocating_200_mib_is_seen():
+    out = run_py("""
+        import resmon
+        a = resmon.sample()
+        block = bytearray(200 << 20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        b = resmon.sample()
+        del block
+        print(a.rss, b.rss, b.peak)
+    """)
+    assert out.returncode == 0, out.stderr
+    before, after, peak = map(int, out.stdout.split())
+    assert 195 * MiB < after - before < 215 * MiB
+    assert peak >= after
+
+
+@linux_only
+def test_reset_peak_starts_a_new_interval():
+    out = run_py("""
+        import mmap, resmon
+        m = mmap.mmap(-1, 150 << 20)
+        m.write(b"x" * (150 << 20))
+        high = resmon.sample().peak
+        m.close()
+        resmon.reset_peak()
+        after = resmon.sample()
+        print(high, after.peak, after.rss)
+    """)
+    assert out.returncode == 0, out.stderr
+    high, peak, rss = map(int, out.stdout.split())
+    assert peak < high - 100 * MiB
+    assert rss <= peak < rss + 8 * MiB
+
+
+def test_thread_counts_follow_threads():
+    before = resmon.sample(full=True)
+    stop = threading.Event()
+    threads = [threading.Thread(target=stop.wait) for _ in range(5)]
+    for t in threads:
+        t.start()
+    try:
+        during = resmon.sample(full=True)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert during.threads - before.threads == 5
+    assert during.python_threads - before.python_threads == 5
+
+
+@linux_only
+def test_forked_child_samples_itself():
+    # the probe keeps /proc/self files open; after fork they must describe
+    # the child, not the parent
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(120 << 20)
+            block[::4096] = b"\1" * len(block[::4096])
+            s = resmon.sample()
+            os.write(w, f"{s.rss} {proc_kb('/proc/self/status', 'VmRSS')}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = os.read(r, 100).decode()
+    os.waitpid(pid, 0)
+    child_rss, child_proc = map(int, data.split())
+    assert abs(child_rss - child_proc) < 4 * MiB
+    assert child_rss > resmon.sample().rss + 100 * MiB
+
+
+@linux_only
+def test_cgroup_matches_proc_self_cgroup():
+    info = _resmon.probe_info()
+    with open("/proc/self/cgroup") as f:
+        lines = f.read().splitlines()
+    v1 = [ln.split(":", 2)[2] for ln in lines if "memory" in ln.split(":")[1].split(",")]
+    if v1:
+        assert info["cgroup_version"] == 1
+        assert info["cgroup_path"].endswith(v1[0].rstrip("/")) or v1[0] == "/"
+        usage_file = os.path.join(info["cgroup_path"], "memory.usage_in_bytes")
+    elif any(ln.startswith("0::") for ln in lines) and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        assert info["cgroup_version"] == 2
+        usage_file = os.path.join(info["cgroup_path"], "memory.current")
+    else:
+        pytest.skip("no memory cgroup visible on this machine")
+    s = resmon.sample(full=True)
+    with open(usage_file) as f:
+        usage = int(f.read())
+    assert abs(s.cgroup_usage - usage) < 64 * MiB
+    assert s.cgroup_oom_kills is not None
+
+
+def make_tree(root, files):
+    for rel, text in files.items():
+        path = os.path.join(root, rel.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def test_cgroup_v2_fake_tree(tmp_path):
+    # GitHub's Ubuntu runners: cgroup v2, limit on an ancestor
+    make_tree(tmp_path, {
+        "/proc/self/cgroup": "0::/actions_job/abc\n",
+        "/proc/self/statm": "2000 1000 0 0 0 0 0\n",
+        "/sys/fs/cgroup/memory.max": "max\n",
+        "/sys/fs/cgroup/actions_job/memory.max": "7340032000\n",
+        "/sys/fs/cgroup/actions_job/abc/memory.max": "max\n",
+        "/sys/fs/cgroup/actions_job/abc/memory.current": "6000000000\n",
+        "/sys/fs/cgroup/actions_job/abc/memory.peak": "7000000000\n",
+        "/sys/fs/cgroup/actions_job/abc/memory.events": "low 0\nmax 4\noom 1\noom_kill 1\n",
+    })
+    s, version, path = _resmon.probe_at(0, str(tmp_path))
+    assert (version, path) == (2, "/sys/fs/cgroup/actions_job/abc")
+    assert s.cgroup_usage == 6000000000
+    assert s.cgroup_limit == 7340032000
+    assert s.cgroup_peak == 7000000000
+    assert s.cgroup_oom_kills == 1
+    assert s.rss == 1000 * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_cgroup_v2_unreadable_files_are_skipped(tmp_path):
+    make_tree(tmp_path, {
+        "/proc/self/cgroup": "0::/\n",
+        "/sys/fs/cgroup/memory.current": "123\n",
+        "/sys/fs/cgroup/memory.max": "max\n",
+    })
+    s, version, _ = _resmon.probe_at(0, str(tmp_path))
+    assert version == 2 and s.cgroup_usage == 123 and s.cgroup_limit is None
+    assert s.cgroup_peak is None and s.cgroup_oom_kills is None and s.rss is None
+
+
+V1_ROOT = "/sys/fs/cgroup/memory"
+
+
+@linux_only
+def test_cgroup_v1_real_limit():
+    if not os.path.isdir(V1_ROOT) or not os.access(V1_ROOT, os.W_OK):
+        pytest.skip(f"cgroup v1 memory controller not writable at {V1_ROOT}")
+    group = os.path.join(V1_ROOT, f"resmon_test_{os.getpid()}")
+    try:
+        os.mkdir(group)
+    except OSError as exc:
+        pytest.skip(f"cannot create a memory cgroup: {exc}")
+    try:
+        with open(os.path.join(group, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(300 * MiB))
+        code = f"""
+            import os, resmon
+            with open({os.path.join(group, 'cgroup.procs')!r}, 'w') as f:
+                f.write(str(os.getpid()))
+            from resmon import _resmon
+            s, v, path = _resmon.probe_at(0)
+            print(v, path, s.cgroup_limit, s.cgroup_usage)
+        """
+        out = run_py(code)
+        assert out.returncode == 0, out.stderr
+        version, path, limit, usage = out.stdout.split()
+        assert version == "1" and path == group
+        assert int(limit) == 300 * MiB
+        assert 0 < int(usage) < 300 * MiB
+    finally:
+        os.rmdir(group)
+
+
+def test_missing_core_says_so_once():
+    out = run_py("""
+        import sys
+        sys.modules['resmon._resmon'] = None   # make the import fail
+        import resmon
+        assert resmon.CORE_AVAILABLE is False
+        assert resmon.log_resource_snapshot('x', force=True) is None
+        try:
+            resmon.sample()
+        except RuntimeError as exc:
+            print('raised', exc)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("resmon: the C core resmon._resmon is not available") == 1
+    assert "raised resmon's C core is not available" in out.stdout
