@@ -27,3 +27,13 @@ win-check: $(WIN_TEST)
 		$(WINE) $(WIN_TEST) '$(WIN_DISK)'
 
 .PHONY: win-build win-check
+
+# macOS cannot be built here: check darwin.c's syntax and types against
+# stand-ins for the SDK headers it uses (tests/probe/darwin_stubs, written
+# from the SDK's declarations). Catches drift from probe.h and typos; it
+# cannot prove the real headers agree.
+DARWIN_STUBS = ../tests/probe/darwin_stubs
+darwin-syntax: probe/darwin.c probe/probe.h
+	$(CC) -std=c11 -Wall -Wextra -Werror -fsyntax-only -I$(DARWIN_STUBS) -I. probe/darwin.c
+
+.PHONY: darwin-syntax
