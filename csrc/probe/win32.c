@@ -94,7 +94,10 @@ static void read_job(rm_sample *s, uint64_t own_commit, int have_commit)
         s->cg_limit = (uint64_t)ext.JobMemoryLimit;
         s->cg_peak = (uint64_t)ext.PeakJobMemoryUsed;
         s->valid |= RM_HAVE_CG_LIMIT | RM_HAVE_CG_PEAK;
-        /* The job's current commit: documented in this class (Windows 8+). */
+        /* The job's current commit, from the limit-violation class (Windows
+         * 8+). Its LimitFlags name the notification limits in effect; only
+         * trust JobMemory when job memory is among them, else leave cg_use
+         * out rather than guess (the documented classes give no other). */
         memset(&vio, 0, sizeof(vio));
         if (QueryInformationJobObject(NULL, JobObjectLimitViolationInformation, &vio, sizeof(vio),
                                       NULL) &&
