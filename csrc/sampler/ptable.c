@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+/* ptable.c: the process table of resmon-sampler: libproc2, or a small /proc reader. */
+#include "sampler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef RM_HAVE_PROC2
+#include <libproc2/pids.h>
+
+/* The items one reap reads: all from /proc/<pid>/stat, one file per task. */
+static enum pids_item proc2_items[] = {PIDS_ID_PID, PIDS_ID_PPID, PIDS_RSS, PIDS_CMD};
+enum { P2_PID, P2_PPID, P2_RSS, P2_CMD };
+
+/* libproc2 4.0.5 dropped the info argument of PIDS_VAL (and MEMINFO_VAL).
+ * The result stack is laid out the same on both sides of that change, so
+ * reading it directly works with 4.0.0-4.0.4 and with 4.0.5 and later. */
+#define RM_PVAL(idx, type, stack) ((stack)->head[(idx)].result.type)
+#endif
+
+/* A /proc/<pid>/stat line is under 1 KB; comm is at most 64 bytes even
+ * with escapes, so this leaves room to spare. */
+#define RM_STAT_BUF 1024
+
+/* Deepest parent chain followed when deciding tree membership: pid
+ * namespaces nest far less, and it bounds the walk on a corrupt table. */
+#define RM_TREE_DEPTH 256
+
+int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p)
+{
+    /* "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+     *  majflt cmajflt utime stime cutime cstime prio nice threads itreal
+     *  starttime vsize rss ..." comm may hold spaces and parens: it ends at
+     *  the last ')'. */
+    const char *open, *close = NULL, *q, *end = buf + len;
+    long long pid = 0;
+    unsigned long long v = 0;
+    int field;
+    size_t clen;
+
+    for (q = buf; q < end; q++)
+        if (*q == ')')
+            close = q;
+    open = memchr(buf, '(', len);
+    if (!open || !close || close < open)
+        return -1;
+    for (q = buf; q < open && *q >= '0' && *q <= '9'; q++)
+        pid = pid * 10 + (*q - '0');
+    if (q == buf || pid <= 0 || pid > 0x7fffffff)
+        return -1;
+    p->pid = (int)pid;
+    clen = (size_t)(close - open - 1);
+    if (clen >= sizeof(p->comm))
+        clen = sizeof(p->comm) - 1;
+    memcpy(p->comm, open + 1, clen);
+    p->comm[clen] = '\0';
+    /* fields after comm: 3 state, 4 ppid, ..., 24 rss */
+    q = close + 1;
+    for (field = 3; field <= 24; field++) {
+        while (q < end && *q == ' ')
+            q++;
+        if (q >= end)
+            return -1;
+        if (field == 4 || field == 24) {
+            v = 0;
+            if (*q < '0' || *q > '9')
+                return -1;
+            while (q < end && *q >= '0' && *q <= '9' && v < (1ull << 60))
+                v = v * 10 + (unsigned long long)(*q++ - '0');
+            if (field == 4)
+                p->ppid = v > 0x7fffffff ? 0 : (int)v;
+            else
+                p->rss = (uint64_t)v * (uint64_t)page_size;
+        }
+        while (q < end && *q != ' ')
+            q++;
+    }
+    return 0;
+}
+
+int rm_ptable_open(rm_ptable *t, const char *root, const char *backend)
+{
+    int n;
+    memset(t, 0, sizeof(*t));
+    t->page_size = sysconf(_SC_PAGESIZE);
+    if (t->page_size <= 0)
+        t->page_size = 4096;
+    n = snprintf(t->root, sizeof(t->root), "%s", root ? root : "");
+    if (n < 0 || (size_t)n >= sizeof(t->root)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (!backend)
+        backend = "auto";
+    if (strcmp(backend, "proc") == 0)
+        return 0;
+    if (strcmp(backend, "auto") != 0 && strcmp(backend, "libproc2") != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+#ifdef RM_HAVE_PROC2
+    if (!t->root[0]) {
+        struct pids_info *info = NULL;
+        if (procps_pids_new(&info, proc2_items,
+                            (int)(sizeof(proc2_items) / sizeof(proc2_items[0]))) >= 0) {
+            t->proc2 = info;
+            return 0;
+        }
+    }
+#endif
+    if (strcmp(backend, "libproc2") == 0) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return 0;
+}
+
+const char *rm_ptable_backend(const rm_ptable *t)
+{
+    return t->proc2 ? "libproc2" : "proc";
+}
+
+static int grow(rm_ptable *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    rm_proc *np;
+    unsigned char *nm;
+    if (cap > RM_PT_MAX)
+        cap = RM_PT_MAX;
+    if (cap <= t->cap)
+        return -1;
+    np = realloc(t->procs, cap * sizeof(*np));
+    if (!np)
+        return -1;
+    t->procs = np;
+    nm = realloc(t->mark, cap);
+    if (!nm)
+        return -1;
+    t->mark = nm;
+    t->cap = cap;
+    return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    const rm_proc *x = a, *y = b;
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static int scan_proc(rm_ptable *t)
+{
+    char path[384], buf[RM_STAT_BUF];
+    DIR *d;
+    struct dirent *e;
+    int n = snprintf(path, sizeof(path), "%s/proc", t->root);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        const char *s = e->d_name;
+        int fd;
+        ssize_t len;
+        if (*s < '1' || *s > '9')
+            continue;
+        n = snprintf(path, sizeof(path), "%s/proc/%s/stat", t->root, s);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            continue;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* gone since readdir */
+        do
+            len = read(fd, buf, sizeof(buf) - 1);
+        while (len < 0 && errno == EINTR);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        if (t->n == t->cap && grow(t) != 0)
+            break;
+        if (rm_parse_stat(buf, (size_t)len, t->page_size, &t->procs[t->n]) == 0)
+            t->n++;
+    }
+    closedir(d);
+    return 0;
+}
+
+#ifdef RM_HAVE_PROC2
+static int scan_proc2(rm_ptable *t)
+{
+    struct pids_fetch *f = procps_pids_reap(t->proc2, PIDS_FETCH_TASKS_ONLY);
+    int i, total;
+    if (!f || !f->counts) {
+        errno = EIO;
+        return -1;
+    }
+    total = f->counts->total;
+    for (i = 0; i < total && f->stacks[i]; i++) {
+        struct pids_stack *st = f->stacks[i];
+        rm_proc *p;
+        const char *cmd;
+        if (t->n == t->cap && grow(t) != 0)
+            break;
+        p = &t->procs[t->n++];
+        p->pid = RM_PVAL(P2_PID, s_int, st);
+        p->ppid = RM_PVAL(P2_PPID, s_int, st);
+        p->rss = (uint64_t)RM_PVAL(P2_RSS, ul_int, st) * (uint64_t)t->page_size;
+        cmd = RM_PVAL(P2_CMD, str, st);
+        snprintf(p->comm, sizeof(p->comm), "%s", cmd ? cmd : "");
+    }
+    return 0;
+}
+#endif
+
+int rm_ptable_scan(rm_ptable *t)
+{
+    int rc;
+    t->n = 0;
+#ifdef RM_HAVE_PROC2
+    if (t->proc2)
+        rc = scan_proc2(t);
+    else
+#endif
+        rc = scan_proc(t);
+    if (rc != 0)
+        return -1;
+    qsort(t->procs, t->n, sizeof(*t->procs), cmp_pid);
+    return (int)t->n;
+}
+
+long rm_ptable_find(const rm_ptable *t, int pid)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->procs[mid].pid == pid)
+            return (long)mid;
+        if (t->procs[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Inserts index i into the list out[0..*k) kept in descending RSS order,
+ * keeping at most max entries. */
+static void insert_by_rss(const rm_ptable *t, size_t *out, size_t *k, size_t max, size_t i)
+{
+    size_t j;
+    if (max == 0)
+        return;
+    if (*k == max) {
+        if (t->procs[out[max - 1]].rss >= t->procs[i].rss)
+            return;
+        (*k)--;
+    }
+    j = *k;
+    while (j > 0 && t->procs[out[j - 1]].rss < t->procs[i].rss) {
+        out[j] = out[j - 1];
+        j--;
+    }
+    out[j] = i;
+    (*k)++;
+}
+
+size_t rm_ptable_tree(rm_ptable *t, int pid, size_t *out, size_t max, uint64_t *sum, size_t *count)
+{
+    /* mark: 0 unknown, 1 in the tree, 2 outside. A walk up the parent
+     * chain stops at a known mark, so the whole pass is close to O(n). */
+    enum { UNKNOWN, IN = RM_PT_IN_TREE, OUT };
+    size_t i, k = 0;
+    long chain[RM_TREE_DEPTH];
+    *sum = 0;
+    *count = 0;
+    if (t->n)
+        memset(t->mark, UNKNOWN, t->n);
+    if (pid <= 0 || rm_ptable_find(t, pid) < 0)
+        return 0;
+    for (i = 0; i < t->n; i++) {
+        long cur = (long)i;
+        int depth = 0, verdict = OUT;
+        while (depth < RM_TREE_DEPTH) {
+            if (t->mark[cur] != UNKNOWN) {
+                verdict = t->mark[cur];
+                break;
+            }
+            chain[depth++] = cur;
+            if (t->procs[cur].pid == pid) {
+                verdict = IN;
+                break;
+            }
+            cur = rm_ptable_find(t, t->procs[cur].ppid);
+            if (cur < 0 || t->procs[cur].pid == t->procs[chain[depth - 1]].pid)
+                break; /* top of the table, or a self-parent */
+        }
+        while (depth > 0)
+            t->mark[chain[--depth]] = (unsigned char)verdict;
+    }
+    for (i = 0; i < t->n; i++) {
+        if (t->mark[i] != IN)
+            continue;
+        *sum += t->procs[i].rss;
+        (*count)++;
+        insert_by_rss(t, out, &k, max, i);
+    }
+    return k;
+}
+
+size_t rm_ptable_top(const rm_ptable *t, size_t n, size_t *out)
+{
+    size_t i, k = 0;
+    for (i = 0; i < t->n; i++)
+        insert_by_rss(t, out, &k, n, i);
+    return k;
+}
+
+void rm_ptable_close(rm_ptable *t)
+{
+#ifdef RM_HAVE_PROC2
+    if (t->proc2) {
+        struct pids_info *info = t->proc2;
+        procps_pids_unref(&info);
+    }
+#endif
+    t->proc2 = NULL;
+    free(t->procs);
+    free(t->mark);
+    t->procs = NULL;
+    t->mark = NULL;
+    t->n = t->cap = 0;
+}
+
+size_t rm_read_cmdline(const char *root, int pid, const char *comm, char *out, size_t cap)
+{
+    char path[384];
+    ssize_t len = 0;
+    size_t i;
+    int fd, n;
+
+    if (cap == 0)
+        return 0;
+    out[0] = '\0';
+    n = snprintf(path, sizeof(path), "%s/proc/%d/cmdline", root, pid);
+    if (n >= 0 && (size_t)n < sizeof(path) && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        do
+            len = read(fd, out, cap - 1);
+        while (len < 0 && errno == EINTR);
+        close(fd);
+    }
+    if (len <= 0) {
+        /* kernel thread or zombie: ps shows "[comm]" */
+        n = snprintf(out, cap, "[%s]", comm ? comm : "?");
+        if (n < 0)
+            out[0] = '\0';
+        return strlen(out);
+    }
+    while (len > 0 && out[len - 1] == '\0')
+        len--;
+    for (i = 0; i < (size_t)len; i++)
+        if (out[i] == '\0')
+            out[i] = ' ';
+    out[len] = '\0';
+    return (size_t)len;
+}
