@@ -189,6 +189,7 @@ PyObject *rm_py_emit(PyObject *self, PyObject *args, PyObject *kwargs)
         s.valid = 0;
     mono = rm_monotonic();
     pythreads = full ? rm_python_thread_count() : -1;
+    rm_crash_check_threads(&s); /* crash.c: one comparison unless the threshold is passed */
 
     rm_line_begin(&l, kind);
     rm_line_identity(&l);

@@ -87,6 +87,63 @@ PyObject *rm_py_probe_info(PyObject *self, PyObject *unused);
 PyObject *rm_py_probe_at(PyObject *self, PyObject *args);
 PyObject *rm_py_bench_floor(PyObject *self, PyObject *args);
 
+/* ---- crash boundaries: crash.c, dump.c, watchdog.c (docs/crash.md) ---- */
+
+/* Tasks listed by a native thread dump; the rest are counted as "... N
+ * more". 4096 lines keep a dump of a runaway process readable. */
+#define RM_DUMP_MAX_TASKS 4096
+/* Directory entries scanned in /proc/self/task: bounds the loop even if the
+ * directory keeps changing under us. */
+#define RM_DUMP_MAX_SCAN (RM_DUMP_MAX_TASKS * 16)
+
+/* Scratch space for one dump, prepared before any handler can run: a
+ * signal handler touches only this and its own stack. */
+typedef struct rm_dump_buf {
+    rm_line line;
+    size_t text_len;
+    char text[4096];  /* inventory lines, flushed when nearly full */
+    char dents[8192]; /* getdents64 */
+    char stat[2048];  /* one /proc/self/task/<tid>/stat */
+} rm_dump_buf;
+
+/* "SIGSEGV" for 11, "SIG?" for unknown numbers. Async-signal-safe. */
+const char *rm_signal_name(int signo);
+
+/* Where crash output goes: the crash handlers' own dup of the marker fd,
+ * else the marker fd, else 2. */
+int rm_crash_fd(void);
+
+/* Called by emit() with the GIL held on every sample with a thread count:
+ * writes event what=threads and a dump when the count first passes the
+ * threshold set by install_crash_handlers. */
+void rm_crash_check_threads(const rm_sample *s);
+
+/* Registers faulthandler for the watchdog's Python stacks when no crash
+ * handler did (GIL held). Returns 0, or -1 with a Python error set. */
+int rm_crash_ensure_engine(void);
+
+void rm_dump_init(void);
+void rm_dump_set_engine(void (*engine)(int), int signum);
+int rm_dump_have_engine(void);
+int rm_dump_engine_signo(void);
+/* All Python stacks through faulthandler's handler; -1 if none registered.
+ * Async-signal-safe as faulthandler is. */
+int rm_dump_python(void);
+/* Async-signal-safe writers: one record line to fd (and the record file);
+ * a dump record; the native inventory; begin + Python + native + end. */
+void rm_dump_write_line(int fd, rm_line *l, int also_records);
+void rm_dump_record(int fd, rm_dump_buf *b, const char *at, const char *reason, int signo,
+                    long pythreads, int also_records);
+int rm_dump_native(int fd, rm_dump_buf *b);
+void rm_dump_full(int fd, rm_dump_buf *b, const char *reason, int signo);
+
+PyObject *rm_py_dump_record(PyObject *self, PyObject *args);
+PyObject *rm_py_dump_native(PyObject *self, PyObject *args);
+PyObject *rm_py_crash_install(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *rm_py_crash_uninstall(PyObject *self, PyObject *unused);
+PyObject *rm_py_crash_state(PyObject *self, PyObject *unused);
+PyObject *rm_py_dump_after(PyObject *self, PyObject *arg);
+
 int rm_state_init(void);
 
 #endif

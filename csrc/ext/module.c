@@ -26,6 +26,19 @@ static PyMethodDef methods[] = {
      "sample of another process, or of a fake /proc and cgroup tree under root."},
     {"_bench_floor", rm_py_bench_floor, METH_VARARGS,
      "_bench_floor(n) -> ns per pread of /proc/self/statm (benchmarks only)"},
+    {"_crash_install", (PyCFunction)(void (*)(void))rm_py_crash_install,
+     METH_VARARGS | METH_KEYWORDS,
+     "_crash_install(*, fatal=True, terminate=True, usr1=True, thread_threshold=256)\n\n"
+     "Installs the crash handlers (resmon.crash.install_crash_handlers)."},
+    {"_crash_uninstall", rm_py_crash_uninstall, METH_NOARGS,
+     "_crash_uninstall()\n\nPuts back the handlers install replaced."},
+    {"_crash_state", rm_py_crash_state, METH_NOARGS, "_crash_state() -> dict"},
+    {"_dump_record", rm_py_dump_record, METH_VARARGS,
+     "_dump_record(fd, at, reason, records)\n\nA dump at=begin|end record on fd."},
+    {"_dump_native", rm_py_dump_native, METH_VARARGS,
+     "_dump_native(fd)\n\nThe native thread inventory, written to fd."},
+    {"dump_after", rm_py_dump_after, METH_O,
+     "dump_after(seconds)\n\n(Re)arms the watchdog thread; None or 0 cancels."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -20,8 +20,15 @@ from .api import (
     set_output_fd,
     set_record_file,
 )
+from .crash import dump_after, dump_threads, install_crash_handlers
+
+from .fixtures import LightweightCache, cached_payload, default_cache as _default_cache
 
 __version__ = "0.1.0"
+
+#: The process-wide LightweightCache (also the ``resmon`` fixture's
+#: ``lightweight_cache``): one small payload per key, heavy objects released.
+lightweight_cache = _default_cache()
 
 #: True when the C core loaded; when False, resmon said why once on stderr.
 CORE_AVAILABLE = _core_module is not None
@@ -33,4 +40,5 @@ __all__ = [
     "CORE_AVAILABLE", "CORE_ERROR", "ENV_SWITCHES", "Sample", "analysis_resource_debug_enabled",
     "enable", "format_size", "log_resource_delta", "log_resource_snapshot", "parse_size",
     "reset_peak", "sample", "set_current_test", "set_output_fd", "set_record_file",
+    "dump_after", "dump_threads", "install_crash_handlers",
 ]

@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/* crash.c: last-gasp records and dumps on fatal, termination and dump signals. */
+#include "ext.h"
+
+#include <errno.h>
+#include <string.h>
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#else
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+/* ---- shared by both platforms ---- */
+
+/* Crash output: a dup of the marker fd taken at install time, so a later
+ * set_output_fd() cannot close it under faulthandler, which keeps it too. */
+static int crash_fd = -1;
+
+/* Native threads above which emit() writes event what=threads; 0: off. */
+static volatile uint64_t thread_threshold;
+static int threads_fired;
+
+const char *rm_signal_name(int signo)
+{
+    /* Async-signal-safe: a table lookup. */
+    switch (signo) {
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGFPE:
+        return "SIGFPE";
+    case SIGILL:
+        return "SIGILL";
+    case SIGABRT:
+        return "SIGABRT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGINT:
+        return "SIGINT";
+#ifndef _WIN32
+    case SIGBUS:
+        return "SIGBUS";
+    case SIGUSR1:
+        return "SIGUSR1";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGQUIT:
+        return "SIGQUIT";
+#endif
+    default:
+        return "SIG?";
+    }
+}
+
+int rm_crash_fd(void)
+{
+    if (crash_fd >= 0)
+        return crash_fd;
+    return rm_g.out_fd >= 0 ? rm_g.out_fd : 2;
+}
+
+/* The crash fd, opened once. Not signal context. */
+static int open_crash_fd(void)
+{
+    int src = rm_g.out_fd >= 0 ? rm_g.out_fd : 2;
+    if (crash_fd >= 0)
+        return 0;
+#ifdef _WIN32
+    crash_fd = _dup(src);
+#else
+    crash_fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
+#endif
+    if (crash_fd < 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, "dup");
+        return -1;
+    }
+    return 0;
+}
+
+static void write_gasp(rm_dump_buf *b, int signo)
+{
+    /* Async-signal-safe: the probe (pread, getrusage), clocks, write(2). */
+    rm_sample s;
+    if (rm_sample_self(&s, RM_READ_MARK) != 0)
+        s.valid = 0;
+    rm_line_begin(&b->line, "gasp");
+    rm_line_identity(&b->line);
+    rm_line_cstr(&b->line, "signal", rm_signal_name(signo));
+    rm_line_u64(&b->line, "signo", (uint64_t)signo);
+    rm_line_sample(&b->line, &s);
+    rm_line_end(&b->line);
+    rm_dump_write_line(rm_crash_fd(), &b->line, 1);
+}
+
+/* faulthandler.dump_traceback(file=fd, all_threads=True), GIL held. */
+static int dump_python_with_gil(int fd)
+{
+    PyObject *py_mod = NULL, *py_res = NULL; /* owned */
+    int rc = -1;
+    if (!(py_mod = PyImport_ImportModule("faulthandler")))
+        goto error;
+    py_res = PyObject_CallMethod(py_mod, "dump_traceback", "ii", fd, 1);
+    if (!py_res)
+        goto error;
+    rc = 0;
+error:
+    Py_XDECREF(py_res);
+    Py_XDECREF(py_mod);
+    return rc;
+}
+
+/* Thread-threshold dumps run with the GIL held: one at a time. */
+static rm_dump_buf threads_buf;
+
+void rm_crash_check_threads(const rm_sample *s)
+{
+    uint64_t limit = thread_threshold;
+    int fd;
+    if (!limit || !(s->valid & RM_HAVE_THREADS) || s->threads <= limit)
+        return;
+    if (__atomic_exchange_n(&threads_fired, 1, __ATOMIC_ACQ_REL))
+        return;
+    fd = rm_crash_fd();
+    rm_line_begin(&threads_buf.line, "event");
+    rm_line_cstr(&threads_buf.line, "what", "threads");
+    rm_line_identity(&threads_buf.line);
+    rm_line_u64(&threads_buf.line, "threshold", limit);
+    rm_line_sample(&threads_buf.line, s);
+    rm_line_end(&threads_buf.line);
+    rm_dump_write_line(fd, &threads_buf.line, 1);
+
+    rm_dump_record(fd, &threads_buf, "begin", "threads", 0, rm_python_thread_count(), 1);
+    if (rm_dump_python() != 0 && dump_python_with_gil(fd) != 0)
+        PyErr_Clear(); /* never break the caller's emit() */
+    rm_dump_native(fd, &threads_buf);
+    rm_dump_record(fd, &threads_buf, "end", "threads", 0, -1, 1);
+}
+
+#ifndef _WIN32
+/* ======================= POSIX: sigaction ======================= */
+
+enum { KIND_FATAL = 1, KIND_TERM, KIND_USR1 };
+
+typedef struct sig_slot {
+    int signo;
+    int kind;
+    int installed;         /* our handler was put in place */
+    int fh_registered;     /* faulthandler.register() was called for it */
+    struct sigaction prev; /* what we chain to */
+    struct sigaction fh;   /* faulthandler's user handler (TERM, USR1) */
+    volatile int busy;     /* a handler is writing with buf */
+    rm_dump_buf *buf;      /* prepared at install time */
+} sig_slot;
+
+/* One buffer per group: a fault, a termination and a USR1 dump can run at
+ * the same time on different threads without sharing memory. */
+static rm_dump_buf fatal_buf, term_buf, usr1_buf;
+
+static sig_slot slots[] = {
+    {.signo = SIGSEGV, .kind = KIND_FATAL, .buf = &fatal_buf},
+    {.signo = SIGBUS, .kind = KIND_FATAL, .buf = &fatal_buf},
+    {.signo = SIGFPE, .kind = KIND_FATAL, .buf = &fatal_buf},
+    {.signo = SIGILL, .kind = KIND_FATAL, .buf = &fatal_buf},
+    {.signo = SIGABRT, .kind = KIND_FATAL, .buf = &fatal_buf},
+    {.signo = SIGTERM, .kind = KIND_TERM, .buf = &term_buf},
+    {.signo = SIGINT, .kind = KIND_TERM, .buf = &term_buf},
+    {.signo = SIGUSR1, .kind = KIND_USR1, .buf = &usr1_buf},
+};
+#define NSLOTS (sizeof(slots) / sizeof(slots[0]))
+
+/* The busy flag shared by all fatal slots: two faulting threads, or a fault
+ * inside our own writer, must not write with fatal_buf twice. */
+static volatile int fatal_busy;
+static int we_enabled_faulthandler;
+
+static void on_signal(int signo, siginfo_t *info, void *ctx);
+
+static sig_slot *slot_of(int signo)
+{
+    /* Async-signal-safe: a table scan. */
+    size_t i;
+    for (i = 0; i < NSLOTS; i++)
+        if (slots[i].signo == signo)
+            return &slots[i];
+    return NULL;
+}
+
+static int is_function(const struct sigaction *sa)
+{
+    /* Async-signal-safe. */
+    if (sa->sa_flags & SA_SIGINFO)
+        return sa->sa_sigaction != NULL;
+    return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN && sa->sa_handler != NULL;
+}
+
+static int is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_signal;
+}
+
+static void call_handler(const struct sigaction *sa, int signo, siginfo_t *info, void *ctx)
+{
+    /* Async-signal-safe: calls a handler that was installed for signo. */
+    if (!is_function(sa))
+        return;
+    if (sa->sa_flags & SA_SIGINFO)
+        sa->sa_sigaction(signo, info, ctx);
+    else
+        sa->sa_handler(signo);
+}
+
+/* Puts back disposition sa and delivers signo again to this thread: the
+ * process ends as it would have without us (status 128+signo or -signo
+ * when sa is SIG_DFL). Async-signal-safe: sigaction, sigprocmask, raise. */
+static void reraise(int signo, const struct sigaction *sa)
+{
+    sigset_t set;
+    (void)sigaction(signo, sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    (void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+    (void)raise(signo);
+}
+
+static void on_fatal(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
+{
+    /* Async-signal-safe: writes with fatal_buf (prepared at install time),
+     * then faulthandler prints the Python stacks and re-raises. */
+    struct sigaction dfl;
+    if (!__atomic_exchange_n(&fatal_busy, 1, __ATOMIC_ACQ_REL)) {
+        int fd = rm_crash_fd();
+        write_gasp(sl->buf, signo);
+        rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
+        rm_dump_native(fd, sl->buf);
+        rm_dump_record(fd, sl->buf, "end", "signal", signo, -1, 1);
+    }
+    /* faulthandler's fatal handler restores its own previous handler
+     * (SIG_DFL) and raises: with SA_NODEFER the process dies inside it. */
+    call_handler(&sl->prev, signo, info, ctx);
+    /* It returned (no faulthandler, or a handler that returns): die anyway. */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    reraise(signo, &dfl);
+}
+
+static void on_term(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
+{
+    /* Async-signal-safe: term_buf, faulthandler's user handler, write(2). */
+    if (!__atomic_exchange_n(&sl->busy, 1, __ATOMIC_ACQ_REL)) {
+        int fd = rm_crash_fd();
+        write_gasp(sl->buf, signo);
+        rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
+        if (sl->fh_registered)
+            call_handler(&sl->fh, signo, info, ctx);
+        rm_dump_native(fd, sl->buf);
+        rm_dump_record(fd, sl->buf, "end", "signal", signo, -1, 1);
+        __atomic_store_n(&sl->busy, 0, __ATOMIC_RELEASE);
+    }
+    if (is_function(&sl->prev)) {
+        /* e.g. Python's SIGINT handler: it raises KeyboardInterrupt later */
+        call_handler(&sl->prev, signo, info, ctx);
+        return;
+    }
+    reraise(signo, &sl->prev); /* SIG_DFL: the process ends here */
+}
+
+static void on_usr1(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
+{
+    /* Async-signal-safe: usr1_buf, faulthandler's user handler, write(2). */
+    if (!__atomic_exchange_n(&sl->busy, 1, __ATOMIC_ACQ_REL)) {
+        int fd = rm_crash_fd();
+        rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
+        if (sl->fh_registered)
+            call_handler(&sl->fh, signo, info, ctx);
+        rm_dump_native(fd, sl->buf);
+        rm_dump_record(fd, sl->buf, "end", "signal", signo, -1, 1);
+        __atomic_store_n(&sl->busy, 0, __ATOMIC_RELEASE);
+    }
+    call_handler(&sl->prev, signo, info, ctx); /* SIG_DFL is not called: continue */
+}
+
+static void on_signal(int signo, siginfo_t *info, void *ctx)
+{
+    /* Async-signal-safe: dispatches to the functions above; errno is
+     * restored before returning. */
+    int saved = errno;
+    sig_slot *sl = slot_of(signo);
+    if (sl) {
+        if (sl->kind == KIND_FATAL)
+            on_fatal(sl, signo, info, ctx);
+        else if (sl->kind == KIND_TERM)
+            on_term(sl, signo, info, ctx);
+        else
+            on_usr1(sl, signo, info, ctx);
+    }
+    errno = saved;
+}
+
+/* faulthandler.register(signo, file=crash_fd, all_threads=True,
+ * chain=False), then sl->fh is its handler. GIL held. */
+static int register_faulthandler(sig_slot *sl, PyObject *py_fh)
+{
+    PyObject *py_func = NULL, *py_args = NULL, *py_kw = NULL, *py_res = NULL; /* owned */
+    int rc = -1;
+    if (sl->fh_registered)
+        return 0;
+    if (!(py_func = PyObject_GetAttrString(py_fh, "register")))
+        goto error;
+    if (!(py_args = Py_BuildValue("(i)", sl->signo)))
+        goto error;
+    if (!(py_kw = Py_BuildValue("{s:i,s:O,s:O}", "file", crash_fd, "all_threads", Py_True, "chain",
+                                Py_False)))
+        goto error;
+    if (!(py_res = PyObject_Call(py_func, py_args, py_kw)))
+        goto error;
+    if (sigaction(sl->signo, NULL, &sl->fh) != 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, "sigaction");
+        goto error;
+    }
+    if (!is_function(&sl->fh) || is_ours(&sl->fh) || (sl->fh.sa_flags & SA_SIGINFO)) {
+        PyErr_Format(PyExc_RuntimeError, "faulthandler.register(%d) did not install its handler",
+                     sl->signo);
+        goto error;
+    }
+    sl->fh_registered = 1;
+    if (!rm_dump_have_engine())
+        rm_dump_set_engine(sl->fh.sa_handler, sl->signo);
+    rc = 0;
+error:
+    Py_XDECREF(py_res);
+    Py_XDECREF(py_kw);
+    Py_XDECREF(py_args);
+    Py_XDECREF(py_func);
+    return rc;
+}
+
+/* Saves the current disposition and puts on_signal on top. GIL held. */
+static int install_slot(sig_slot *sl, PyObject *py_fh)
+{
+    struct sigaction cur, ours;
+    if (sl->installed)
+        return 0;
+    if (sigaction(sl->signo, NULL, &cur) != 0)
+        goto os_error;
+    if (is_ours(&cur)) {
+        sl->installed = 1;
+        return 0;
+    }
+    if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN)
+        return 0; /* ignored on purpose (nohup): the process would live on */
+    if (sl->kind != KIND_FATAL) {
+        /* faulthandler's handler sits between us and the original one */
+        if (!sl->fh_registered) {
+            sl->prev = cur;
+            if (register_faulthandler(sl, py_fh) != 0)
+                return -1;
+        } else if (!is_function(&cur) || cur.sa_handler != sl->fh.sa_handler) {
+            /* registered for the watchdog only, disposition left as it was */
+            sl->prev = cur;
+        }
+    } else {
+        sl->prev = cur;
+    }
+    memset(&ours, 0, sizeof(ours));
+    ours.sa_sigaction = on_signal;
+    sigemptyset(&ours.sa_mask);
+    ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    if (sl->kind == KIND_FATAL)
+        ours.sa_flags |= SA_NODEFER; /* faulthandler's raise() must kill at once */
+    else if (sl->kind == KIND_USR1)
+        ours.sa_flags |= SA_RESTART; /* dump and continue: no EINTR for the test */
+    else
+        ours.sa_flags |= sl->prev.sa_flags & SA_RESTART; /* as Python asked */
+    if (sigaction(sl->signo, &ours, NULL) != 0)
+        goto os_error;
+    sl->installed = 1;
+    return 0;
+os_error:
+    PyErr_SetFromErrnoWithFilename(PyExc_OSError, "sigaction");
+    return -1;
+}
+
+static PyObject *call_noargs(PyObject *py_mod, const char *name)
+{
+    return PyObject_CallMethod(py_mod, name, NULL);
+}
+
+int rm_crash_ensure_engine(void)
+{
+    PyObject *py_fh = NULL; /* owned */
+    sig_slot *sl = slot_of(SIGUSR1);
+    struct sigaction cur;
+    int rc = -1;
+    rm_dump_init();
+    if (rm_dump_have_engine())
+        return 0;
+    if (open_crash_fd() != 0)
+        return -1;
+    if (!(py_fh = PyImport_ImportModule("faulthandler")))
+        goto error;
+    if (sigaction(SIGUSR1, NULL, &cur) != 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, "sigaction");
+        goto error;
+    }
+    if (register_faulthandler(sl, py_fh) != 0)
+        goto error;
+    /* only the engine was wanted: SIGUSR1 keeps its disposition */
+    if (!sl->installed && sigaction(SIGUSR1, &cur, NULL) != 0) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, "sigaction");
+        goto error;
+    }
+    rc = 0;
+error:
+    Py_XDECREF(py_fh);
+    return rc;
+}
+
+/* _crash_install(*, fatal, terminate, usr1, thread_threshold) */
+PyObject *rm_py_crash_install(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"fatal", "terminate", "usr1", "thread_threshold", NULL};
+    PyObject *py_fh = NULL, *py_res = NULL; /* owned */
+    int fatal = 1, terminate = 1, usr1 = 1;
+    unsigned long long threshold = 256;
+    size_t i;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$pppK", kwlist, &fatal, &terminate, &usr1,
+                                     &threshold))
+        return NULL;
+    rm_dump_init();
+    if (open_crash_fd() != 0)
+        return NULL;
+    if (!(py_fh = PyImport_ImportModule("faulthandler")))
+        goto error;
+    if (fatal) {
+        int enabled;
+        if (!(py_res = call_noargs(py_fh, "is_enabled")))
+            goto error;
+        enabled = PyObject_IsTrue(py_res);
+        Py_CLEAR(py_res);
+        if (enabled < 0)
+            goto error;
+        if (!enabled) {
+            /* -p no:faulthandler: the Python stacks still have to appear */
+            py_res = PyObject_CallMethod(py_fh, "enable", "ii", crash_fd, 1);
+            if (!py_res)
+                goto error;
+            Py_CLEAR(py_res);
+            we_enabled_faulthandler = 1;
+        }
+    }
+    for (i = 0; i < NSLOTS; i++) {
+        int want = slots[i].kind == KIND_FATAL  ? fatal
+                   : slots[i].kind == KIND_TERM ? terminate
+                                                : usr1;
+        if (want && install_slot(&slots[i], py_fh) != 0)
+            goto error;
+    }
+    thread_threshold = threshold;
+    Py_DECREF(py_fh);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(py_res);
+    Py_XDECREF(py_fh);
+    return NULL;
+}
+
+/* _crash_uninstall(): puts back what we replaced where we are still on top;
+ * a handler someone installed over ours is left alone. */
+PyObject *rm_py_crash_uninstall(PyObject *self, PyObject *unused)
+{
+    PyObject *py_fh = NULL, *py_res = NULL; /* owned */
+    size_t i;
+    (void)self;
+    (void)unused;
+
+    thread_threshold = 0;
+    if (!(py_fh = PyImport_ImportModule("faulthandler")))
+        return NULL;
+    for (i = 0; i < NSLOTS; i++) {
+        sig_slot *sl = &slots[i];
+        struct sigaction cur;
+        if (!sl->installed)
+            continue;
+        sl->installed = 0;
+        if (sigaction(sl->signo, NULL, &cur) != 0 || !is_ours(&cur))
+            continue;
+        if (sl->fh_registered) {
+            /* faulthandler back on top, then it restores sl->prev itself */
+            if (sigaction(sl->signo, &sl->fh, NULL) != 0)
+                continue;
+            if (sl->signo == rm_dump_engine_signo())
+                rm_dump_set_engine(NULL, 0);
+            py_res = PyObject_CallMethod(py_fh, "unregister", "i", sl->signo);
+            if (!py_res)
+                PyErr_Clear();
+            Py_CLEAR(py_res);
+            sl->fh_registered = 0;
+        } else {
+            (void)sigaction(sl->signo, &sl->prev, NULL);
+        }
+    }
+    for (i = 0; i < NSLOTS && !rm_dump_have_engine(); i++)
+        if (slots[i].fh_registered)
+            rm_dump_set_engine(slots[i].fh.sa_handler, slots[i].signo);
+    if (we_enabled_faulthandler) {
+        we_enabled_faulthandler = 0;
+        if (!(py_res = call_noargs(py_fh, "disable")))
+            PyErr_Clear();
+        Py_CLEAR(py_res);
+    }
+    Py_DECREF(py_fh);
+    Py_RETURN_NONE;
+}
+
+/* _crash_state() -> dict: signal name -> "ours" / "replaced" / "off",
+ * plus thread_threshold and the crash fd (tests, diagnostics). */
+PyObject *rm_py_crash_state(PyObject *self, PyObject *unused)
+{
+    PyObject *py_res = NULL, *py_v = NULL; /* owned */
+    size_t i;
+    (void)self;
+    (void)unused;
+    if (!(py_res = PyDict_New()))
+        return NULL;
+    for (i = 0; i < NSLOTS; i++) {
+        struct sigaction cur;
+        const char *st = "off";
+        if (slots[i].installed)
+            st = sigaction(slots[i].signo, NULL, &cur) == 0 && is_ours(&cur) ? "ours" : "replaced";
+        if (!(py_v = PyUnicode_FromString(st)) ||
+            PyDict_SetItemString(py_res, rm_signal_name(slots[i].signo), py_v) < 0)
+            goto error;
+        Py_CLEAR(py_v);
+    }
+    if (!(py_v = PyLong_FromUnsignedLongLong(thread_threshold)) ||
+        PyDict_SetItemString(py_res, "thread_threshold", py_v) < 0)
+        goto error;
+    Py_CLEAR(py_v);
+    if (!(py_v = PyLong_FromLong(crash_fd)) || PyDict_SetItemString(py_res, "crash_fd", py_v) < 0)
+        goto error;
+    Py_CLEAR(py_v);
+    if (!(py_v = PyBool_FromLong(rm_dump_have_engine())) ||
+        PyDict_SetItemString(py_res, "python_stacks", py_v) < 0)
+        goto error;
+    Py_CLEAR(py_v);
+    return py_res;
+error:
+    Py_XDECREF(py_v);
+    Py_XDECREF(py_res);
+    return NULL;
+}
+
+#else
+/* ======================= Windows: CRT signals, console events ======================= */
+
+/* The CRT delivers SIGSEGV, SIGILL, SIGFPE and SIGABRT to signal() handlers
+ * (SIGSEGV from its exception filter, on the faulting thread); SIGINT and
+ * SIGTERM only when raised in-process or by Ctrl-C. Closing the console,
+ * logoff and shutdown arrive as console control events on a new thread.
+ * faulthandler.register() does not exist on Windows: no Python stacks on
+ * termination; fatal signals still chain to faulthandler's handler. */
+
+typedef void(__cdecl *crt_handler)(int);
+
+typedef struct win_slot {
+    int signo;
+    int fatal;
+    int installed;
+    crt_handler prev;
+} win_slot;
+
+static win_slot wslots[] = {
+    {SIGSEGV, 1, 0, NULL}, {SIGILL, 1, 0, NULL},  {SIGFPE, 1, 0, NULL},
+    {SIGABRT, 1, 0, NULL}, {SIGTERM, 0, 0, NULL}, {SIGINT, 0, 0, NULL},
+};
+#define NWSLOTS (sizeof(wslots) / sizeof(wslots[0]))
+
+static rm_dump_buf fatal_buf, term_buf;
+static volatile LONG fatal_busy, term_busy;
+static int console_installed;
+
+static void __cdecl on_crt_signal(int signo)
+{
+    /* Async-signal-safe as far as the CRT allows: the probe and _write. */
+    size_t i;
+    win_slot *sl = NULL;
+    for (i = 0; i < NWSLOTS; i++)
+        if (wslots[i].signo == signo)
+            sl = &wslots[i];
+    if (!sl)
+        return;
+    if (sl->fatal ? !InterlockedExchange(&fatal_busy, 1) : !InterlockedExchange(&term_busy, 1)) {
+        rm_dump_buf *b = sl->fatal ? &fatal_buf : &term_buf;
+        write_gasp(b, signo);
+        rm_dump_native(rm_crash_fd(), b);
+        if (!sl->fatal)
+            InterlockedExchange(&term_busy, 0);
+    }
+    /* the CRT reset the disposition to SIG_DFL before calling us */
+    if (sl->prev != SIG_DFL && sl->prev != SIG_IGN && sl->prev != NULL && sl->prev != SIG_ERR) {
+        if (!sl->fatal)
+            signal(signo, on_crt_signal); /* e.g. Python's SIGINT handler: stay */
+        sl->prev(signo);
+        return;
+    }
+    if (signo == SIGSEGV || signo == SIGILL || signo == SIGFPE)
+        return; /* the faulting instruction runs again and kills the process */
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+static BOOL WINAPI on_console(DWORD event)
+{
+    /* Runs on a thread the system creates: may write, must return fast. */
+    const char *name = event == CTRL_CLOSE_EVENT ? "CTRL_CLOSE"
+                       : event == CTRL_LOGOFF_EVENT ? "CTRL_LOGOFF"
+                       : event == CTRL_SHUTDOWN_EVENT ? "CTRL_SHUTDOWN"
+                       : event == CTRL_BREAK_EVENT ? "CTRL_BREAK"
+                                                   : NULL;
+    if (name && !InterlockedExchange(&term_busy, 1)) {
+        rm_sample s;
+        if (rm_sample_self(&s, RM_READ_MARK) != 0)
+            s.valid = 0;
+        rm_line_begin(&term_buf.line, "gasp");
+        rm_line_identity(&term_buf.line);
+        rm_line_cstr(&term_buf.line, "signal", name);
+        rm_line_u64(&term_buf.line, "signo", 0);
+        rm_line_sample(&term_buf.line, &s);
+        rm_line_end(&term_buf.line);
+        rm_dump_write_line(rm_crash_fd(), &term_buf.line, 1);
+        InterlockedExchange(&term_busy, 0);
+    }
+    return FALSE; /* let the next handler (and the default) act */
+}
+
+int rm_crash_ensure_engine(void)
+{
+    return 0; /* no faulthandler.register() on Windows */
+}
+
+PyObject *rm_py_crash_install(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"fatal", "terminate", "usr1", "thread_threshold", NULL};
+    int fatal = 1, terminate = 1, usr1 = 1;
+    unsigned long long threshold = 256;
+    size_t i;
+    (void)self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$pppK", kwlist, &fatal, &terminate, &usr1,
+                                     &threshold))
+        return NULL;
+    rm_dump_init();
+    if (open_crash_fd() != 0)
+        return NULL;
+    for (i = 0; i < NWSLOTS; i++) {
+        win_slot *sl = &wslots[i];
+        crt_handler prev;
+        if (sl->installed || !(sl->fatal ? fatal : terminate))
+            continue;
+        prev = signal(sl->signo, on_crt_signal);
+        if (prev == SIG_ERR)
+            return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "signal");
+        if (prev == SIG_IGN) {
+            signal(sl->signo, SIG_IGN);
+            continue;
+        }
+        sl->prev = prev;
+        sl->installed = 1;
+    }
+    if (terminate && !console_installed && SetConsoleCtrlHandler(on_console, TRUE))
+        console_installed = 1;
+    thread_threshold = threshold;
+    Py_RETURN_NONE;
+}
+
+PyObject *rm_py_crash_uninstall(PyObject *self, PyObject *unused)
+{
+    size_t i;
+    (void)self;
+    (void)unused;
+    thread_threshold = 0;
+    for (i = 0; i < NWSLOTS; i++) {
+        win_slot *sl = &wslots[i];
+        crt_handler cur;
+        if (!sl->installed)
+            continue;
+        sl->installed = 0;
+        cur = signal(sl->signo, sl->prev);
+        if (cur != on_crt_signal)
+            signal(sl->signo, cur); /* someone replaced us: leave theirs */
+    }
+    if (console_installed) {
+        SetConsoleCtrlHandler(on_console, FALSE);
+        console_installed = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *rm_py_crash_state(PyObject *self, PyObject *unused)
+{
+    PyObject *py_res = NULL, *py_v = NULL; /* owned */
+    size_t i;
+    (void)self;
+    (void)unused;
+    if (!(py_res = PyDict_New()))
+        return NULL;
+    for (i = 0; i < NWSLOTS; i++) {
+        if (!(py_v = PyUnicode_FromString(wslots[i].installed ? "ours" : "off")) ||
+            PyDict_SetItemString(py_res, rm_signal_name(wslots[i].signo), py_v) < 0)
+            goto error;
+        Py_CLEAR(py_v);
+    }
+    if (!(py_v = PyLong_FromUnsignedLongLong(thread_threshold)) ||
+        PyDict_SetItemString(py_res, "thread_threshold", py_v) < 0)
+        goto error;
+    Py_CLEAR(py_v);
+    if (!(py_v = PyLong_FromLong(crash_fd)) || PyDict_SetItemString(py_res, "crash_fd", py_v) < 0)
+        goto error;
+    Py_CLEAR(py_v);
+    if (!(py_v = PyBool_FromLong(0)) || PyDict_SetItemString(py_res, "python_stacks", py_v) < 0)
+        goto error;
+    Py_CLEAR(py_v);
+    return py_res;
+error:
+    Py_XDECREF(py_v);
+    Py_XDECREF(py_res);
+    return NULL;
+}
+
+#endif
