@@ -1,2 +1,847 @@
 # SPDX-License-Identifier: MIT
-"""resmon's pytest plugin (entry point ``pytest11: resmon``); work in progress."""
+"""resmon's pytest plugin (entry point ``pytest11: resmon``).
+
+Does nothing per test until enabled (``--resmon``, ini ``resmon = true``, or
+one of the environment switches in ``resmon.ENV_SWITCHES``). Then it writes
+``test`` and ``fixture`` records (docs/format.md), keeps the current test
+where the crash handlers can read it, enforces ``resmon_limit`` and prints a
+summary. ``requires_memory`` and ``resmon_limit`` markers work whenever the
+plugin is installed. See docs/plugin.md.
+"""
+
+import os
+import sys
+
+import pytest
+
+from . import _summary, api
+from ._core import core, say_once
+from .fixtures import ResmonHelper, default_cache
+
+
+def _save_stderr():
+    """A duplicate of fd 2 taken when pytest imports its plugins, which is
+    before capture replaces fd 2 (pytest_load_initial_conftests): the job log."""
+    try:
+        return os.dup(2)  # not inheritable (PEP 446)
+    except OSError:
+        return -1
+
+
+#: The original stderr of this process; markers go there.
+ORIGINAL_STDERR_FD = _save_stderr()
+
+MARKERS_CHOICES = ("none", "start-end", "all")
+TO_OUT, TO_REC = 1, 2
+#: Seconds between full samples in the job-log markers (without records).
+FULL_EVERY = 1.0
+DEFAULT_THREAD_THRESHOLD = 256
+DEFAULT_TOP = 5
+LIMIT_KEYS = ("rss", "growth", "threads")
+# the value is True when pytest's ini type "bool" can be used (pytest >= 7)
+_TRUE = ("1", "true", "yes", "on")
+
+
+# ---------------------------------------------------------------- options --
+
+def pytest_addoption(parser):
+    group = parser.getgroup("resmon", "resmon: resource records per test (docs/plugin.md)")
+    group.addoption("--resmon", action="store_true", default=None,
+                    help="enable resmon (also ini 'resmon = true' or IT_ANALYSIS_RESOURCE_DEBUG=1, "
+                         "IT_RESOURCE_DEBUG=1, RESMON=1 in the environment)")
+    group.addoption("--resmon-markers", choices=MARKERS_CHOICES, default=None,
+                    help="marker lines in the job log (original stderr): none, start-end "
+                         "(default: one line at each test's start and end) or all")
+    group.addoption("--resmon-records", metavar="PATH", default=None,
+                    help="append full records to PATH (all xdist workers share it; one "
+                         "O_APPEND write per record). Default: $RESMON_RECORDS")
+    group.addoption("--resmon-dump-after", metavar="SECONDS", type=float, default=None,
+                    help="dump all threads' stacks when one test runs longer than SECONDS")
+    group.addoption("--resmon-thread-threshold", metavar="N", type=int, default=None,
+                    help="write an event (and dump stacks once) when the process has more "
+                         "than N native threads (default %d)" % DEFAULT_THREAD_THRESHOLD)
+    group.addoption("--resmon-top", metavar="N", type=int, default=None,
+                    help="rows per table in the summary (default %d)" % DEFAULT_TOP)
+    group.addoption("--resmon-warn-rss", metavar="SIZE", default=None,
+                    help="peak RSS from which a test gets a GitHub ::warning annotation and a "
+                         "summary line (default: half the cgroup limit or machine memory)")
+    parser.addini("resmon", "enable resmon (true/false)", default="")
+    parser.addini("resmon_markers", "none, start-end or all (default start-end)", default="")
+    parser.addini("resmon_records", "file for full records (like --resmon-records)", default="")
+    parser.addini("resmon_dump_after", "like --resmon-dump-after (seconds)", default="")
+    parser.addini("resmon_thread_threshold", "like --resmon-thread-threshold", default="")
+    parser.addini("resmon_top", "like --resmon-top", default="")
+    parser.addini("resmon_warn_rss", "like --resmon-warn-rss", default="")
+    for key, what in (("rss", "peak RSS"), ("growth", "RSS growth over a test"),
+                      ("threads", "native threads")):
+        parser.addini("resmon_limit_" + key,
+                      "default limit on %s for every test (like @pytest.mark.resmon_limit(%s=...))"
+                      % (what, key), default="")
+
+
+def _opt(config, name, ini):
+    value = config.getoption(name)
+    if value is None:
+        value = config.getini(ini) or None
+    return value
+
+
+def _enabled(config):
+    opt = config.getoption("resmon")
+    if opt:
+        return True
+    ini = str(config.getini("resmon")).strip().lower()
+    if ini in _TRUE:
+        return True
+    return api._env_enabled()
+
+
+def _size_option(text, where):
+    if text is None or text == "":
+        return None
+    try:
+        return api.parse_size(text)
+    except ValueError as exc:
+        raise pytest.UsageError("resmon: %s: %s" % (where, exc)) from None
+
+
+def _number_option(text, where, kind=float):
+    if text is None or text == "":
+        return None
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise pytest.UsageError("resmon: %s: not a number: %r" % (where, text)) from None
+    if value < 0:
+        raise pytest.UsageError("resmon: %s: negative: %r" % (where, text))
+    return value
+
+
+def _is_worker(config):
+    return hasattr(config, "workerinput")
+
+
+def _is_xdist_controller(config):
+    if _is_worker(config):
+        return False
+    if getattr(config.option, "collectonly", False):
+        return False
+    if not config.pluginmanager.hasplugin("xdist"):
+        return False
+    numprocesses = getattr(config.option, "numprocesses", None)
+    tx = getattr(config.option, "tx", None)
+    return bool(numprocesses or tx) and getattr(config.option, "dist", "no") != "no"
+
+
+# ---------------------------------------------------------------- crash API --
+
+def _crash():
+    """The crash module, or None while it is missing (it is optional)."""
+    try:
+        from . import crash  # noqa: PLC0415 - lazy: optional component
+        return crash
+    except ImportError as exc:
+        say_once("crash-import", "crash handlers unavailable: %s" % exc)
+        return None
+
+
+def _crash_call(name, *args, **kwargs):
+    mod = _crash()
+    if mod is None:
+        return None
+    try:
+        return getattr(mod, name)(*args, **kwargs)
+    except AttributeError as exc:
+        say_once("crash-attr:" + name, "crash handlers: %s" % exc)
+    except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+        say_once("crash-call:" + name, "crash.%s failed: %r" % (name, exc))
+    return None
+
+
+# ---------------------------------------------------------------- configure --
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # trylast: pytest's faulthandler plugin has enabled faulthandler by now,
+    # so the crash handlers installed here chain to it.
+    config.addinivalue_line(
+        "markers", "resmon_limit(rss=None, growth=None, threads=None): fail the test when its "
+        "peak RSS, its RSS growth or its native thread count exceeds the limit (sizes like "
+        "'2 GiB'); resmon plugin")
+    config.addinivalue_line(
+        "markers", "requires_memory(size): skip the test unless the machine's available memory "
+        "and the memory cgroup's limit are at least size (like '4 GiB'); resmon plugin")
+    config.stash[_STATE_KEY] = state = _State(config)
+    state.configure()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    state = config.stash.get(_STATE_KEY, None)
+    if state is not None:
+        state.unconfigure()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    state = config.stash.get(_STATE_KEY, None)
+    if state is not None:
+        state.check_markers(items)
+
+
+def pytest_report_header(config):
+    state = config.stash.get(_STATE_KEY, None)
+    if state is not None and state.enabled:
+        return state.header()
+    return None
+
+
+@pytest.fixture
+def resmon(request):
+    """Snapshot and delta helpers for a test (see resmon.fixtures.ResmonHelper)."""
+    state = request.config.stash.get(_STATE_KEY, None)
+    monitor = state.monitor if state is not None else None
+    return ResmonHelper(monitor, default_cache())
+
+
+_STATE_KEY = pytest.StashKey() if hasattr(pytest, "StashKey") else None
+if _STATE_KEY is None:  # pragma: no cover - pytest < 7 is not supported
+    raise ImportError("resmon's plugin needs pytest >= 7")
+
+
+class _State:
+    """Per-config state: decides what runs and registers the parts."""
+
+    def __init__(self, config):
+        self.config = config
+        self.enabled = bool(_enabled(config)) and core is not None
+        self.monitor = None
+        self.summary_plugin = None
+        self.crash_installed = False
+        self.limit_defaults = None
+        self.limit_plugin = None
+        self.requires_plugin = None
+
+    def configure(self):
+        config = self.config
+        # Defaults from the ini file are read always: a bad one is an error.
+        defaults = {
+            "rss": _size_option(config.getini("resmon_limit_rss"), "ini resmon_limit_rss"),
+            "growth": _size_option(config.getini("resmon_limit_growth"),
+                                   "ini resmon_limit_growth"),
+            "threads": _number_option(config.getini("resmon_limit_threads"),
+                                      "ini resmon_limit_threads", int),
+        }
+        self.limit_defaults = {k: v for k, v in defaults.items() if v is not None} or None
+        if not self.enabled:
+            if _enabled(config) and core is None:
+                say_once("plugin-core", "resmon is enabled but the C core is missing: the "
+                         "plugin records nothing")
+            return
+        markers = _opt(config, "resmon_markers", "resmon_markers") or "start-end"
+        if markers not in MARKERS_CHOICES:
+            raise pytest.UsageError("resmon: resmon_markers must be one of %s, not %r"
+                                    % (", ".join(MARKERS_CHOICES), markers))
+        records = _opt(config, "resmon_records", "resmon_records") or os.environ.get(
+            api.ENV_RECORDS) or None
+        if records:
+            records = os.path.join(str(config.invocation_params.dir), os.path.expanduser(records))
+        dump_after = _number_option(_opt(config, "resmon_dump_after", "resmon_dump_after"),
+                                    "--resmon-dump-after")
+        threshold = _number_option(_opt(config, "resmon_thread_threshold",
+                                        "resmon_thread_threshold"), "--resmon-thread-threshold",
+                                   int)
+        top = _number_option(_opt(config, "resmon_top", "resmon_top"), "--resmon-top", int)
+        warn = _size_option(_opt(config, "resmon_warn_rss", "resmon_warn_rss"),
+                            "--resmon-warn-rss")
+        self.options = {"markers": markers, "records": records, "dump_after": dump_after or None,
+                        "threshold": DEFAULT_THREAD_THRESHOLD if threshold is None else threshold,
+                        "top": DEFAULT_TOP if top is None else top, "warn_rss": warn}
+
+        api.enable(True)
+        api._plugin_owns_context = True
+        api._identity()
+        if ORIGINAL_STDERR_FD >= 0:
+            try:
+                api.set_output_fd(ORIGINAL_STDERR_FD)
+            except OSError as exc:
+                say_once("plugin-fd", "cannot use the saved stderr: %s" % exc)
+        if records:
+            api.set_record_file(records)
+        self.has_records = bool(records) and api._state["records_path"] is not None
+        controller = _is_xdist_controller(config)
+        if not controller:
+            self.monitor = _Monitor(self)
+            config.pluginmanager.register(self.monitor, "resmon-monitor")
+        if not _is_worker(config):
+            self.summary_plugin = _SummaryPlugin(self)
+            config.pluginmanager.register(self.summary_plugin, "resmon-summary")
+        self._head(controller)
+        self._install_crash()
+
+    def _head(self, controller):
+        import platform  # noqa: PLC0415 - once per session
+
+        fields = [("resmon", _version()), ("python", platform.python_version()),
+                  ("pytest", pytest.__version__), ("os", sys.platform),
+                  ("markers", self.options["markers"]),
+                  ("role", "controller" if controller else
+                   "worker" if _is_worker(self.config) else "main")]
+        try:
+            core.set_context(None, "session")
+            core.emit("head", None, fields=fields, full=True,
+                      to=(TO_OUT if self.options["markers"] != "none" else 0) | TO_REC)
+        except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+            say_once("head", "cannot write the head record: %r" % exc)
+
+    def _install_crash(self):
+        mod = _crash()
+        if mod is None:
+            return
+        result = _crash_call("install_crash_handlers", fatal=True, terminate=True, usr1=True,
+                             thread_threshold=self.options["threshold"])
+        self.crash_installed = result is not False and hasattr(mod, "install_crash_handlers")
+
+    def unconfigure(self):
+        if self.crash_installed:
+            _crash_call("uninstall_crash_handlers")
+            self.crash_installed = False
+        if self.enabled:
+            api._plugin_owns_context = False
+            if core is not None:
+                core.set_context(None, None)
+
+    def header(self):
+        o = self.options
+        parts = ["resmon %s: markers=%s" % (_version(), o["markers"])]
+        if self.has_records:
+            parts.append("records=%s" % _summary.ascii_text(o["records"]))
+        if o["dump_after"]:
+            parts.append("dump-after=%gs" % o["dump_after"])
+        return ", ".join(parts)
+
+    # ---- markers (always active) ----
+
+    def check_markers(self, items):
+        """Validates resmon_limit and requires_memory on every collected item
+        and registers the small plugins that act on them."""
+        limited = required = False
+        for item in items:
+            marker = item.get_closest_marker("requires_memory")
+            if marker is not None:
+                item._resmon_requires = _marker_size(item, marker)
+                required = True
+            marker = item.get_closest_marker("resmon_limit")
+            if marker is not None:
+                item._resmon_limit = _marker_limits(item, marker, self.limit_defaults)
+                limited = True
+        pm = self.config.pluginmanager
+        if required and self.requires_plugin is None and core is not None:
+            self.requires_plugin = _RequiresMemory()
+            pm.register(self.requires_plugin, "resmon-requires-memory")
+        if (limited or self.limit_defaults) and self.limit_plugin is None and core is not None:
+            if self.monitor is None:
+                # resmon is off but a limit must be enforced: a silent monitor
+                # (no records, no markers) keeps the per-phase peaks.
+                self.monitor = _Monitor(self, silent=True)
+                pm.register(self.monitor, "resmon-monitor")
+            self.limit_plugin = _Limits(self.monitor, self.limit_defaults)
+            pm.register(self.limit_plugin, "resmon-limits")
+
+
+def _version():
+    from . import __version__  # noqa: PLC0415 - avoids a cycle at import
+
+    return __version__
+
+
+def _marker_size(item, marker):
+    args = list(marker.args) + ([marker.kwargs["size"]] if "size" in marker.kwargs else [])
+    if len(args) != 1 or set(marker.kwargs) - {"size"}:
+        raise pytest.UsageError("resmon: %s: @pytest.mark.requires_memory takes one size, "
+                                "like requires_memory('4 GiB'); got args=%r kwargs=%r"
+                                % (item.nodeid, marker.args, marker.kwargs))
+    try:
+        return api.parse_size(args[0])
+    except ValueError as exc:
+        raise pytest.UsageError("resmon: %s: bad size in @pytest.mark.requires_memory(%r): %s"
+                                % (item.nodeid, args[0], exc)) from None
+
+
+def _marker_limits(item, marker, defaults):
+    unknown = set(marker.kwargs) - set(LIMIT_KEYS)
+    if marker.args or unknown:
+        raise pytest.UsageError("resmon: %s: @pytest.mark.resmon_limit takes keyword arguments "
+                                "rss=, growth=, threads=; got args=%r, unknown %s"
+                                % (item.nodeid, marker.args, sorted(unknown)))
+    limits = dict(defaults or {})
+    for key, value in marker.kwargs.items():
+        if value is None:
+            limits.pop(key, None)
+            continue
+        try:
+            if key == "threads":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError("threads must be a positive integer, not %r" % (value,))
+                limits[key] = value
+            else:
+                limits[key] = api.parse_size(value)
+        except ValueError as exc:
+            raise pytest.UsageError("resmon: %s: bad value in @pytest.mark.resmon_limit(%s=%r): "
+                                    "%s" % (item.nodeid, key, value, exc)) from None
+    return limits
+
+
+# ---------------------------------------------------------------- monitor --
+
+class _Monitor:
+    """Per-test and per-fixture records in a process that runs tests.
+
+    The hot path per test is one runtest_setup call and three logreport
+    calls: each sets the current test's phase (~0.1 us) and takes one sample
+    (0.65 us) or writes one record (1.5 us short, 7 us full).
+    """
+
+    def __init__(self, state, silent=False):
+        self.state = state
+        self.silent = silent
+        opts = state.options if not silent else {"markers": "none", "dump_after": None}
+        rec = TO_REC if (not silent and state.has_records) else 0
+        markers = opts["markers"]
+        self.to_ends = (TO_OUT if markers != "none" else 0) | rec
+        self.to_inner = (TO_OUT if markers == "all" else 0) | rec
+        self.full_start = bool(rec)
+        self.dump_after = opts["dump_after"]
+        self.xml = bool(getattr(state.config.option, "xmlpath", None))
+        self.can_reset = self._probe_reset()
+        self.emit = core.emit
+        self.sample = core.sample
+        self.reset = core.reset_peak if self.can_reset else _noop
+        self.set_context = core.set_context
+        # per test
+        self.nodeid = None
+        self.rss_start = None
+        self.mono_start = None
+        self.test_peak = 0
+        self.acc = []  # running peak maxima: [phase, fixture...]
+        self.outcome = None
+        self.count = 0
+        self.last_full = -FULL_EVERY
+        # session data for the summary
+        self.tests = []
+        self.fixtures = []
+        self.open_fixtures = {}
+        self.sys = {}
+
+    @staticmethod
+    def _probe_reset():
+        try:
+            core.reset_peak()
+            return True
+        except OSError:
+            return False
+
+    # -- peaks --
+
+    def _take(self, s):
+        """Folds a sample's peak into every running maximum, then resets the
+        high-water mark (so the next sample's peak is the new interval's)."""
+        p = s.peak
+        if p is not None:
+            acc = self.acc
+            for i in range(len(acc)):
+                if p > acc[i]:
+                    acc[i] = p
+        self.reset()
+
+    def checkpoint(self, full=False):
+        """A sample that keeps the peaks right (the resmon fixture uses it)."""
+        s = self.sample(full)
+        if not self.acc:
+            self.acc.append(0)
+        self._take(s)
+        return s
+
+    def _phase_point(self, fields, to, full):
+        """One phase boundary: sample, emit when asked, close the interval.
+        Returns (sample, peak of the interval that ended)."""
+        s = self.sample(False)
+        acc = self.acc
+        peak = s.peak
+        if acc and acc[0] > (peak or 0):
+            peak = acc[0]
+        if to:
+            fields.append(("peak", peak))
+            s = self.emit("test", None, fields=fields, full=full, to=to)
+        self.reset()
+        if peak is not None and peak > self.test_peak:
+            self.test_peak = peak
+        acc[:] = [0]
+        return s, peak
+
+    # -- tests --
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        nodeid = item.nodeid
+        self._start(nodeid)
+        if self.dump_after:
+            _crash_call("dump_after", self.dump_after)
+
+    def _start(self, nodeid):
+        self.nodeid = nodeid
+        self.set_context(nodeid, "setup")
+        self.test_peak = 0
+        self.outcome = None
+        self.count += 1
+        to = self.to_ends
+        if to:
+            s = self.emit("test", None, fields=(("at", "start"),), full=self.full_start, to=to)
+        else:
+            s = self.sample(False)
+        self.reset()
+        self.acc[:] = [0]
+        self.rss_start = s.rss
+        self.mono_start = s.monotonic
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report):
+        nodeid = report.nodeid
+        if nodeid != self.nodeid:
+            if report.when != "setup":
+                return  # not a test this process started
+            self._start(nodeid)  # a plugin skipped before our setup hook
+        when = report.when
+        outcome = report.outcome
+        if when == "setup":
+            if outcome == "passed":
+                self.set_context(nodeid, "call")
+                self._phase_point([("at", "start")], self.to_inner, True)
+                return
+            self.outcome = "error" if outcome == "failed" else outcome
+            self._phase_point([("at", "end"), ("outcome", self.outcome),
+                               ("dur", "%.6f" % report.duration)], self.to_inner, True)
+            self.set_context(nodeid, "teardown")
+        elif when == "call":
+            if hasattr(report, "wasxfail"):
+                outcome = "xfailed" if outcome == "skipped" else "xpassed"
+            self.outcome = outcome
+            self._phase_point([("at", "end"), ("outcome", outcome),
+                               ("dur", "%.6f" % report.duration)], self.to_inner, True)
+            self.set_context(nodeid, "teardown")
+        elif when == "teardown":
+            self._end(report)
+
+    def _end(self, report):
+        outcome = self.outcome or "passed"
+        if report.outcome == "failed":
+            outcome = "error"
+        s = self.sample(False)
+        acc = self.acc
+        peak = s.peak
+        if acc and acc[0] > (peak or 0):
+            peak = acc[0]
+        test_peak = peak if peak is not None and peak > self.test_peak else self.test_peak
+        growth = s.rss - self.rss_start if s.rss is not None and self.rss_start is not None \
+            else None
+        mono = s.monotonic
+        wall = mono - self.mono_start
+        to = self.to_ends
+        if to:
+            # Short lines, but a full sample (machine, cgroup, threads) at
+            # least once every FULL_EVERY seconds, and always with records.
+            full = self.full_start or mono - self.last_full >= FULL_EVERY
+            s = self.emit("test", None, fields=[
+                ("at", "end"), ("outcome", outcome), ("dur", "%.6f" % report.duration),
+                ("test_dur", "%.6f" % wall), ("peak", peak), ("test_peak", test_peak),
+                ("d_rss", growth)], full=full, to=to)
+            if full:
+                self.last_full = mono
+                self._note_sys(s)
+        self.reset()
+        acc[:] = [0]
+        self.tests.append((self.nodeid, test_peak or None, growth, s.rss, wall, outcome))
+        if self.xml:
+            report.user_properties.append(("resmon_peak", test_peak))
+            report.user_properties.append(("resmon_growth", growth))
+        self.set_context(None, "session")
+        self.nodeid = None
+        if self.dump_after:
+            _crash_call("dump_after", None)
+
+    def _note_sys(self, s):
+        sysd = self.sys
+        avail = s.mem_available
+        if avail is not None and (sysd.get("min_avail") is None or avail < sysd["min_avail"]):
+            sysd["min_avail"] = avail
+            sysd["min_avail_test"] = self.nodeid
+        use = s.cgroup_usage
+        if use is not None and (sysd.get("max_cg_use") is None or use > sysd["max_cg_use"]):
+            sysd["max_cg_use"] = use
+            sysd["max_cg_use_test"] = self.nodeid
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_exception_interact(self, node, call, report):
+        excinfo = getattr(call, "excinfo", None)
+        if excinfo is not None and excinfo.errisinstance(MemoryError):
+            _crash_call("record_memory_error", node.nodeid, call.when)
+
+    # -- fixtures --
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        s0 = self.sample(False)
+        if not self.acc:
+            self.acc.append(0)
+        self._take(s0)
+        self.acc.append(0)
+        outcome = yield
+        try:
+            self._fixture_setup_done(fixturedef, request, s0, outcome)
+        except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+            say_once("fixture-setup", "fixture record failed: %r" % exc)
+
+    def _fixture_setup_done(self, fixturedef, request, s0, outcome):
+        s1 = self.sample(False)
+        own = self.acc.pop()
+        self._take(s1)
+        peak = max(own, s1.peak or 0) or None
+        param = _param_text(request)
+        d_rss = s1.rss - s0.rss if s1.rss is not None and s0.rss is not None else None
+        fields = [("name", fixturedef.argname), ("scope", fixturedef.scope), ("at", "setup"),
+                  ("d_rss", d_rss), ("peak", peak)]
+        if param is not None:
+            fields.insert(2, ("param", param))
+        if outcome.excinfo is not None:
+            fields.append(("outcome", "error"))
+        if self.to_inner:
+            self.emit("fixture", None, fields=fields, full=True, to=self.to_inner)
+        if outcome.excinfo is not None:
+            return
+        entry = [fixturedef.argname, fixturedef.scope, param, d_rss, peak, self.count, None]
+        key = id(fixturedef)
+        self.open_fixtures[key] = entry
+        self.fixtures.append(entry)
+
+        def before_teardown(entry=entry):
+            s = self.sample(False)
+            if not self.acc:
+                self.acc.append(0)
+            self._take(s)
+            entry[F_PRE] = s.rss
+
+        try:
+            fixturedef.addfinalizer(before_teardown)
+        except Exception:  # noqa: BLE001 - an odd FixtureDef: no teardown numbers
+            pass
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_post_finalizer(self, fixturedef, request):
+        entry = self.open_fixtures.pop(id(fixturedef), None)
+        if entry is None or entry[F_PRE] is None or isinstance(entry[F_PRE], tuple):
+            return
+        try:
+            s = self.sample(False)
+            if not self.acc:
+                self.acc.append(0)
+            peak = s.peak
+            self._take(s)
+            d_rss = s.rss - entry[F_PRE]
+            held = self.count - entry[F_HELD] + 1
+            entry[F_HELD] = held
+            entry[F_PRE] = ("done", d_rss)
+            if self.to_inner:
+                fields = [("name", entry[0]), ("scope", entry[1]), ("at", "teardown"),
+                          ("d_rss", d_rss), ("peak", peak), ("held", held)]
+                if entry[2] is not None:
+                    fields.insert(2, ("param", entry[2]))
+                self.emit("fixture", None, fields=fields, full=True, to=self.to_inner)
+        except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+            say_once("fixture-teardown", "fixture record failed: %r" % exc)
+
+    # -- session --
+
+    def session_data(self):
+        fixtures = []
+        for e in self.fixtures:
+            pre = e[F_PRE]
+            torn = pre[1] if isinstance(pre, tuple) else None
+            held = e[F_HELD] if isinstance(pre, tuple) else self.count - e[F_HELD] + 1
+            fixtures.append((e[0], e[1], e[2], e[3], e[4], held, torn))
+        s = core.sample(True)
+        sysd = dict(self.sys)
+        sysd["mem_total"] = s.mem_total
+        sysd["cg_lim"] = s.cgroup_limit
+        self._note_sys(s)
+        for k in ("min_avail", "min_avail_test", "max_cg_use", "max_cg_use_test"):
+            sysd.setdefault(k, self.sys.get(k))
+        return {"pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER"),
+                "tests": self.tests, "fixtures": fixtures, "sys": sysd}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session):
+        if self.silent:
+            return
+        config = session.config
+        if _is_worker(config):
+            try:
+                config.workeroutput["resmon"] = self.session_data()
+            except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+                say_once("workeroutput", "cannot send the summary data: %r" % exc)
+
+
+# entry layout of an open fixture: name, scope, param, d_setup, peak, held, pre-teardown rss
+F_HELD, F_PRE = 5, 6
+
+
+def _noop():
+    return None
+
+
+def _param_text(request):
+    try:
+        param = request.param
+    except AttributeError:
+        return None
+    return _summary.ascii_text(param, 100)
+
+
+class _Limits:
+    """Fails a phase that exceeded its ``resmon_limit`` (or the ini default)."""
+
+    def __init__(self, monitor, defaults):
+        self.monitor = monitor
+        self.defaults = defaults
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        limits = getattr(item, "_resmon_limit", None)
+        if limits is None:
+            limits = self.defaults
+        if not limits:
+            return
+        try:
+            self._check(item, call.when, limits, outcome.get_result())
+        except Exception as exc:  # noqa: BLE001 - a broken check must not break the suite
+            say_once("limits", "resmon_limit check failed: %r" % exc)
+
+    def _check(self, item, when, limits, report):
+        mon = self.monitor
+        s = core.sample("threads" in limits)
+        peak = s.peak
+        if mon.acc and mon.acc[0] > (peak or 0):
+            peak = mon.acc[0]
+        growth = s.rss - mon.rss_start if mon.rss_start is not None else None
+        problems = []
+        lim = limits.get("rss")
+        if lim is not None and peak is not None and peak > lim:
+            problems.append(("rss", "peak RSS %s (%d bytes) > limit rss=%s"
+                             % (api.format_size(peak), peak, api.format_size(lim)), peak, lim))
+        lim = limits.get("growth")
+        if lim is not None and growth is not None and growth > lim:
+            problems.append(("growth", "RSS growth %s since the start of setup (%s -> %s) > "
+                             "limit growth=%s" % (api.format_size(growth),
+                                                  api.format_size(mon.rss_start),
+                                                  api.format_size(s.rss), api.format_size(lim)),
+                             growth, lim))
+        lim = limits.get("threads")
+        if lim is not None and s.threads is not None and s.threads > lim:
+            problems.append(("threads", "%d native threads > limit threads=%d"
+                             % (s.threads, lim), s.threads, lim))
+        if not problems:
+            return
+        text = "resmon_limit exceeded in %s of %s:\n  %s" % (
+            when, _summary.ascii_text(item.nodeid), "\n  ".join(p[1] for p in problems))
+        for key, _, value, lim in problems:
+            core.emit("event", None, fields=[("what", "limit"), ("limit", key),
+                                             ("value", value), ("max", lim)],
+                      full=True, to=mon.to_ends | TO_OUT if not mon.silent else TO_OUT)
+        if report.outcome != "failed":
+            report.outcome = "failed"
+            report.longrepr = text
+        else:
+            report.sections.append(("resmon_limit", text))
+
+
+class _RequiresMemory:
+    """Skips a test whose ``requires_memory`` size the machine cannot give."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        need = getattr(item, "_resmon_requires", None)
+        if need is None:
+            return
+        s = core.sample(True)
+        short = []
+        if s.mem_available is not None and s.mem_available < need:
+            short.append("available memory %s" % api.format_size(s.mem_available))
+        if s.cgroup_limit is not None and s.cgroup_limit < need:
+            short.append("memory cgroup limit %s" % api.format_size(s.cgroup_limit))
+        if short:
+            pytest.skip("requires_memory(%s): %s" % (api.format_size(need), ", ".join(short)))
+
+
+# ---------------------------------------------------------------- summary --
+
+class _SummaryPlugin:
+    """In the process that prints: aggregates (xdist: from the workers) and
+    prints the summary, annotations, the step summary and a summary record."""
+
+    def __init__(self, state):
+        self.state = state
+        self.worker_data = []
+        self.summary = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        data = getattr(node, "workeroutput", {}).get("resmon")
+        if data:
+            self.worker_data.append(data)
+
+    def _build(self):
+        if self.summary is None:
+            processes = list(self.worker_data)
+            mon = self.state.monitor
+            if mon is not None and not mon.silent:
+                processes.append(mon.session_data())
+            opts = self.state.options
+            self.summary = _summary.Summary(processes, top=opts["top"], warn_rss=opts["warn_rss"])
+        return self.summary
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session):
+        try:
+            summary = self._build()
+            core.set_context(None, "session")
+            core.emit("summary", None, fields=summary.record_fields(), full=True,
+                      to=(TO_OUT if self.state.options["markers"] != "none" else 0) | TO_REC)
+            self._step_summary(summary)
+        except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+            say_once("summary", "cannot build the summary: %r" % exc)
+
+    def pytest_terminal_summary(self, terminalreporter):
+        try:
+            summary = self._build()
+        except Exception as exc:  # noqa: BLE001
+            say_once("summary", "cannot build the summary: %r" % exc)
+            return
+        if not summary.tests:
+            return
+        tr = terminalreporter
+        tr.write_sep("-", "resmon summary")
+        for line in summary.lines():
+            tr.write_line(line)
+        if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+            for line in summary.github_annotations():
+                tr.write_line(line)
+
+    def _step_summary(self, summary):
+        path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not path or os.environ.get("GITHUB_ACTIONS", "").lower() != "true" or not summary.tests:
+            return
+        try:
+            with open(path, "a", encoding="ascii", errors="backslashreplace") as f:
+                f.write(summary.markdown())
+        except OSError as exc:
+            say_once("step-summary", "cannot append to $GITHUB_STEP_SUMMARY: %s" % exc)

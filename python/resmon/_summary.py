@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: MIT
+"""The plugin's end-of-session summary: aggregation and ASCII/Markdown output.
+
+Input is plain data (lists, dicts, numbers, str) so that xdist workers can send
+theirs to the controller through ``workeroutput``. One process's data::
+
+    {"pid": int, "worker": str or None,
+     "tests": [(nodeid, peak, growth, rss_end, dur, outcome), ...]   # run order
+     "fixtures": [(name, scope, param, d_setup, peak, held, d_teardown), ...],
+     "sys": {"mem_total", "min_avail", "min_avail_test", "cg_lim",
+             "max_cg_use", "max_cg_use_test"}}
+"""
+
+import re
+
+from .api import format_size
+
+# Positions in a test tuple.
+T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME = range(6)
+# Positions in a fixture tuple.
+F_NAME, F_SCOPE, F_PARAM, F_SETUP, F_PEAK, F_HELD, F_TEARDOWN = range(7)
+
+#: A trend is called a leak when RSS rises by at least this much over the run
+#: and the straight line explains at least LEAK_MIN_R2 of the variance.
+LEAK_MIN_RISE = 64 << 20
+LEAK_MIN_R2 = 0.5
+#: Fewer points than this give no trend verdict.
+TREND_MIN_POINTS = 8
+
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def ascii_text(text, limit=200):
+    """Printable ASCII rendering of any text: escapes, never trusts."""
+    text = _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), str(text))
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return text
+
+
+def trend(points):
+    """Least-squares line through (index, rss): (slope bytes/test, r2, n)."""
+    n = len(points)
+    if n < 2:
+        return None, None, n
+    mean_x = (n - 1) / 2.0
+    mean_y = sum(points) / float(n)
+    sxx = sxy = syy = 0.0
+    for i, y in enumerate(points):
+        dx, dy = i - mean_x, y - mean_y
+        sxx += dx * dx
+        sxy += dx * dy
+        syy += dy * dy
+    slope = sxy / sxx
+    r2 = 1.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
+    return slope, r2, n
+
+
+def trend_verdict(slope, r2, n):
+    if slope is None or n < TREND_MIN_POINTS:
+        return "too few tests for a trend"
+    rise = slope * (n - 1)
+    if rise >= LEAK_MIN_RISE and r2 >= LEAK_MIN_R2:
+        return "RISING: likely leak"
+    if r2 < LEAK_MIN_R2 or abs(rise) < LEAK_MIN_RISE:
+        return "no clear trend"
+    return "falling"
+
+
+class Summary:
+    """Aggregates the data of one or more processes."""
+
+    def __init__(self, processes, top=5, warn_rss=None):
+        self.processes = [p for p in processes if p]
+        self.top = top
+        self.tests = [t for p in self.processes for t in p["tests"]]
+        self.fixtures = [f for p in self.processes for f in p["fixtures"]]
+        self.warn_rss = warn_rss if warn_rss is not None else self.default_warn()
+
+    # ---- numbers ----
+
+    def limit(self):
+        """(bytes, what) of the tightest memory limit seen, or (None, None)."""
+        cg = [p["sys"].get("cg_lim") for p in self.processes if p["sys"].get("cg_lim")]
+        if cg:
+            return min(cg), "cgroup limit"
+        total = [p["sys"].get("mem_total") for p in self.processes if p["sys"].get("mem_total")]
+        if total:
+            return max(total), "machine memory"
+        return None, None
+
+    def default_warn(self):
+        lim, _ = self.limit()
+        return lim // 2 if lim else None
+
+    def top_by(self, index):
+        rows = [t for t in self.tests if t[index] is not None]
+        rows.sort(key=lambda t: t[index], reverse=True)
+        return rows[:self.top]
+
+    def top_fixtures(self):
+        rows = [f for f in self.fixtures if f[F_SETUP] is not None and f[F_SETUP] > 0]
+        rows.sort(key=lambda f: f[F_SETUP], reverse=True)
+        return rows[:self.top]
+
+    def trends(self):
+        out = []
+        for p in self.processes:
+            pts = [t[T_RSS] for t in p["tests"] if t[T_RSS] is not None]
+            slope, r2, n = trend(pts)
+            out.append((p.get("worker") or "main", p["pid"], slope, r2, n))
+        return out
+
+    def headroom(self):
+        """Lines about how close the run came to the memory limit."""
+        lines = []
+        cg = [p["sys"] for p in self.processes if p["sys"].get("cg_lim")]
+        if cg:
+            s = max(cg, key=lambda s: s.get("max_cg_use") or 0)
+            lim, use = s["cg_lim"], s.get("max_cg_use")
+            if use is not None:
+                lines.append("cgroup limit %s, highest usage %s at %s: headroom %s (%.0f%%)" % (
+                    format_size(lim), format_size(use), ascii_text(s.get("max_cg_use_test") or "-"),
+                    format_size(lim - use), 100.0 * (lim - use) / lim))
+        mach = [p["sys"] for p in self.processes if p["sys"].get("min_avail") is not None]
+        if mach:
+            s = min(mach, key=lambda s: s["min_avail"])
+            total = s.get("mem_total")
+            lines.append("machine memory %s, lowest available %s at %s (%s)" % (
+                format_size(total), format_size(s["min_avail"]),
+                ascii_text(s.get("min_avail_test") or "-"),
+                "%.0f%% free" % (100.0 * s["min_avail"] / total) if total else "?"))
+        return lines
+
+    def over_threshold(self):
+        if not self.warn_rss:
+            return []
+        rows = [t for t in self.tests if t[T_PEAK] is not None and t[T_PEAK] >= self.warn_rss]
+        rows.sort(key=lambda t: t[T_PEAK], reverse=True)
+        return rows
+
+    def record_fields(self):
+        """Fields of the ``summary`` record."""
+        f = [("tests", len(self.tests)), ("fixtures", len(self.fixtures)),
+             ("processes", len(self.processes))]
+        peak = self.top_by(T_PEAK)
+        if peak:
+            f += [("max_peak", peak[0][T_PEAK]), ("max_peak_test", peak[0][T_ID])]
+        growth = self.top_by(T_GROWTH)
+        if growth:
+            f += [("max_growth", growth[0][T_GROWTH]), ("max_growth_test", growth[0][T_ID])]
+        fix = self.top_fixtures()
+        if fix:
+            f += [("max_fixture", fix[0][F_SETUP]), ("max_fixture_name", fix[0][F_NAME])]
+        tr = [t for t in self.trends() if t[2] is not None]
+        if tr:
+            w = max(tr, key=lambda t: t[2])
+            f += [("slope", int(round(w[2]))), ("slope_r2", "%.3f" % w[3]), ("slope_n", w[4]),
+                  ("slope_worker", w[0])]
+        lim, what = self.limit()
+        if lim:
+            f.append(("limit", lim))
+        return f
+
+    # ---- text ----
+
+    def lines(self):
+        out = []
+        n_proc = len(self.processes)
+        out.append("%d tests in %d process%s" % (len(self.tests), n_proc,
+                                                   "" if n_proc == 1 else "es"))
+        peak = self.top_by(T_PEAK)
+        if peak:
+            out.append("top %d tests by peak RSS:" % len(peak))
+            for t in peak:
+                out.append("  %12s  %s" % (format_size(t[T_PEAK]), ascii_text(t[T_ID])))
+        growth = [t for t in self.top_by(T_GROWTH) if t[T_GROWTH] > 0]
+        if growth:
+            out.append("top %d tests by RSS growth (end of teardown - start of setup):"
+                       % len(growth))
+            for t in growth:
+                out.append("  %12s  %s" % ("+" + format_size(t[T_GROWTH]), ascii_text(t[T_ID])))
+        fix = self.top_fixtures()
+        if fix:
+            out.append("fixtures that retained most (RSS growth over setup):")
+            for f in fix:
+                name = f[F_NAME] + ("[%s]" % f[F_PARAM] if f[F_PARAM] is not None else "")
+                freed = ("freed %s at teardown" % format_size(-f[F_TEARDOWN])
+                         if f[F_TEARDOWN] is not None else "not torn down")
+                out.append("  %12s  %-8s %s  held over %d test%s, %s" % (
+                    "+" + format_size(f[F_SETUP]), f[F_SCOPE], ascii_text(name, 80), f[F_HELD],
+                    "" if f[F_HELD] == 1 else "s", freed))
+        for worker, pid, slope, r2, n in self.trends():
+            if slope is None:
+                out.append("leak trend (%s): too few tests" % worker)
+                continue
+            out.append("leak trend (%s, pid %d): RSS %s%s/test over n=%d tests, R^2=%.2f: %s" % (
+                worker, pid, "+" if slope >= 0 else "-", format_size(abs(int(slope))), n, r2,
+                trend_verdict(slope, r2, n)))
+        out.extend("headroom: " + line for line in self.headroom())
+        over = self.over_threshold()
+        if over:
+            out.append("%d test%s peaked at or above %s" % (
+                len(over), "" if len(over) == 1 else "s", format_size(self.warn_rss)))
+        return out
+
+    def github_annotations(self, max_count=10):
+        """``::warning`` lines for tests past the threshold (GitHub shows 10)."""
+        out = []
+        for t in self.over_threshold()[:max_count]:
+            msg = "%s peaked at %s RSS (threshold %s), growth %s" % (
+                ascii_text(t[T_ID], 300), format_size(t[T_PEAK]), format_size(self.warn_rss),
+                format_size(t[T_GROWTH]))
+            out.append("::warning title=resmon memory::" + gh_escape(msg))
+        return out
+
+    def markdown(self):
+        out = ["### resmon: memory per test", ""]
+        peak = self.top_by(T_PEAK)
+        if peak:
+            out += ["| test | peak RSS | growth | duration | outcome |",
+                    "|---|---:|---:|---:|---|"]
+            for t in peak:
+                out.append("| `%s` | %s | %s | %.2f s | %s |" % (
+                    md_escape(t[T_ID]), format_size(t[T_PEAK]), format_size(t[T_GROWTH]),
+                    t[T_DUR] or 0.0, t[T_OUTCOME]))
+            out.append("")
+        fix = self.top_fixtures()
+        if fix:
+            out += ["| fixture | scope | retained | tests held |", "|---|---|---:|---:|"]
+            for f in fix:
+                out.append("| `%s` | %s | %s | %d |" % (md_escape(f[F_NAME]), f[F_SCOPE],
+                                                       format_size(f[F_SETUP]), f[F_HELD]))
+            out.append("")
+        for line in self.lines():
+            if line.startswith(("leak trend", "headroom")):
+                out.append("- " + md_escape(line))
+        out.append("")
+        return "\n".join(out) + "\n"
+
+
+def gh_escape(text):
+    """Escapes a GitHub workflow command's message."""
+    return ascii_text(text, 1000).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def md_escape(text):
+    return ascii_text(text, 200).replace("|", "\\|").replace("`", "'")
