@@ -640,7 +640,8 @@ static void drain_kmsg(sampler *s)
             if (in_tree && !s->oom_kmsg_tree) {
                 s->oom_kmsg_tree = 1;
                 s->oom_kmsg_pid = pid;
-                snprintf(s->oom_kmsg_comm, sizeof(s->oom_kmsg_comm), "%s", comm);
+                /* comm holds at most 31 bytes: it fits */
+                memcpy(s->oom_kmsg_comm, comm, sizeof(s->oom_kmsg_comm));
             }
         }
     }
@@ -917,16 +918,16 @@ static void take_sample(sampler *s)
         rm_line_u64(&l, "procs", (uint64_t)nprocs);
     for (i = 0; i < (size_t)s->o.npaths; i++) {
         uint64_t used, avail;
-        char key[24];
+        char k0[16], k1[24], k2[24];
         if (rm_disk_usage(s->o.paths[i], &used, &avail) != 0)
             continue;
-        if (snprintf(key, sizeof(key), "disk%zu", i) >= (int)sizeof(key))
+        if (snprintf(k0, sizeof(k0), "disk%d", (int)i) >= (int)sizeof(k0) ||
+            snprintf(k1, sizeof(k1), "%s_used", k0) >= (int)sizeof(k1) ||
+            snprintf(k2, sizeof(k2), "%s_free", k0) >= (int)sizeof(k2))
             continue;
-        rm_line_cstr(&l, key, s->o.paths[i]);
-        snprintf(key, sizeof(key), "disk%zu_used", i);
-        rm_line_u64(&l, key, used);
-        snprintf(key, sizeof(key), "disk%zu_free", i);
-        rm_line_u64(&l, key, avail);
+        rm_line_cstr(&l, k0, s->o.paths[i]);
+        rm_line_u64(&l, k1, used);
+        rm_line_u64(&l, k2, avail);
     }
     if (nprocs >= 0 && root_alive) {
         rm_line_u64(&l, "tree_rss", tree_rss);
@@ -984,7 +985,8 @@ static void os_pretty_name(char *out, size_t cap)
     e = p;
     while (*e && *e != '"' && *e != '\n')
         e++;
-    snprintf(out, cap, "%.*s", (int)(e - p), p);
+    if (snprintf(out, cap, "%.*s", (int)(e - p), p) < 0)
+        out[0] = '\0'; /* a cut name is still useful */
 }
 
 static void write_head(sampler *s)
@@ -1391,7 +1393,8 @@ static int is_sampler(int pid)
     char path[64], buf[4096];
     int fd;
     ssize_t n;
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    if (snprintf(path, sizeof(path), "/proc/%d/cmdline", pid) >= (int)sizeof(path))
+        return 0;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     n = pread_all(fd, buf, sizeof(buf));
     if (fd >= 0)
@@ -1606,7 +1609,7 @@ int main(int argc, char **argv)
     s->log_fd = s->fd_psi = s->fd_load = s->fd_kmsg = s->pidfd = s->fd_watch_stat = -1;
     s->mode = s->o.cmd ? "wrap" : s->o.pid ? "watch" : "system";
     if (gethostname(s->host, sizeof(s->host) - 1) != 0)
-        snprintf(s->host, sizeof(s->host), "unknown");
+        memcpy(s->host, "unknown", sizeof("unknown"));
     if (!s->o.npaths) {
         const char *tmp = getenv("TMPDIR");
         s->o.paths[s->o.npaths++] = "/";
@@ -1669,8 +1672,8 @@ int main(int argc, char **argv)
             s->child = s->o.pid;
             s->tree_root = s->o.pid;
             s->pidfd = pidfd_of(s->child);
-            snprintf(path, sizeof(path), "/proc/%d/stat", s->o.pid);
-            s->fd_watch_stat = open(path, O_RDONLY | O_CLOEXEC);
+            if (snprintf(path, sizeof(path), "/proc/%d/stat", s->o.pid) < (int)sizeof(path))
+                s->fd_watch_stat = open(path, O_RDONLY | O_CLOEXEC);
         }
         nnotes = open_files(s, notes);
         write_head(s);

@@ -214,7 +214,10 @@ static int scan_proc2(rm_ptable *t)
         p->ppid = RM_PVAL(P2_PPID, s_int, st);
         p->rss = (uint64_t)RM_PVAL(P2_RSS, ul_int, st) * (uint64_t)t->page_size;
         cmd = RM_PVAL(P2_CMD, str, st);
-        snprintf(p->comm, sizeof(p->comm), "%s", cmd ? cmd : "");
+        /* comm is at most 15 bytes in the kernel; longer text is cut */
+        p->comm[0] = '\0';
+        if (cmd)
+            strncat(p->comm, cmd, sizeof(p->comm) - 1);
     }
     return 0;
 }
