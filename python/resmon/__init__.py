@@ -41,4 +41,5 @@ __all__ = [
     "enable", "format_size", "log_resource_delta", "log_resource_snapshot", "parse_size",
     "reset_peak", "sample", "set_current_test", "set_output_fd", "set_record_file",
     "dump_after", "dump_threads", "install_crash_handlers",
+    "LightweightCache", "cached_payload", "lightweight_cache",
 ]
