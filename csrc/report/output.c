@@ -1,0 +1,1127 @@
+/* SPDX-License-Identifier: MIT */
+/* output.c: writes a run's analysis as text, JSON, Markdown or self-contained HTML. */
+#include "report.h"
+#include "../record/record.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef RM_HAVE_CJSON
+#include <cJSON.h>
+#endif
+
+/* Text output fits in this many columns. */
+#define TEXT_COLUMNS 100
+/* Points in the Markdown (mermaid) chart. */
+#define MERMAID_POINTS 60
+/* Test boundaries drawn in the HTML chart; past this, every k-th. */
+#define SVG_MAX_TESTS 400
+#define SVG_W 960
+#define SVG_H 300
+#define SVG_PAD 50
+/* Processes drawn as their own RSS line. */
+#define SVG_MAX_PROCS 6
+/* Timeline points written to JSON. */
+#define JSON_TIMELINE_MAX 512
+
+#define SCHEMA "resmon-report/1"
+#define COMPARE_SCHEMA "resmon-compare/1"
+
+/* ---- formatting helpers ---- */
+
+const char *rm_fmt_size(char *buf, size_t n, uint64_t v)
+{
+    static const char *units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double d = (double)v;
+    int u = -1, k;
+    if (v == RM_UNSET) {
+        k = snprintf(buf, n, "-");
+    } else if (v < 1024) {
+        k = snprintf(buf, n, "%llu B", (unsigned long long)v);
+    } else {
+        while (d >= 1024 && u < 5) {
+            d /= 1024;
+            u++;
+        }
+        k = snprintf(buf, n, "%.1f %s", d, units[u]);
+    }
+    if (k < 0 || (size_t)k >= n)
+        buf[0] = '\0';
+    return buf;
+}
+
+static const char *fmt_delta(char *buf, size_t n, uint64_t a, uint64_t b)
+{
+    char tmp[32];
+    int k;
+    if (a == RM_UNSET || b == RM_UNSET) {
+        k = snprintf(buf, n, "-");
+    } else if (b >= a) {
+        k = snprintf(buf, n, "+%s", rm_fmt_size(tmp, sizeof(tmp), b - a));
+    } else {
+        k = snprintf(buf, n, "-%s", rm_fmt_size(tmp, sizeof(tmp), a - b));
+    }
+    if (k < 0 || (size_t)k >= n)
+        buf[0] = '\0';
+    return buf;
+}
+
+static const char *fmt_signed(char *buf, size_t n, double v)
+{
+    char tmp[32];
+    int k = snprintf(buf, n, "%s%s", v < 0 ? "-" : "+",
+                     rm_fmt_size(tmp, sizeof(tmp), (uint64_t)(v < 0 ? -v : v)));
+    if (k < 0 || (size_t)k >= n)
+        buf[0] = '\0';
+    return buf;
+}
+
+/* Untrusted text as ASCII: printable bytes kept, others as \xHH; at most
+ * max output bytes, then "...". */
+static const char *ascii(char *out, size_t cap, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0, lim = cap - 1;
+    if (max + 1 < cap)
+        lim = max;
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+        if (k + need > lim) {
+            if (lim >= 3) {
+                while (k > lim - 3)
+                    k--;
+                memcpy(out + k, "...", 3);
+                k += 3;
+            }
+            break;
+        }
+        if (need == 1) {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '\\';
+            out[k++] = 'x';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Writes s escaped for HTML (and for Markdown when md): ASCII only. */
+static void put_html(FILE *o, const char *s, int md)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&':
+            fputs("&amp;", o);
+            break;
+        case '<':
+            fputs("&lt;", o);
+            break;
+        case '>':
+            fputs("&gt;", o);
+            break;
+        case '"':
+            fputs("&quot;", o);
+            break;
+        case '\'':
+            fputs("&#39;", o);
+            break;
+        default:
+            if (c < 0x20 || c >= 0x7f)
+                fprintf(o, "\\x%02x", c);
+            else if (md && strchr("|`*_[]\\#~!{}()+-.:", c))
+                fprintf(o, "&#%d;", c);
+            else
+                fputc(c, o);
+        }
+    }
+}
+
+static const char *src_name(const rm_run *run, int src)
+{
+    return (src >= 0 && src < run->n_src) ? run->src[src].path : "?";
+}
+
+static const char *conf_word(double c)
+{
+    return c >= 0.8 ? "high" : c >= 0.5 ? "medium" : "low";
+}
+
+static const char *phase_name(int ph)
+{
+    static const char *names[] = {"-", "setup", "call", "teardown"};
+    return (ph >= 0 && ph <= 3) ? names[ph] : "-";
+}
+
+static double secs(int64_t a, int64_t b)
+{
+    return (double)(b - a) / 1e6;
+}
+
+/* ---- text ---- */
+
+static void text_inputs(FILE *o, const rm_run *run)
+{
+    int i;
+    char a[TEXT_COLUMNS];
+    uint64_t recs = 0, legacy = 0;
+    for (i = 0; i < run->n_src; i++) {
+        recs += run->src[i].records;
+        legacy += run->src[i].legacy;
+    }
+    fprintf(o, "resmon-report: %d input%s, %llu lines, %llu records, %llu legacy lines\n",
+            run->n_src, run->n_src == 1 ? "" : "s", (unsigned long long)run->lines_total,
+            (unsigned long long)recs, (unsigned long long)legacy);
+    for (i = 0; i < run->n_src; i++) {
+        const rm_source *S = &run->src[i];
+        fprintf(o, "  %s: %llu lines%s", ascii(a, sizeof(a), S->path, 60),
+                (unsigned long long)S->lines, S->gz ? " (gzip)" : "");
+        if (S->records || S->legacy)
+            fprintf(o, ", %llu records, %llu legacy", (unsigned long long)S->records,
+                    (unsigned long long)S->legacy);
+        if (S->gh_lines)
+            fprintf(o, ", GitHub job log");
+        if (S->bash_blocks)
+            fprintf(o, ", %llu resource blocks", (unsigned long long)S->bash_blocks);
+        fputc('\n', o);
+        if (S->error[0])
+            fprintf(o, "    error: %s\n", ascii(a, sizeof(a), S->error, 90));
+        if (S->cut_lines)
+            fprintf(o, "    skipped: %llu lines longer than %d bytes were cut (first at %s:%llu)\n",
+                    (unsigned long long)S->cut_lines, RM_READER_LINE_MAX,
+                    ascii(a, sizeof(a), S->path, 30), (unsigned long long)S->first_cut_line);
+        if (S->malformed_records)
+            fprintf(o, "    skipped: fields of %llu malformed records (first at %s:%llu)\n",
+                    (unsigned long long)S->malformed_records, ascii(a, sizeof(a), S->path, 30),
+                    (unsigned long long)S->first_malformed_line);
+        if (S->incomplete_records)
+            fprintf(o, "    note: %llu records were cut (no final \" ;\")\n",
+                    (unsigned long long)S->incomplete_records);
+        if (S->unknown_version)
+            fprintf(o, "    note: unknown format version %lu at line %llu (fields read anyway)\n",
+                    S->unknown_version, (unsigned long long)S->unknown_version_line);
+        if (S->gz_cut)
+            fprintf(o, "    note: the gzip stream is truncated\n");
+    }
+}
+
+static void text_verdict(FILE *o, const rm_run *run)
+{
+    const rm_verdict *v = &run->verdict;
+    char a[TEXT_COLUMNS], b[64];
+    int i;
+    fprintf(o, "\nVERDICT  %s  (confidence %s, %.2f)\n", rm_verdict_name(v->kind),
+            conf_word(v->confidence), v->confidence);
+    fprintf(o, "  %s", v->why);
+    if (v->exit_code >= 0)
+        fprintf(o, "; exit code %ld", v->exit_code);
+    if (v->signal > 0)
+        fprintf(o, "; signal %ld", v->signal);
+    fputc('\n', o);
+    for (i = 0; i < v->n_ev; i++) {
+        const rm_evidence *e = &run->ev[v->ev[i]];
+        int k = snprintf(b, sizeof(b), "%s:%llu", ascii(a, 40, src_name(run, e->src), 32),
+                         (unsigned long long)e->line);
+        if (k < 0 || (size_t)k >= sizeof(b))
+            b[0] = '\0';
+        fprintf(o, "  evidence %-12s %-30s %s\n", rm_evidence_name((rm_evidence_kind)v->ev[i]), b,
+                ascii(a, sizeof(a), e->text, 44));
+    }
+    if (run->max_dump_threads)
+        fprintf(o, "  threads in the last dump: %llu\n", (unsigned long long)run->max_dump_threads);
+    if (run->crash_frame[0])
+        fprintf(o, "  crashed in: %s\n", ascii(a, sizeof(a), run->crash_frame, 85));
+}
+
+static void text_boundary(FILE *o, const rm_run *run)
+{
+    char a[TEXT_COLUMNS], s1[32], s2[32];
+    const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
+    fprintf(o, "\nBOUNDARY\n");
+    if (run->boundary_test >= 0) {
+        const rm_test *T = &run->tests[run->boundary_test];
+        fprintf(o, "  last test started, not finished: %s\n", ascii(a, sizeof(a), T->id, 64));
+        fprintf(o, "    phase %s%s", phase_name(P ? P->phase : T->phase),
+                P && P->at_end ? " (ended; between phases)" : "");
+        if (P)
+            fprintf(o, ", pid %lld%s%s", P->pid, P->worker[0] ? ", worker " : "", P->worker);
+        fprintf(o, ", started at %s:%llu\n", ascii(a, 40, src_name(run, T->src), 32),
+                (unsigned long long)T->line);
+    } else {
+        fprintf(o, "  no test was running at the end of the log\n");
+    }
+    if (P && P->fixture[0])
+        fprintf(o, "  fixture %s%s (%s)\n",
+                P->fixture_active ? "" : "last: ", ascii(a, 60, P->fixture, 50),
+                P->fixture_scope[0] ? P->fixture_scope : "?");
+    if (P && P->has_mark) {
+        fprintf(o, "  last mark \"%s\" at %s:%llu", ascii(a, 50, P->mark_label, 40),
+                ascii(s1, sizeof(s1), src_name(run, P->mark_src), 24),
+                (unsigned long long)P->mark_line);
+        if (P->mark_t && run->t_last)
+            fprintf(o, ", %.1f s before the end of the log", secs(P->mark_t, run->t_last));
+        fputc('\n', o);
+    }
+    if (P)
+        fprintf(o, "  then rss %s, available %s, threads %s\n", rm_fmt_size(s1, sizeof(s1), P->rss),
+                rm_fmt_size(s2, sizeof(s2), P->avail),
+                P->thr == RM_UNSET
+                    ? "-"
+                    : (snprintf(a, sizeof(a), "%llu", (unsigned long long)P->thr) > 0 ? a : "-"));
+}
+
+static void text_culprit(FILE *o, const rm_run *run)
+{
+    char a[TEXT_COLUMNS], s1[32], s2[32];
+    int i, victims = 0;
+    if (run->culprit_test < 0)
+        return;
+    {
+        const rm_test *T = &run->tests[run->culprit_test];
+        const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
+        fprintf(o, "\nCULPRIT  (largest peak among the tests running near the end)\n");
+        fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
+        fprintf(o, "    peak %s, grew %s", rm_fmt_size(s1, sizeof(s1), T->peak),
+                fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
+        if (P)
+            fprintf(o, ", pid %lld%s%s", P->pid, P->worker[0] ? ", worker " : "", P->worker);
+        fprintf(o, "%s\n", T->finished ? "" : ", unfinished");
+    }
+    for (i = 0; i < run->n_procs; i++) {
+        const rm_proc *P = &run->procs[i];
+        if (P->cur_test < 0 || P->cur_test == run->culprit_test || run->tests[P->cur_test].finished)
+            continue;
+        if (!victims++)
+            fprintf(o, "  also unfinished at the end (victims?):\n");
+        fprintf(o, "    %-6s %s\n", P->worker[0] ? P->worker : "-",
+                ascii(a, 90, run->tests[P->cur_test].id, 88));
+    }
+}
+
+static void text_system(FILE *o, const rm_run *run)
+{
+    char s1[32], s2[32], s3[32], a[64];
+    fprintf(o, "\nSYSTEM   total %s, lowest available %s",
+            rm_fmt_size(s1, sizeof(s1), run->mem_total),
+            rm_fmt_size(s2, sizeof(s2), run->min_avail));
+    if (run->min_avail != RM_UNSET)
+        fprintf(o, " (%s:%llu)", ascii(a, 40, src_name(run, run->min_avail_src), 30),
+                (unsigned long long)run->min_avail_line);
+    fputc('\n', o);
+    if (run->cg_lim != RM_UNSET || run->cg_max)
+        fprintf(o, "  cgroup limit %s, highest use %s\n", rm_fmt_size(s1, sizeof(s1), run->cg_lim),
+                rm_fmt_size(s3, sizeof(s3), run->cg_max ? run->cg_max : RM_UNSET));
+    if (run->cg_oom_first != RM_UNSET)
+        fprintf(o, "  cgroup OOM kills %llu -> %llu\n", (unsigned long long)run->cg_oom_first,
+                (unsigned long long)run->cg_oom_last);
+    if (run->samples || run->bash_samples)
+        fprintf(o, "  %llu sampler samples, %llu bash-loop samples\n",
+                (unsigned long long)run->samples, (unsigned long long)run->bash_samples);
+    if (run->tree_hwm)
+        fprintf(o, "  process tree peak %s\n", rm_fmt_size(s1, sizeof(s1), run->tree_hwm));
+    if (run->has_summary)
+        fprintf(o, "  pytest: %ld passed, %ld failed, %ld errors, %ld skipped\n", run->n_passed,
+                run->n_failed, run->n_errors, run->n_skipped);
+}
+
+static void text_tests(FILE *o, const rm_run *run, int top)
+{
+    int n, i, *idx = rm_tests_by_peak(run, &n);
+    char a[TEXT_COLUMNS], s1[32], s2[32], s3[32], s4[32];
+    if (!idx)
+        return;
+    fprintf(o, "\nTESTS    %d tests", run->n_tests);
+    if (run->tests_over_cap)
+        fprintf(o, " (cap of %d reached: %llu more not tracked)", RM_REPORT_MAX_TESTS,
+                (unsigned long long)run->tests_over_cap);
+    if (n > top)
+        fprintf(o, ", top %d by peak", top);
+    fputc('\n', o);
+    if (n > 0)
+        fprintf(o, "  %-10s %-11s %-10s %-10s %-7s %-5s %s\n", "peak", "growth", "min avail",
+                "others", "outcome", "wrkr", "test");
+    for (i = 0; i < n && i < top; i++) {
+        const rm_test *T = &run->tests[idx[i]];
+        const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
+        fprintf(o, "  %-10s %-11s %-10s %-10s %-7s %-5s %s\n",
+                T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
+                fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
+                rm_fmt_size(s3, sizeof(s3), T->min_avail),
+                rm_fmt_size(s4, sizeof(s4), T->others_at_min),
+                T->outcome[0] ? T->outcome : (T->finished ? "done" : "running"),
+                P && P->worker[0] ? P->worker : "-", ascii(a, sizeof(a), T->id, 38));
+    }
+    free(idx);
+}
+
+static void text_trend(FILE *o, const rm_run *run)
+{
+    int i, kill;
+    char s1[32];
+    if (run->n_trends == 0)
+        return;
+    fprintf(o, "\nTREND    RSS at the end of each test, least squares over tests\n");
+    for (i = 0; i < run->n_trends; i++) {
+        const rm_trend *T = &run->trends[i];
+        const rm_proc *P = &run->procs[T->proc];
+        fprintf(o, "  pid %lld%s%s: %s per test over %d tests, R^2 %.2f: %s\n", P->pid,
+                P->worker[0] ? " " : "", P->worker, fmt_signed(s1, sizeof(s1), T->slope), T->n,
+                T->r2, T->cls);
+    }
+    kill = run->verdict.kind == RM_V_OOM_KILL || run->verdict.kind == RM_V_RUNNER_SHUTDOWN;
+    if (kill && strcmp(run->trends[0].cls, "flat") == 0)
+        fprintf(o, "  a flat trend before a kill points at one large test or at runner "
+                   "instability, not a leak\n");
+    if (strcmp(run->trends[0].cls, "rising") == 0)
+        fprintf(o, "  a rising trend across tests suggests a leak or a cache that keeps growing\n");
+}
+
+static void text_fixtures(FILE *o, const rm_run *run, int top)
+{
+    int n, i, shown = 0, *idx = rm_fixtures_by_retained(run, &n);
+    char a[TEXT_COLUMNS], s1[32];
+    if (!idx)
+        return;
+    for (i = 0; i < n && shown < top; i++) {
+        const rm_fixture *f = &run->fix[idx[i]];
+        int64_t r = 0;
+        rm_fixture_retained(f, &r);
+        if (r <= 0)
+            break;
+        if (!shown++)
+            fprintf(o, "\nFIXTURES that retained memory\n");
+        fprintf(o, "  %-11s %s (%s)%s\n", fmt_signed(s1, sizeof(s1), (double)r),
+                ascii(a, 70, f->name, 60), f->scope[0] ? f->scope : "?",
+                f->torn_down ? "" : ", not torn down");
+    }
+    free(idx);
+}
+
+static void text_notes(FILE *o, const rm_run *run)
+{
+    if (run->procs_over_cap)
+        fprintf(o, "\nnote: more than %d processes; %llu records of others ignored\n",
+                RM_REPORT_MAX_PROCS, (unsigned long long)run->procs_over_cap);
+    if (run->fix_over_cap)
+        fprintf(o, "note: more than %d fixtures; the rest not tracked\n", RM_REPORT_MAX_FIXTURES);
+    if (run->events_dropped)
+        fprintf(o, "note: %llu events beyond the first %d not kept for the timeline\n",
+                (unsigned long long)run->events_dropped, RM_REPORT_MAX_EVENTS);
+}
+
+static void write_text(FILE *o, const rm_run *run, int top)
+{
+    text_inputs(o, run);
+    text_verdict(o, run);
+    text_boundary(o, run);
+    text_culprit(o, run);
+    text_system(o, run);
+    text_tests(o, run, top);
+    text_trend(o, run);
+    text_fixtures(o, run, top);
+    text_notes(o, run);
+}
+
+/* ---- markdown ---- */
+
+static void write_markdown(FILE *o, const rm_run *run, int top)
+{
+    const rm_verdict *v = &run->verdict;
+    char s1[32], s2[32], s3[32];
+    int i, n, *idx;
+    fprintf(o, "## resmon: %s (confidence %s, %.2f)\n\n", rm_verdict_name(v->kind),
+            conf_word(v->confidence), v->confidence);
+    put_html(o, v->why, 1);
+    fprintf(o, "\n\n");
+    if (v->n_ev) {
+        fprintf(o, "| evidence | where | line |\n|---|---|---|\n");
+        for (i = 0; i < v->n_ev; i++) {
+            const rm_evidence *e = &run->ev[v->ev[i]];
+            fprintf(o, "| %s | ", rm_evidence_name((rm_evidence_kind)v->ev[i]));
+            put_html(o, src_name(run, e->src), 1);
+            fprintf(o, ":%llu | ", (unsigned long long)e->line);
+            put_html(o, e->text, 1);
+            fprintf(o, " |\n");
+        }
+        fputc('\n', o);
+    }
+    if (run->boundary_test >= 0) {
+        const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
+        fprintf(o, "**Boundary**: last test started and not finished: ");
+        put_html(o, run->tests[run->boundary_test].id, 1);
+        fprintf(o, " (phase %s", phase_name(P ? P->phase : run->tests[run->boundary_test].phase));
+        if (P && P->fixture[0]) {
+            fprintf(o, ", fixture ");
+            put_html(o, P->fixture, 1);
+        }
+        fprintf(o, ")");
+        if (P && P->has_mark) {
+            fprintf(o, "; last mark ");
+            put_html(o, P->mark_label, 1);
+            if (P->mark_t && run->t_last)
+                fprintf(o, " %.1f s before the end", secs(P->mark_t, run->t_last));
+        }
+        if (P)
+            fprintf(o, "; then rss %s, available %s", rm_fmt_size(s1, sizeof(s1), P->rss),
+                    rm_fmt_size(s2, sizeof(s2), P->avail));
+        fprintf(o, "\n\n");
+    }
+    if (run->culprit_test >= 0) {
+        const rm_test *T = &run->tests[run->culprit_test];
+        fprintf(o, "**Culprit** (largest peak near the end): ");
+        put_html(o, T->id, 1);
+        fprintf(o, ", peak %s\n\n", rm_fmt_size(s1, sizeof(s1), T->peak));
+    }
+    idx = rm_tests_by_peak(run, &n);
+    if (idx && n > 0) {
+        fprintf(o, "| peak | growth | min available | outcome | test |\n|---|---|---|---|---|\n");
+        for (i = 0; i < n && i < top; i++) {
+            const rm_test *T = &run->tests[idx[i]];
+            fprintf(o, "| %s | %s | %s | %s | ",
+                    T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
+                    fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
+                    rm_fmt_size(s3, sizeof(s3), T->min_avail), T->outcome[0] ? T->outcome : "-");
+            put_html(o, T->id, 1);
+            fprintf(o, " |\n");
+        }
+        fputc('\n', o);
+    }
+    free(idx);
+    for (i = 0; i < run->n_trends; i++) {
+        const rm_trend *T = &run->trends[i];
+        fprintf(o, "- trend pid %lld: %s per test over %d tests, R^2 %.2f: %s\n",
+                run->procs[T->proc].pid, fmt_signed(s1, sizeof(s1), T->slope), T->n, T->r2, T->cls);
+    }
+    /* mermaid: RSS at the end of each test of the process with most tests */
+    if (run->n_trends > 0 && run->trends[0].n >= 2) {
+        int proc = run->trends[0].proc, cnt = run->procs[proc].n_tests_ended, step, k, first = 1;
+        double *ys = calloc((size_t)cnt, sizeof(double));
+        if (ys) {
+            for (k = 0; k < run->n_tests; k++) {
+                const rm_test *T = &run->tests[k];
+                if (T->proc == proc && T->end_order >= 0 && T->end_order < cnt)
+                    ys[T->end_order] = T->rss_end == RM_UNSET ? 0 : (double)T->rss_end;
+            }
+            step = (cnt + MERMAID_POINTS - 1) / MERMAID_POINTS;
+            fprintf(o,
+                    "\n```mermaid\nxychart-beta\n  title \"RSS after each test (MiB)\"\n"
+                    "  x-axis \"test\" 1 --> %d\n  y-axis \"MiB\"\n  line [",
+                    cnt);
+            for (k = 0; k < cnt; k += step) {
+                fprintf(o, "%s%.0f", first ? "" : ", ", ys[k] / 1048576.0);
+                first = 0;
+            }
+            fprintf(o, "]\n```\n");
+            free(ys);
+        }
+    }
+}
+
+/* ---- html ---- */
+
+static double sx(int64_t t, int64_t t0, int64_t t1)
+{
+    if (t1 <= t0)
+        return SVG_PAD;
+    return SVG_PAD + (double)(t - t0) * (SVG_W - 2 * SVG_PAD) / (double)(t1 - t0);
+}
+
+static double sy(uint64_t v, uint64_t vmax)
+{
+    return SVG_H - SVG_PAD + 0 - (double)v * (SVG_H - 2 * SVG_PAD) / (double)(vmax ? vmax : 1);
+}
+
+static void write_svg(FILE *o, const rm_run *run)
+{
+    static const char *colors[] = {"#d95f02", "#7570b3", "#e7298a",
+                                   "#66a61e", "#e6ab02", "#a6761d"};
+    int64_t t0 = run->t_first, t1 = run->t_last;
+    uint64_t vmax = run->mem_total != RM_UNSET ? run->mem_total : 0;
+    int i, p, step;
+    char s1[32];
+    if (run->n_tl == 0 || t1 <= t0) {
+        fprintf(o, "<p>No timed samples: no timeline to draw.</p>\n");
+        return;
+    }
+    for (i = 0; i < run->n_tl; i++) {
+        if (run->tl[i].avail != RM_UNSET && run->tl[i].avail > vmax)
+            vmax = run->tl[i].avail;
+        if (run->tl[i].rss != RM_UNSET && run->tl[i].rss > vmax)
+            vmax = run->tl[i].rss;
+    }
+    fprintf(o,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
+            SVG_W, SVG_H, SVG_W, SVG_H);
+    fprintf(o,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" "
+            "stroke=\"#ccc\"/>\n",
+            SVG_PAD, SVG_PAD, SVG_W - 2 * SVG_PAD, SVG_H - 2 * SVG_PAD);
+    fprintf(o, "<text x=\"4\" y=\"%d\">%s</text><text x=\"4\" y=\"%d\">0</text>\n", SVG_PAD + 4,
+            rm_fmt_size(s1, sizeof(s1), vmax), SVG_H - SVG_PAD);
+    fprintf(o, "<text x=\"%d\" y=\"%d\">0 s</text><text x=\"%d\" y=\"%d\">%.0f s</text>\n", SVG_PAD,
+            SVG_H - SVG_PAD + 14, SVG_W - SVG_PAD - 40, SVG_H - SVG_PAD + 14, secs(t0, t1));
+    /* test boundaries */
+    step = run->n_tests > SVG_MAX_TESTS ? (run->n_tests + SVG_MAX_TESTS - 1) / SVG_MAX_TESTS : 1;
+    for (i = 0; i < run->n_tests; i += step) {
+        const rm_test *T = &run->tests[i];
+        if (!T->t_start)
+            continue;
+        fprintf(o, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"><title>",
+                sx(T->t_start, t0, t1), sx(T->t_start, t0, t1), SVG_PAD, SVG_H - SVG_PAD);
+        put_html(o, T->id, 0);
+        fprintf(o, "</title></line>\n");
+    }
+    /* available memory */
+    fprintf(o, "<polyline fill=\"none\" stroke=\"#1b9e77\" stroke-width=\"1.5\" points=\"");
+    for (i = 0; i < run->n_tl; i++)
+        if (run->tl[i].avail != RM_UNSET)
+            fprintf(o, "%.1f,%.1f ", sx(run->tl[i].t, t0, t1), sy(run->tl[i].avail, vmax));
+    fprintf(o, "\"><title>system available memory</title></polyline>\n");
+    /* RSS per process (and -1: the sampler's process tree) */
+    for (p = -1; p < run->n_procs && p < SVG_MAX_PROCS; p++) {
+        int any = 0;
+        for (i = 0; i < run->n_tl && !any; i++)
+            any = run->tl[i].proc == p && run->tl[i].rss != RM_UNSET;
+        if (!any)
+            continue;
+        fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+                colors[(p + 1) % 6]);
+        for (i = 0; i < run->n_tl; i++)
+            if (run->tl[i].proc == p && run->tl[i].rss != RM_UNSET)
+                fprintf(o, "%.1f,%.1f ", sx(run->tl[i].t, t0, t1), sy(run->tl[i].rss, vmax));
+        if (p < 0)
+            fprintf(o, "\"><title>process tree RSS (sampler)</title></polyline>\n");
+        else
+            fprintf(o, "\"><title>RSS of pid %lld %s</title></polyline>\n", run->procs[p].pid,
+                    run->procs[p].worker);
+    }
+    /* events */
+    for (i = 0; i < run->n_events; i++) {
+        const rm_event *e = &run->events[i];
+        if (!e->t || e->kind == RM_E_PYTEST_SUMMARY)
+            continue;
+        fprintf(o, "<circle cx=\"%.1f\" cy=\"%d\" r=\"4\" fill=\"#c00\"><title>%s at ",
+                sx(e->t, t0, t1), SVG_PAD - 8, rm_evidence_name((rm_evidence_kind)e->kind));
+        put_html(o, src_name(run, e->src), 0);
+        fprintf(o, ":%llu</title></circle>\n", (unsigned long long)e->line);
+    }
+    fprintf(o,
+            "<text x=\"%d\" y=\"16\" fill=\"#1b9e77\">available</text>"
+            "<text x=\"%d\" y=\"16\" fill=\"#d95f02\">RSS</text>"
+            "<text x=\"%d\" y=\"16\" fill=\"#c00\">events</text>\n</svg>\n",
+            SVG_PAD, SVG_PAD + 80, SVG_PAD + 130);
+}
+
+static void write_html(FILE *o, const rm_run *run, int top)
+{
+    fprintf(o, "<!DOCTYPE html>\n<html><head><meta charset=\"us-ascii\">"
+               "<title>resmon report</title>\n<style>body{font-family:sans-serif;margin:2em}"
+               "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+               "font-size:12px}pre{background:#f4f4f4;padding:1em;overflow:auto}</style>"
+               "</head><body>\n<h1>resmon: ");
+    put_html(o, rm_verdict_name(run->verdict.kind), 0);
+    fprintf(o, "</h1>\n");
+    write_svg(o, run);
+    fprintf(o, "<pre>");
+    {
+        /* the text report, escaped: one source of truth for the numbers */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        if (m) {
+            write_text(m, run, top);
+            fclose(m);
+            put_html(o, buf, 0);
+            free(buf);
+        }
+    }
+    fprintf(o, "</pre>\n</body></html>\n");
+}
+
+/* ---- json ---- */
+
+#ifdef RM_HAVE_CJSON
+/* 64-bit integers written exactly (cJSON keeps doubles): a raw number. */
+static void j_u64(cJSON *o, const char *key, uint64_t v)
+{
+    char b[24];
+    if (v == RM_UNSET) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    rm_fmt_u64(b, v);
+    cJSON_AddItemToObject(o, key, cJSON_CreateRaw(b));
+}
+
+static void j_i64(cJSON *o, const char *key, int64_t v)
+{
+    char b[24];
+    int k = snprintf(b, sizeof(b), "%lld", (long long)v);
+    if (k > 0 && (size_t)k < sizeof(b))
+        cJSON_AddItemToObject(o, key, cJSON_CreateRaw(b));
+}
+
+static void j_str(cJSON *o, const char *key, const char *s)
+{
+    char a[RM_ID_MAX * 4 + 8];
+    cJSON_AddStringToObject(o, key, ascii(a, sizeof(a), s, sizeof(a) - 1));
+}
+
+static void j_time(cJSON *o, const char *key, int64_t t)
+{
+    char b[40];
+    if (!t) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    rm_fmt_utc(b, t);
+    cJSON_AddStringToObject(o, key, b);
+}
+
+static void j_where(cJSON *o, const rm_run *run, int src, uint64_t line)
+{
+    j_str(o, "file", src_name(run, src));
+    j_u64(o, "line", line);
+}
+
+static cJSON *j_test(const rm_run *run, int i)
+{
+    const rm_test *T = &run->tests[i];
+    const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
+    cJSON *t = cJSON_CreateObject();
+    j_str(t, "id", T->id);
+    if (P) {
+        j_i64(t, "pid", P->pid);
+        j_str(t, "worker", P->worker);
+    } else {
+        cJSON_AddNullToObject(t, "pid");
+        cJSON_AddNullToObject(t, "worker");
+    }
+    j_str(t, "outcome", T->outcome);
+    cJSON_AddBoolToObject(t, "finished", T->finished);
+    j_str(t, "phase", phase_name(T->phase));
+    j_u64(t, "rss_start", T->rss_start);
+    j_u64(t, "rss_end", T->rss_end);
+    if (T->rss_start != RM_UNSET && T->rss_end != RM_UNSET)
+        j_i64(t, "growth", (int64_t)(T->rss_end - T->rss_start));
+    else
+        cJSON_AddNullToObject(t, "growth");
+    j_u64(t, "peak", T->peak ? T->peak : RM_UNSET);
+    j_u64(t, "min_avail", T->min_avail);
+    j_u64(t, "others", T->others_at_min);
+    j_u64(t, "cg_max", T->cg_max ? T->cg_max : RM_UNSET);
+    j_time(t, "start", T->t_start);
+    j_time(t, "end", T->t_end);
+    j_where(t, run, T->src, T->line);
+    return t;
+}
+
+static cJSON *json_run(const rm_run *run, int top)
+{
+    cJSON *root = cJSON_CreateObject(), *a, *o;
+    const rm_verdict *v = &run->verdict;
+    int i, n, *idx;
+    cJSON_AddStringToObject(root, "schema", SCHEMA);
+    a = cJSON_AddArrayToObject(root, "inputs");
+    for (i = 0; i < run->n_src; i++) {
+        const rm_source *S = &run->src[i];
+        o = cJSON_CreateObject();
+        j_str(o, "path", S->path);
+        j_u64(o, "lines", S->lines);
+        j_u64(o, "bytes", S->bytes);
+        j_u64(o, "records", S->records);
+        j_u64(o, "legacy", S->legacy);
+        cJSON_AddBoolToObject(o, "gzip", S->gz);
+        cJSON_AddBoolToObject(o, "github", S->gh_lines > 0);
+        j_u64(o, "cut_lines", S->cut_lines);
+        j_u64(o, "first_cut_line", S->cut_lines ? S->first_cut_line : RM_UNSET);
+        j_u64(o, "malformed_records", S->malformed_records);
+        j_u64(o, "first_malformed_line", S->malformed_records ? S->first_malformed_line : RM_UNSET);
+        j_u64(o, "incomplete_records", S->incomplete_records);
+        j_u64(o, "unknown_version", S->unknown_version ? S->unknown_version : RM_UNSET);
+        if (S->error[0])
+            j_str(o, "error", S->error);
+        else
+            cJSON_AddNullToObject(o, "error");
+        cJSON_AddItemToArray(a, o);
+    }
+    o = cJSON_AddObjectToObject(root, "verdict");
+    cJSON_AddStringToObject(o, "kind", rm_verdict_name(v->kind));
+    cJSON_AddNumberToObject(o, "confidence", v->confidence);
+    cJSON_AddStringToObject(o, "level", conf_word(v->confidence));
+    cJSON_AddStringToObject(o, "why", v->why);
+    if (v->exit_code >= 0)
+        j_i64(o, "exit_code", v->exit_code);
+    else
+        cJSON_AddNullToObject(o, "exit_code");
+    if (v->signal > 0)
+        j_i64(o, "signal", v->signal);
+    else
+        cJSON_AddNullToObject(o, "signal");
+    a = cJSON_AddArrayToObject(o, "evidence");
+    for (i = 0; i < v->n_ev; i++) {
+        const rm_evidence *e = &run->ev[v->ev[i]];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "kind", rm_evidence_name((rm_evidence_kind)v->ev[i]));
+        j_where(x, run, e->src, e->line);
+        j_str(x, "text", e->text);
+        j_u64(x, "count", e->count);
+        cJSON_AddItemToArray(a, x);
+    }
+    j_u64(o, "threads_in_dump", run->max_dump_threads ? run->max_dump_threads : RM_UNSET);
+    if (run->crash_frame[0])
+        j_str(o, "crash_frame", run->crash_frame);
+    else
+        cJSON_AddNullToObject(o, "crash_frame");
+
+    if (run->boundary_test >= 0 || run->boundary_proc >= 0) {
+        const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
+        o = cJSON_AddObjectToObject(root, "boundary");
+        if (run->boundary_test >= 0)
+            j_str(o, "test", run->tests[run->boundary_test].id);
+        else
+            cJSON_AddNullToObject(o, "test");
+        j_str(o, "phase",
+              phase_name(P ? P->phase
+                           : (run->boundary_test >= 0 ? run->tests[run->boundary_test].phase : 0)));
+        if (P) {
+            j_i64(o, "pid", P->pid);
+            j_str(o, "worker", P->worker);
+            j_str(o, "fixture", P->fixture);
+            cJSON_AddBoolToObject(o, "fixture_active", P->fixture_active);
+            j_u64(o, "rss", P->rss);
+            j_u64(o, "mem_avail", P->avail);
+            j_u64(o, "threads", P->thr);
+            if (P->has_mark) {
+                cJSON *m = cJSON_AddObjectToObject(o, "last_mark");
+                j_str(m, "label", P->mark_label);
+                j_where(m, run, P->mark_src, P->mark_line);
+                j_time(m, "ts", P->mark_t);
+                if (P->mark_t && run->t_last)
+                    cJSON_AddNumberToObject(m, "seconds_to_end", secs(P->mark_t, run->t_last));
+                else
+                    cJSON_AddNullToObject(m, "seconds_to_end");
+            } else {
+                cJSON_AddNullToObject(o, "last_mark");
+            }
+        }
+    } else {
+        cJSON_AddNullToObject(root, "boundary");
+    }
+    if (run->culprit_test >= 0)
+        cJSON_AddItemToObject(root, "culprit", j_test(run, run->culprit_test));
+    else
+        cJSON_AddNullToObject(root, "culprit");
+
+    o = cJSON_AddObjectToObject(root, "system");
+    j_u64(o, "mem_total", run->mem_total);
+    j_u64(o, "min_avail", run->min_avail);
+    if (run->min_avail != RM_UNSET)
+        j_where(o, run, run->min_avail_src, run->min_avail_line);
+    j_u64(o, "cg_lim", run->cg_lim);
+    j_u64(o, "cg_max", run->cg_max ? run->cg_max : RM_UNSET);
+    j_u64(o, "cg_oom_first", run->cg_oom_first);
+    j_u64(o, "cg_oom_last", run->cg_oom_last);
+    j_u64(o, "tree_hwm", run->tree_hwm ? run->tree_hwm : RM_UNSET);
+    j_u64(o, "samples", run->samples);
+    j_u64(o, "bash_samples", run->bash_samples);
+    j_time(o, "first", run->t_first);
+    j_time(o, "last", run->t_last);
+    if (run->has_summary) {
+        cJSON *p = cJSON_AddObjectToObject(root, "pytest");
+        j_i64(p, "passed", run->n_passed);
+        j_i64(p, "failed", run->n_failed);
+        j_i64(p, "errors", run->n_errors);
+        j_i64(p, "skipped", run->n_skipped);
+    } else {
+        cJSON_AddNullToObject(root, "pytest");
+    }
+
+    j_u64(root, "tests_total", (uint64_t)run->n_tests);
+    j_u64(root, "tests_untracked", run->tests_over_cap);
+    a = cJSON_AddArrayToObject(root, "tests");
+    idx = rm_tests_by_peak(run, &n);
+    for (i = 0; idx && i < n && i < top; i++)
+        cJSON_AddItemToArray(a, j_test(run, idx[i]));
+    free(idx);
+
+    a = cJSON_AddArrayToObject(root, "trend");
+    for (i = 0; i < run->n_trends; i++) {
+        const rm_trend *T = &run->trends[i];
+        cJSON *x = cJSON_CreateObject();
+        j_i64(x, "pid", run->procs[T->proc].pid);
+        j_str(x, "worker", run->procs[T->proc].worker);
+        j_i64(x, "n", T->n);
+        j_i64(x, "slope_bytes_per_test", (int64_t)T->slope);
+        cJSON_AddNumberToObject(x, "r2", T->r2);
+        j_i64(x, "mean_rss", (int64_t)T->mean);
+        cJSON_AddStringToObject(x, "class", T->cls);
+        cJSON_AddItemToArray(a, x);
+    }
+    a = cJSON_AddArrayToObject(root, "fixtures");
+    idx = rm_fixtures_by_retained(run, &n);
+    for (i = 0; idx && i < n && i < top; i++) {
+        const rm_fixture *f = &run->fix[idx[i]];
+        cJSON *x = cJSON_CreateObject();
+        int64_t r = 0;
+        rm_fixture_retained(f, &r);
+        j_str(x, "name", f->name);
+        j_str(x, "scope", f->scope);
+        j_i64(x, "retained", r);
+        cJSON_AddBoolToObject(x, "torn_down", f->torn_down);
+        j_u64(x, "count", f->count);
+        cJSON_AddItemToArray(a, x);
+    }
+    free(idx);
+    a = cJSON_AddArrayToObject(root, "timeline");
+    {
+        int step = run->n_tl > JSON_TIMELINE_MAX
+                       ? (run->n_tl + JSON_TIMELINE_MAX - 1) / JSON_TIMELINE_MAX
+                       : 1;
+        for (i = 0; i < run->n_tl; i += step) {
+            cJSON *x = cJSON_CreateObject();
+            j_time(x, "ts", run->tl[i].t);
+            j_u64(x, "mem_avail", run->tl[i].avail);
+            j_u64(x, "rss", run->tl[i].rss);
+            if (run->tl[i].proc >= 0)
+                j_i64(x, "pid", run->procs[run->tl[i].proc].pid);
+            else
+                cJSON_AddNullToObject(x, "pid");
+            cJSON_AddItemToArray(a, x);
+        }
+    }
+    return root;
+}
+
+static int print_json(FILE *o, cJSON *root)
+{
+    char *s = cJSON_Print(root);
+    int rc = -1;
+    if (s) {
+        rc = fputs(s, o) < 0 ? -1 : 0;
+        fputc('\n', o);
+        cJSON_free(s);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+#endif
+
+int rm_report_write(FILE *o, const rm_run *run, int format, int top)
+{
+    switch (format) {
+    case RM_FMT_JSON:
+#ifdef RM_HAVE_CJSON
+        if (print_json(o, json_run(run, top)))
+            return -1;
+        break;
+#else
+        fprintf(stderr, "resmon-report: JSON output needs cJSON (built without libcjson-dev)\n");
+        return -1;
+#endif
+    case RM_FMT_MARKDOWN:
+        write_markdown(o, run, top);
+        break;
+    case RM_FMT_HTML:
+        write_html(o, run, top);
+        break;
+    default:
+        write_text(o, run, top);
+        break;
+    }
+    return ferror(o) ? -1 : 0;
+}
+
+/* ---- compare ---- */
+
+typedef struct cmp_row {
+    int run;  /* run where the test was first seen */
+    int test; /* its index there */
+    uint64_t lo, hi;
+    int present;
+} cmp_row;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const cmp_row *x = a, *y = b;
+    uint64_t dx = x->hi - x->lo, dy = y->hi - y->lo;
+    if (x->present != y->present)
+        return x->present - y->present; /* fewer runs first: "only in" */
+    return (dx < dy) - (dx > dy);
+}
+
+int rm_compare_write(FILE *o, rm_run *const *runs, int n, int format, int top)
+{
+    cmp_row *rows = NULL;
+    size_t nrows = 0, cap = 0, r;
+    int i, j, k, same = 1;
+    char a[TEXT_COLUMNS], s1[32], s2[32];
+    const char *b0 = NULL;
+    for (i = 0; i < n; i++) {
+        const char *b =
+            runs[i]->boundary_test >= 0 ? runs[i]->tests[runs[i]->boundary_test].id : "";
+        if (i == 0)
+            b0 = b;
+        else if (strcmp(b, b0) != 0)
+            same = 0;
+        for (k = 0; k < runs[i]->n_tests; k++) {
+            const char *id = runs[i]->tests[k].id;
+            cmp_row row;
+            int seen = 0;
+            for (j = 0; j < i && !seen; j++)
+                seen = rm_run_find_test(runs[j], id) >= 0;
+            if (seen)
+                continue;
+            row.run = i;
+            row.test = k;
+            row.lo = RM_UNSET;
+            row.hi = 0;
+            row.present = 0;
+            for (j = 0; j < n; j++) {
+                int t = j == i ? k : rm_run_find_test(runs[j], id);
+                if (t < 0)
+                    continue;
+                row.present++;
+                if (runs[j]->tests[t].peak) {
+                    if (runs[j]->tests[t].peak < row.lo)
+                        row.lo = runs[j]->tests[t].peak;
+                    if (runs[j]->tests[t].peak > row.hi)
+                        row.hi = runs[j]->tests[t].peak;
+                }
+            }
+            if (row.lo == RM_UNSET)
+                row.lo = row.hi = 0;
+            if (nrows == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                cmp_row *nr = realloc(rows, nc * sizeof(*nr));
+                if (!nr)
+                    break;
+                rows = nr;
+                cap = nc;
+            }
+            rows[nrows++] = row;
+        }
+    }
+    if (rows)
+        qsort(rows, nrows, sizeof(*rows), cmp_rows);
+#ifdef RM_HAVE_CJSON
+    if (format == RM_FMT_JSON) {
+        cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "runs"), *t;
+        int shown = 0;
+        cJSON_AddStringToObject(root, "schema", COMPARE_SCHEMA);
+        for (i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, json_run(runs[i], top));
+        cJSON_AddBoolToObject(root, "same_boundary", same && n > 1);
+        t = cJSON_AddArrayToObject(root, "tests");
+        for (r = 0; r < nrows && shown < top; r++, shown++) {
+            cJSON *x = cJSON_CreateObject(), *peaks = cJSON_AddArrayToObject(x, "peaks");
+            const char *id = runs[rows[r].run]->tests[rows[r].test].id;
+            j_str(x, "id", id);
+            for (j = 0; j < n; j++) {
+                int ti = rm_run_find_test(runs[j], id);
+                char b[24];
+                if (ti < 0 || !runs[j]->tests[ti].peak) {
+                    cJSON_AddItemToArray(peaks, cJSON_CreateNull());
+                    continue;
+                }
+                rm_fmt_u64(b, runs[j]->tests[ti].peak);
+                cJSON_AddItemToArray(peaks, cJSON_CreateRaw(b));
+            }
+            j_u64(x, "delta", rows[r].hi - rows[r].lo);
+            j_i64(x, "present_in", rows[r].present);
+            cJSON_AddItemToArray(t, x);
+        }
+        free(rows);
+        return print_json(o, root);
+    }
+#endif
+    if (format == RM_FMT_JSON) {
+        free(rows);
+        fprintf(stderr, "resmon-report: JSON output needs cJSON (built without libcjson-dev)\n");
+        return -1;
+    }
+    if (format == RM_FMT_MARKDOWN || format == RM_FMT_HTML) {
+        int html = format == RM_FMT_HTML;
+        if (html)
+            fprintf(o, "<!DOCTYPE html>\n<html><head><meta charset=\"us-ascii\"><title>resmon "
+                       "compare</title></head><body>\n<h1>resmon: compare</h1>\n<table>\n"
+                       "<tr><th>run</th><th>verdict</th><th>boundary</th><th>tests</th></tr>\n");
+        else
+            fprintf(o,
+                    "## resmon: compare %d runs\n\n| run | verdict | boundary | tests |\n"
+                    "|---|---|---|---|\n",
+                    n);
+        for (i = 0; i < n; i++) {
+            fprintf(o, html ? "<tr><td>" : "| ");
+            put_html(o, runs[i]->name, !html);
+            fprintf(o, html ? "</td><td>%s</td><td>" : " | %s | ",
+                    rm_verdict_name(runs[i]->verdict.kind));
+            put_html(o,
+                     runs[i]->boundary_test >= 0 ? runs[i]->tests[runs[i]->boundary_test].id : "-",
+                     !html);
+            fprintf(o, html ? "</td><td>%d</td></tr>\n" : " | %d |\n", runs[i]->n_tests);
+        }
+        fprintf(o,
+                html ? "</table>\n<p>%s</p>\n<table>\n<tr><th>peak delta</th><th>runs</th>"
+                       "<th>test</th></tr>\n"
+                     : "\n%s\n\n| peak delta | runs | test |\n|---|---|---|\n",
+                same && n > 1 ? "All runs stopped at the same test."
+                              : "The runs did not stop at the same test.");
+        for (r = 0; r < nrows && (int)r < top; r++) {
+            fprintf(o, html ? "<tr><td>%s</td><td>%d/%d</td><td>" : "| %s | %d/%d | ",
+                    rm_fmt_size(s1, sizeof(s1), rows[r].hi - rows[r].lo), rows[r].present, n);
+            put_html(o, runs[rows[r].run]->tests[rows[r].test].id, !html);
+            fprintf(o, html ? "</td></tr>\n" : " |\n");
+        }
+        if (html)
+            fprintf(o, "</table>\n</body></html>\n");
+        free(rows);
+        return ferror(o) ? -1 : 0;
+    }
+    fprintf(o, "resmon-report compare: %d runs\n\n", n);
+    fprintf(o, "  %-3s %-16s %-6s %-10s %s\n", "run", "verdict", "tests", "max peak", "stopped in");
+    for (i = 0; i < n; i++) {
+        uint64_t mx = 0;
+        for (k = 0; k < runs[i]->n_tests; k++)
+            if (runs[i]->tests[k].peak > mx)
+                mx = runs[i]->tests[k].peak;
+        fprintf(o, "  %-3d %-16s %-6d %-10s %s\n", i + 1, rm_verdict_name(runs[i]->verdict.kind),
+                runs[i]->n_tests, mx ? rm_fmt_size(s1, sizeof(s1), mx) : "-",
+                runs[i]->boundary_test >= 0
+                    ? ascii(a, 58, runs[i]->tests[runs[i]->boundary_test].id, 56)
+                    : "-");
+    }
+    for (i = 0; i < n; i++)
+        fprintf(o, "  run %d = %s\n", i + 1, ascii(a, 90, runs[i]->name, 88));
+    if (n > 1)
+        fprintf(o, "\n  %s\n",
+                same ? (b0 && *b0 ? "all runs stopped at the same test: a test-specific cause"
+                                  : "no run stopped inside a test")
+                     : "the runs stopped at different tests: points at the runner or at "
+                       "accumulated state, not one test");
+    fprintf(o, "\nTESTS    largest peak differences across runs (and tests missing from some)\n");
+    fprintf(o, "  %-11s %-5s", "delta", "runs");
+    for (j = 0; j < n && j < 4; j++)
+        fprintf(o, " %-10s", (snprintf(s2, sizeof(s2), "peak %d", j + 1) > 0) ? s2 : "");
+    fprintf(o, " test\n");
+    for (r = 0; r < nrows && (int)r < top; r++) {
+        const char *id = runs[rows[r].run]->tests[rows[r].test].id;
+        fprintf(o, "  %-11s %d/%-3d", rm_fmt_size(s1, sizeof(s1), rows[r].hi - rows[r].lo),
+                rows[r].present, n);
+        for (j = 0; j < n && j < 4; j++) {
+            int ti = rm_run_find_test(runs[j], id);
+            fprintf(o, " %-10s",
+                    ti < 0 ? "absent"
+                           : (runs[j]->tests[ti].peak
+                                  ? rm_fmt_size(s2, sizeof(s2), runs[j]->tests[ti].peak)
+                                  : "-"));
+        }
+        fprintf(o, " %s\n", ascii(a, sizeof(a), id, n > 2 ? 30 : 50));
+    }
+    free(rows);
+    return ferror(o) ? -1 : 0;
+}
