@@ -78,7 +78,8 @@ static int open_crash_fd(void)
     return 0;
 }
 
-static void write_gasp(rm_dump_buf *b, int signo)
+/* Returns the native thread count of the sample, 0 when unknown. */
+static uint64_t write_gasp(rm_dump_buf *b, int signo)
 {
     /* Async-signal-safe: the probe (pread, getrusage), clocks, write(2). */
     rm_sample s;
@@ -91,6 +92,7 @@ static void write_gasp(rm_dump_buf *b, int signo)
     rm_line_sample(&b->line, &s);
     rm_line_end(&b->line);
     rm_dump_write_line(rm_crash_fd(), &b->line, 1);
+    return (s.valid & RM_HAVE_THREADS) ? s.threads : 0;
 }
 
 /* faulthandler.dump_traceback(file=fd, all_threads=True), GIL held. */
@@ -174,6 +176,28 @@ static sig_slot slots[] = {
 static volatile int fatal_busy;
 static int we_enabled_faulthandler;
 
+/* faulthandler lists at most 100 threads, newest first (MAX_NTHREADS in
+ * CPython's traceback.c), so with more alive the oldest thread -- usually
+ * the main thread, where the test runs -- is cut. Past this count the
+ * handlers print the current thread's stack first, through faulthandler
+ * registered with all_threads=False on a spare signal (cur_sig) whose
+ * disposition is left as it was: only faulthandler's table entry is used. */
+#define RM_FH_MAX_THREADS 100
+static void (*cur_engine)(int);
+static int cur_sig;
+
+static void current_thread_first(int fd, rm_dump_buf *b, uint64_t threads)
+{
+    /* Async-signal-safe as faulthandler's handler is, plus write(2). */
+    static const char head[] = "More than 100 threads: faulthandler's list below may miss the "
+                               "current thread, so here it is first:\n";
+    if (threads <= RM_FH_MAX_THREADS || !cur_engine)
+        return;
+    (void)b;
+    (void)rm_write_all(fd, head, sizeof(head) - 1);
+    cur_engine(cur_sig);
+}
+
 static void on_signal(int signo, siginfo_t *info, void *ctx);
 
 static sig_slot *slot_of(int signo)
@@ -230,8 +254,9 @@ static void on_fatal(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
     struct sigaction dfl;
     if (!__atomic_exchange_n(&fatal_busy, 1, __ATOMIC_ACQ_REL)) {
         int fd = rm_crash_fd();
-        write_gasp(sl->buf, signo);
+        uint64_t threads = write_gasp(sl->buf, signo);
         rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
+        current_thread_first(fd, sl->buf, threads);
         rm_dump_native(fd, sl->buf);
         rm_dump_record(fd, sl->buf, "end", "signal", signo, -1, 1);
     }
@@ -250,8 +275,9 @@ static void on_term(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
     /* Async-signal-safe: term_buf, faulthandler's user handler, write(2). */
     if (!__atomic_exchange_n(&sl->busy, 1, __ATOMIC_ACQ_REL)) {
         int fd = rm_crash_fd();
-        write_gasp(sl->buf, signo);
+        uint64_t threads = write_gasp(sl->buf, signo);
         rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
+        current_thread_first(fd, sl->buf, threads);
         if (sl->fh_registered)
             call_handler(&sl->fh, signo, info, ctx);
         rm_dump_native(fd, sl->buf);
@@ -382,6 +408,37 @@ os_error:
     return -1;
 }
 
+/* Registers faulthandler (all_threads=False) on a spare signal and puts
+ * that signal's disposition back: cur_engine then prints the calling
+ * thread's stack. Failure only loses that extra. GIL held. */
+static void register_current_engine(PyObject *py_fh)
+{
+    PyObject *py_res = NULL; /* owned */
+    struct sigaction before, after;
+    int sig;
+    if (cur_engine)
+        return;
+#ifdef SIGRTMAX
+    sig = SIGRTMAX;
+#else
+    sig = SIGUSR2;
+#endif
+    if (sigaction(sig, NULL, &before) != 0)
+        return;
+    py_res = PyObject_CallMethod(py_fh, "register", "iiii", sig, crash_fd, 0, 0);
+    if (!py_res) {
+        PyErr_Clear();
+        return;
+    }
+    Py_DECREF(py_res);
+    if (sigaction(sig, NULL, &after) == 0 && is_function(&after) &&
+        !(after.sa_flags & SA_SIGINFO) && after.sa_handler != before.sa_handler) {
+        cur_sig = sig;
+        cur_engine = after.sa_handler;
+    }
+    (void)sigaction(sig, &before, NULL);
+}
+
 static PyObject *call_noargs(PyObject *py_mod, const char *name)
 {
     return PyObject_CallMethod(py_mod, name, NULL);
@@ -452,6 +509,8 @@ PyObject *rm_py_crash_install(PyObject *self, PyObject *args, PyObject *kwargs)
             we_enabled_faulthandler = 1;
         }
     }
+    if (fatal || terminate)
+        register_current_engine(py_fh);
     for (i = 0; i < NSLOTS; i++) {
         int want = slots[i].kind == KIND_FATAL  ? fatal
                    : slots[i].kind == KIND_TERM ? terminate
