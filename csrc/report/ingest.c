@@ -522,6 +522,17 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
     uint64_t cg_lim = get_u64(r, "cg_lim"), cg_oom = get_u64(r, "cg_oom"), u;
     int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY;
     const char *kind = r->kind;
+    /* the plugin's interval peaks; at a test's start they belong to the
+     * interval before it, so only rss counts there */
+    if (strcmp(kind, "test") == 0 && val_eq(rm_rec_get(r, "at"), "start")) {
+        hwm = RM_UNSET;
+    } else {
+        uint64_t pk = get_u64(r, "peak"), tp = get_u64(r, "test_peak");
+        if (pk != RM_UNSET && (hwm == RM_UNSET || pk > hwm))
+            hwm = pk;
+        if (tp != RM_UNSET && (hwm == RM_UNSET || tp > hwm))
+            hwm = tp;
+    }
 
     if (is_legacy)
         S->legacy++;
@@ -555,7 +566,7 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         run->cg_max = cg;
     if (thr != RM_UNSET && thr > run->max_threads)
         run->max_threads = thr;
-    if (cg_oom != RM_UNSET) {
+    if (cg_oom != RM_UNSET && strcmp(kind, "verdict") != 0) { /* verdict: a difference */
         if (run->cg_oom_first == RM_UNSET)
             run->cg_oom_first = cg_oom;
         if (run->cg_oom_last != RM_UNSET && cg_oom > run->cg_oom_last)
@@ -564,9 +575,9 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         run->cg_oom_last = cg_oom;
     }
 
-    if (strcmp(kind, "sample") == 0 || strcmp(kind, "head") == 0) {
+    if (strcmp(kind, "sample") == 0 || strcmp(kind, "echo") == 0 || strcmp(kind, "head") == 0) {
         uint64_t tree = get_u64(r, "tree_rss");
-        if (kind[0] == 's')
+        if (kind[0] != 'h')
             run->samples++;
         timeline_add(run, t, avail, tree, -1);
         return;
@@ -735,6 +746,16 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         const rm_field *what = rm_rec_get(r, "what");
         if (val_eq(what, "oom_kill"))
             evidence_str(run, RM_E_OOM, src, line, t, 1, "OOM-kill event");
+        else if (val_eq(what, "signal") && (f = rm_rec_get(r, "signal")) != NULL) {
+            long sig = signal_number(f->val, f->val_len);
+            if (sig == 15 || sig == 1)
+                evidence_str(run, RM_E_SHUTDOWN, src, line, t, sig,
+                             "the sampler received SIGTERM (runner shutdown or cancel)");
+            else if (sig == 2)
+                evidence_str(run, RM_E_CANCELLED, src, line, t, sig,
+                             "the sampler received SIGINT (cancel)");
+        } else if (val_eq(what, "low_memory"))
+            evidence_str(run, RM_E_LOW_MEMORY, src, line, t, 0, "low_memory event (sampler)");
         else if (val_eq(what, "sigterm"))
             evidence_str(run, RM_E_SHUTDOWN, src, line, t, 15, "SIGTERM received (sigterm event)");
         else if (val_eq(what, "memory_error"))

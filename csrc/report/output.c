@@ -322,9 +322,11 @@ static void text_system(FILE *o, const rm_run *run)
                 (unsigned long long)run->samples, (unsigned long long)run->bash_samples);
     if (run->tree_hwm)
         fprintf(o, "  process tree peak %s\n", rm_fmt_size(s1, sizeof(s1), run->tree_hwm));
-    if (run->has_summary)
+    if (run->has_summary && run->n_passed >= 0)
         fprintf(o, "  pytest: %ld passed, %ld failed, %ld errors, %ld skipped\n", run->n_passed,
                 run->n_failed, run->n_errors, run->n_skipped);
+    else if (run->has_summary)
+        fprintf(o, "  pytest: the session finished (summary record)\n");
 }
 
 static void text_tests(FILE *o, const rm_run *run, int top)
@@ -831,7 +833,7 @@ static cJSON *json_run(const rm_run *run, int top)
     j_u64(o, "bash_samples", run->bash_samples);
     j_time(o, "first", run->t_first);
     j_time(o, "last", run->t_last);
-    if (run->has_summary) {
+    if (run->has_summary && run->n_passed >= 0) {
         cJSON *p = cJSON_AddObjectToObject(root, "pytest");
         j_i64(p, "passed", run->n_passed);
         j_i64(p, "failed", run->n_failed);
