@@ -52,19 +52,24 @@ def trend(points):
         sxy += dx * dy
         syy += dy * dy
     slope = sxy / sxx
-    r2 = 1.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
+    r2 = 0.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
     return slope, r2, n
 
 
 def trend_verdict(slope, r2, n):
+    """Words for a trend: a leak needs a real rise and a good straight fit."""
     if slope is None or n < TREND_MIN_POINTS:
         return "too few tests for a trend"
     rise = slope * (n - 1)
-    if rise >= LEAK_MIN_RISE and r2 >= LEAK_MIN_R2:
-        return "RISING: likely leak"
-    if r2 < LEAK_MIN_R2 or abs(rise) < LEAK_MIN_RISE:
-        return "no clear trend"
-    return "falling"
+    if abs(rise) < LEAK_MIN_RISE:
+        return "no leak trend (%s%s over the run)" % ("+" if rise >= 0 else "-",
+                                                        format_size(abs(int(rise))))
+    if r2 < LEAK_MIN_R2:
+        return "RSS moved by %s%s but not steadily: no clear trend" % (
+            "+" if rise >= 0 else "-", format_size(abs(int(rise))))
+    if rise > 0:
+        return "RISING steadily by %s over the run: likely leak" % format_size(int(rise))
+    return "falling by %s over the run" % format_size(int(-rise))
 
 
 class Summary:

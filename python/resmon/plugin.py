@@ -431,6 +431,8 @@ class _Monitor:
         self.tests = []
         self.fixtures = []
         self.open_fixtures = {}
+        self.unsettled = []
+        self.prev = None
         self.sys = {}
 
     @staticmethod
@@ -489,6 +491,11 @@ class _Monitor:
             _crash_call("dump_after", self.dump_after)
 
     def _start(self, nodeid):
+        if self.unsettled:
+            # fixtures finalized in the previous teardown: pytest released
+            # their values (item.funcargs) only after its teardown report
+            self.set_context(None, "session")
+            self._settle(self.sample(False))
         self.nodeid = nodeid
         self.set_context(nodeid, "setup")
         self.test_peak = 0
@@ -501,6 +508,10 @@ class _Monitor:
             s = self.sample(False)
         self.reset()
         self.acc[:] = [0]
+        prev = self.prev
+        if prev is not None and s.rss is not None and prev[T_RSS_START] is not None:
+            prev[T_GROWTH] = s.rss - prev[T_RSS_START]
+            prev[T_RSS] = s.rss
         self.rss_start = s.rss
         self.mono_start = s.monotonic
 
@@ -560,7 +571,9 @@ class _Monitor:
                 self._note_sys(s)
         self.reset()
         acc[:] = [0]
-        self.tests.append((self.nodeid, test_peak or None, growth, s.rss, wall, outcome))
+        # growth and rss are updated at the next test's start (see _start)
+        self.prev = [self.nodeid, test_peak or None, growth, s.rss, wall, outcome, self.rss_start]
+        self.tests.append(self.prev)
         if self.xml:
             report.user_properties.append(("resmon_peak", test_peak))
             report.user_properties.append(("resmon_growth", growth))
@@ -640,35 +653,44 @@ class _Monitor:
         entry = self.open_fixtures.pop(id(fixturedef), None)
         if entry is None or entry[F_PRE] is None or isinstance(entry[F_PRE], tuple):
             return
-        try:
-            s = self.sample(False)
-            if not self.acc:
-                self.acc.append(0)
-            peak = s.peak
-            self._take(s)
-            d_rss = s.rss - entry[F_PRE]
-            held = self.count - entry[F_HELD] + 1
-            entry[F_HELD] = held
-            entry[F_PRE] = ("done", d_rss)
-            if self.to_inner:
-                fields = [("name", entry[0]), ("scope", entry[1]), ("at", "teardown"),
-                          ("d_rss", d_rss), ("peak", peak), ("held", held)]
-                if entry[2] is not None:
-                    fields.insert(2, ("param", entry[2]))
-                self.emit("fixture", None, fields=fields, full=True, to=self.to_inner)
-        except Exception as exc:  # noqa: BLE001 - contract: never break the suite
-            say_once("fixture-teardown", "fixture record failed: %r" % exc)
+        # pytest drops the cached value only after this hook: the memory it
+        # held is measured at the next sample (_settle).
+        entry[F_HELD] = self.count - entry[F_HELD] + 1
+        self.unsettled.append(entry)
+
+    def _settle(self, s):
+        """Completes the teardown numbers of fixtures finalized since the
+        last sample, with s (taken after pytest released their values)."""
+        pending, self.unsettled = self.unsettled, []
+        for entry in pending:
+            try:
+                d_rss = s.rss - entry[F_PRE] if s.rss is not None else None
+                entry[F_PRE] = ("done", d_rss)
+                if self.to_inner:
+                    fields = [("name", entry[0]), ("scope", entry[1]), ("at", "teardown"),
+                              ("d_rss", d_rss), ("peak", s.peak), ("held", entry[F_HELD])]
+                    if entry[2] is not None:
+                        fields.insert(2, ("param", entry[2]))
+                    self.emit("fixture", None, fields=fields, full=True, to=self.to_inner)
+            except Exception as exc:  # noqa: BLE001 - contract: never break the suite
+                say_once("fixture-teardown", "fixture record failed: %r" % exc)
 
     # -- session --
 
     def session_data(self):
+        s = core.sample(True)
+        if self.unsettled:
+            self._settle(s)
+        prev = self.prev
+        if prev is not None and s.rss is not None and prev[T_RSS_START] is not None:
+            prev[T_GROWTH] = s.rss - prev[T_RSS_START]
+            prev[T_RSS] = s.rss
         fixtures = []
         for e in self.fixtures:
             pre = e[F_PRE]
             torn = pre[1] if isinstance(pre, tuple) else None
             held = e[F_HELD] if isinstance(pre, tuple) else self.count - e[F_HELD] + 1
             fixtures.append((e[0], e[1], e[2], e[3], e[4], held, torn))
-        s = core.sample(True)
         sysd = dict(self.sys)
         sysd["mem_total"] = s.mem_total
         sysd["cg_lim"] = s.cgroup_limit
@@ -676,7 +698,7 @@ class _Monitor:
         for k in ("min_avail", "min_avail_test", "max_cg_use", "max_cg_use_test"):
             sysd.setdefault(k, self.sys.get(k))
         return {"pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER"),
-                "tests": self.tests, "fixtures": fixtures, "sys": sysd}
+                "tests": [tuple(t[:T_RSS_START]) for t in self.tests], "fixtures": fixtures, "sys": sysd}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
@@ -692,6 +714,8 @@ class _Monitor:
 
 # entry layout of an open fixture: name, scope, param, d_setup, peak, held, pre-teardown rss
 F_HELD, F_PRE = 5, 6
+# a test entry: _summary's tuple plus the rss at its start
+T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, 6
 
 
 def _noop():

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for the plugin's tests: real pytest sessions in subprocesses."""
+
+import os
+
+import recordparse
+
+# Variables that would change what the inner session does.
+_SCRUB = ("RESMON", "IT_ANALYSIS_RESOURCE_DEBUG", "IT_RESOURCE_DEBUG", "RESMON_RECORDS",
+          "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT",
+          "PYTEST_XDIST_TESTRUNUID", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "PYTEST_PLUGINS",
+          "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_CURRENT_TEST")
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out_bytes = proc.stdout
+        self.err_bytes = proc.stderr
+        self.out = proc.stdout.decode("utf-8", "replace")
+        self.err = proc.stderr.decode("utf-8", "replace")
+
+    def records(self, kind=None, where="err"):
+        return recordparse.records(getattr(self, where), kind)
+
+    def __repr__(self):
+        return "<rc=%s>\n--- stdout\n%s\n--- stderr\n%s" % (self.rc, self.out[-6000:],
+                                                          self.err[-6000:])
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env.update(extra)
+    return env
+
+
+def find_records(result, test=None, kind="test", where="err"):
+    """Records of a kind (optionally of one test), as field dicts."""
+    text = result if isinstance(result, str) else getattr(result, where)
+    out = []
+    for k, f in recordparse.records(text, kind):
+        if test is None or f.get("test") == test:
+            out.append(f)
+    return out
+
