@@ -121,8 +121,9 @@ void rm_crash_check_threads(const rm_sample *s)
     int fd;
     if (!limit || !(s->valid & RM_HAVE_THREADS) || s->threads <= limit)
         return;
-    if (__atomic_exchange_n(&threads_fired, 1, __ATOMIC_ACQ_REL))
+    if (threads_fired) /* the GIL makes test-and-set safe here */
         return;
+    threads_fired = 1;
     fd = rm_crash_fd();
     rm_line_begin(&threads_buf.line, "event");
     rm_line_cstr(&threads_buf.line, "what", "threads");

@@ -17,7 +17,7 @@
 /* faulthandler's user-signal handler and a signal number it was registered
  * for with chain=False: calling it dumps every Python thread to the fd given
  * to faulthandler.register(), without the GIL (see docs/crash.md). */
-static void (*py_engine)(int);
+static void (*volatile py_engine)(int);
 static volatile sig_atomic_t py_engine_sig;
 
 /* clock ticks per second of /proc/<pid>/task/<tid>/stat; read once outside
@@ -35,8 +35,9 @@ void rm_dump_init(void)
 
 void rm_dump_set_engine(void (*engine)(int), int signum)
 {
+    /* set with the GIL held; a handler reads one pointer-sized word */
     py_engine_sig = signum;
-    __atomic_store_n(&py_engine, engine, __ATOMIC_RELEASE);
+    py_engine = engine;
 }
 
 int rm_dump_engine_signo(void)
@@ -46,7 +47,7 @@ int rm_dump_engine_signo(void)
 
 int rm_dump_have_engine(void)
 {
-    return __atomic_load_n(&py_engine, __ATOMIC_ACQUIRE) != NULL;
+    return py_engine != NULL;
 }
 
 int rm_dump_python(void)
@@ -54,7 +55,7 @@ int rm_dump_python(void)
     /* Async-signal-safe as far as faulthandler's own handler is: it reads
      * the thread states without the GIL and calls only write(2). errno is
      * restored by faulthandler. */
-    void (*engine)(int) = __atomic_load_n(&py_engine, __ATOMIC_ACQUIRE);
+    void (*engine)(int) = py_engine;
     if (!engine)
         return -1;
     engine(py_engine_sig);
