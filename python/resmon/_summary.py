@@ -181,7 +181,7 @@ class Summary:
                 out.append("  %12s  %s" % (format_size(t[T_PEAK]), ascii_text(t[T_ID])))
         growth = [t for t in self.top_by(T_GROWTH) if t[T_GROWTH] > 0]
         if growth:
-            out.append("top %d tests by RSS growth (end of teardown - start of setup):"
+            out.append("top %d tests by RSS growth (kept after the test: next test's start - its start):"
                        % len(growth))
             for t in growth:
                 out.append("  %12s  %s" % ("+" + format_size(t[T_GROWTH]), ascii_text(t[T_ID])))
@@ -199,8 +199,9 @@ class Summary:
             if slope is None:
                 out.append("leak trend (%s): too few tests" % worker)
                 continue
+            slope_i = int(round(slope))
             out.append("leak trend (%s, pid %d): RSS %s%s/test over n=%d tests, R^2=%.2f: %s" % (
-                worker, pid, "+" if slope >= 0 else "-", format_size(abs(int(slope))), n, r2,
+                worker, pid, "+" if slope_i >= 0 else "-", format_size(abs(slope_i)), n, r2,
                 trend_verdict(slope, r2, n)))
         out.extend("headroom: " + line for line in self.headroom())
         over = self.over_threshold()

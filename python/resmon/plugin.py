@@ -743,8 +743,8 @@ class _Limits:
         limits = getattr(item, "_resmon_limit", None)
         if limits is None:
             limits = self.defaults
-        if not limits:
-            return
+        if not limits or getattr(item, "_resmon_limit_hit", False):
+            return  # one failure per test: later phases would repeat it
         try:
             self._check(item, call.when, limits, outcome.get_result())
         except Exception as exc:  # noqa: BLE001 - a broken check must not break the suite
@@ -775,6 +775,7 @@ class _Limits:
                              % (s.threads, lim), s.threads, lim))
         if not problems:
             return
+        item._resmon_limit_hit = True
         text = "resmon_limit exceeded in %s of %s:\n  %s" % (
             when, _summary.ascii_text(item.nodeid), "\n  ".join(p[1] for p in problems))
         for key, _, value, lim in problems:
@@ -789,7 +790,9 @@ class _Limits:
 
 
 class _RequiresMemory:
-    """Skips a test whose ``requires_memory`` size the machine cannot give."""
+    """Skips a test whose ``requires_memory`` size the machine cannot give.
+    Registered after pytest's skipping plugin, so its tryfirst setup hook
+    runs before the skipping plugin's."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item):
@@ -803,7 +806,10 @@ class _RequiresMemory:
         if s.cgroup_limit is not None and s.cgroup_limit < need:
             short.append("memory cgroup limit %s" % api.format_size(s.cgroup_limit))
         if short:
-            pytest.skip("requires_memory(%s): %s" % (api.format_size(need), ", ".join(short)))
+            # a skip mark, evaluated by pytest's skipping plugin right after
+            # this hook, so the report points at the test, not at resmon
+            reason = "requires_memory(%s): %s" % (api.format_size(need), ", ".join(short))
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 # ---------------------------------------------------------------- summary --

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: MIT
+"""resmon_limit, requires_memory, bad sizes, --strict-markers."""
+
+import re
+
+import pytest
+
+from plughelp import find_records
+
+LIMITS = {
+    "test_lim.py": """
+        import threading
+        import pytest
+
+        @pytest.mark.resmon_limit(rss="10 GiB", growth="80 MiB")
+        def test_growth_over():
+            test_growth_over.keep = bytearray(b"\\x01") * (120 << 20)
+
+        @pytest.mark.resmon_limit(rss="1 MiB")
+        def test_rss_over():
+            pass
+
+        @pytest.mark.resmon_limit(rss="20 GiB", growth="500MB", threads=64)
+        def test_within():
+            block = bytearray(b"\\x01") * (30 << 20)
+            del block
+
+        @pytest.mark.resmon_limit(threads=3)
+        def test_threads_joined():
+            stop = threading.Event()
+            ts = [threading.Thread(target=stop.wait) for _ in range(4)]
+            for t in ts:
+                t.start()
+            stop.set()
+            for t in ts:
+                t.join()  # gone before the check at the end of the call
+
+        @pytest.mark.resmon_limit(threads=3)
+        def test_threads_alive():
+            stop = threading.Event()
+            ts = [threading.Thread(target=stop.wait, daemon=True) for _ in range(4)]
+            for t in ts:
+                t.start()
+            test_threads_alive.stop = stop
+    """,
+}
+
+
+def _failures(res):
+    return dict(re.findall(r"^(?:FAILED|ERROR) (\S+) - (.*)$", res.out, re.M))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_resmon_limit_fails_with_numbers(run_pytest, enabled):
+    args = ["-q", "-rfE", "--strict-markers"] + (["--resmon"] if enabled else [])
+    res = run_pytest(LIMITS, args)
+    assert res.rc == 1, res
+    assert re.search(r"^2 failed, 2 passed, 1 error", res.out, re.M), res
+    failed = _failures(res)
+    assert set(failed) == {"test_lim.py::test_growth_over", "test_lim.py::test_rss_over",
+                           "test_lim.py::test_threads_alive"}, res
+    out = res.out
+    assert "resmon_limit exceeded in call of test_lim.py::test_growth_over" in out, out
+    assert re.search(r"RSS growth 1[12]\d\.\d\d MiB since the start of setup .* > limit "
+                     r"growth=80\.00 MiB", out), out
+    assert re.search(r"resmon_limit exceeded in setup of test_lim.py::test_rss_over:\n\s+"
+                     r"peak RSS [\d.]+ MiB \(\d+ bytes\) > limit rss=1\.00 MiB", out), out
+    assert re.search(r"\d+ native threads > limit threads=3", out), out
+    events = [f for f in find_records(res, kind="event") if f.get("what") == "limit"]
+    assert {(e["test"], e["limit"]) for e in events} >= {
+        ("test_lim.py::test_growth_over", "growth"), ("test_lim.py::test_rss_over", "rss")}, res
+
+
+def test_ini_default_limit_and_marker_override(run_pytest):
+    files = {"test_ini.py": """
+        import pytest
+
+        def test_default_applies():
+            test_default_applies.keep = bytearray(b"\\x01") * (60 << 20)
+
+        @pytest.mark.resmon_limit(growth="200 MiB")
+        def test_marker_wins():
+            test_marker_wins.keep = bytearray(b"\\x01") * (60 << 20)
+
+        def test_small():
+            pass
+    """}
+    res = run_pytest(files, ["-q", "-rf", "--resmon"],
+                     ini="[pytest]\nresmon_limit_growth = 40 MiB\n")
+    assert res.rc == 1, res
+    assert set(_failures(res)) == {"test_ini.py::test_default_applies"}, res
+    assert "limit growth=40.00 MiB" in res.out
+
+
+def test_bad_ini_limit_is_a_usage_error(run_pytest):
+    res = run_pytest({"test_x.py": "def test_x():\n    pass\n"}, ["-q"],
+                     ini="[pytest]\nresmon_limit_rss = two gigs\n")
+    assert res.rc == 4, res
+    assert "resmon_limit_rss" in res.err and "two gigs" in res.err, res
+
+
+@pytest.mark.parametrize("marker, text", [
+    ('requires_memory("4 GX")', "'4 GX'"),
+    ('requires_memory("lots")', "'lots'"),
+    ('resmon_limit(rss="2 GiB", growth="big")', "growth='big'"),
+    ('resmon_limit(ram="2 GiB")', "ram"),
+    ('resmon_limit(threads="many")', "threads='many'"),
+])
+def test_bad_sizes_are_collection_errors(run_pytest, marker, text):
+    files = {"test_bad.py": """
+        import pytest
+
+        def test_fine():
+            pass
+
+        @pytest.mark.%s
+        def test_bad():
+            pass
+    """ % marker}
+    res = run_pytest(files, ["-q"])
+    assert res.rc == 4, res
+    err = res.err
+    assert "test_bad.py::test_bad" in err and text in err, res
+    assert "Traceback" not in err
+
+
+def test_requires_memory_skips_with_numbers_and_works_disabled(run_pytest):
+    files = {"test_req.py": """
+        import pytest
+
+        @pytest.mark.requires_memory("1 TiB")
+        def test_huge():
+            raise AssertionError("must not run")
+
+        @pytest.mark.requires_memory("1 MiB")
+        def test_tiny():
+            pass
+
+        @pytest.mark.requires_memory(size=4096)
+        def test_bytes():
+            pass
+
+        @pytest.mark.requires_memory("1 TiB")
+        class TestClass:
+            def test_in_class(self):
+                raise AssertionError("must not run")
+    """}
+    for extra in ([], ["--resmon"]):
+        res = run_pytest(files, ["-q", "-rs", "--strict-markers"] + extra)
+        assert res.rc == 0, res
+        assert "2 passed, 2 skipped" in res.out, res
+        m = re.search(r"SKIPPED \[\d+\] test_req.py:\d+: requires_memory\(1\.00 TiB\): "
+                      r"available memory ([\d.]+) GiB", res.out)
+        assert m and 0 < float(m.group(1)) < 1024, res
+
+
+def test_markers_registered_for_strict_markers(run_pytest):
+    res = run_pytest({"test_m.py": "def test_x():\n    pass\n"}, ["--markers"])
+    assert res.rc == 0
+    assert "@pytest.mark.resmon_limit(" in res.out and "@pytest.mark.requires_memory(" in res.out
+
+
+def test_cgroup_limit_is_honoured(run_pytest, tmp_path):
+    """requires_memory compares with the memory cgroup's limit too: run the
+    session inside a child cgroup v1 group limited to 256 MiB."""
+    base = "/sys/fs/cgroup/memory"
+    try:
+        own = open("/proc/self/cgroup").read()
+        rel = next(line.split(":", 2)[2] for line in own.splitlines()
+                   if line.split(":")[1] == "memory")
+    except (OSError, StopIteration, IndexError):
+        pytest.skip("no cgroup v1 memory controller on this machine")
+    import os
+    group = os.path.join(base, rel.strip().lstrip("/"), "resmon-plugin-test-%d" % os.getpid())
+    try:
+        os.mkdir(group)
+    except OSError as exc:
+        pytest.skip("cannot create a memory cgroup here: %s" % exc)
+    try:
+        with open(os.path.join(group, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(256 << 20))
+        files = {"test_cg.py": """
+            import pytest
+
+            @pytest.mark.requires_memory("1 GiB")
+            def test_needs_a_gig():
+                pass
+        """}
+        (tmp_path / "pytest.ini").write_text("[pytest]\n")
+        for name, src in files.items():
+            (tmp_path / name).write_text(__import__("textwrap").dedent(src))
+        import subprocess, sys
+        from plughelp import clean_env
+        script = ("import os,sys; open(%r,'w').write(str(os.getpid())); "
+                  "os.execv(sys.executable, [sys.executable, '-m', 'pytest', '-q', '-rs', "
+                  "'-p', 'no:cacheprovider'])" % os.path.join(group, "cgroup.procs"))
+        proc = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=clean_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        out = proc.stdout.decode()
+        assert "memory cgroup limit 256.00 MiB" in out, out + proc.stderr.decode()
+    finally:
+        try:
+            os.rmdir(group)
+        except OSError:
+            pass
