@@ -633,6 +633,13 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
             P->cg_use = cg;
         if (ti >= 0 && run->tests[ti].proc < 0)
             run->tests[ti].proc = pi;
+        if (ti >= 0 && ti == P->cur_test && strcmp(kind, "test") != 0) {
+            int ph = phase_code(rm_rec_get(r, "phase"));
+            if (ph && ph != P->phase) {
+                P->phase = ph;
+                P->at_end = 0;
+            }
+        }
     }
     timeline_add(run, t, avail, rss, pi);
     if (ti >= 0) {

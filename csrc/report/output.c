@@ -211,7 +211,7 @@ static void text_inputs(FILE *o, const rm_run *run)
 static void text_verdict(FILE *o, const rm_run *run)
 {
     const rm_verdict *v = &run->verdict;
-    char a[TEXT_COLUMNS], b[64];
+    char a[TEXT_COLUMNS], b[96];
     int i;
     fprintf(o, "\nVERDICT  %s  (confidence %s, %.2f)\n", rm_verdict_name(v->kind),
             conf_word(v->confidence), v->confidence);
@@ -223,12 +223,12 @@ static void text_verdict(FILE *o, const rm_run *run)
     fputc('\n', o);
     for (i = 0; i < v->n_ev; i++) {
         const rm_evidence *e = &run->ev[v->ev[i]];
-        int k = snprintf(b, sizeof(b), "%s:%llu", ascii(a, 40, src_name(run, e->src), 32),
+        int k = snprintf(b, sizeof(b), "%s:%llu", ascii(a, 60, src_name(run, e->src), 58),
                          (unsigned long long)e->line);
         if (k < 0 || (size_t)k >= sizeof(b))
             b[0] = '\0';
-        fprintf(o, "  evidence %-12s %-30s %s\n", rm_evidence_name((rm_evidence_kind)v->ev[i]), b,
-                ascii(a, sizeof(a), e->text, 44));
+        fprintf(o, "  evidence %-12s %s\n    > %s\n", rm_evidence_name((rm_evidence_kind)v->ev[i]),
+                b, ascii(a, sizeof(a), e->text, 94));
     }
     if (run->max_dump_threads)
         fprintf(o, "  threads in the last dump: %llu\n", (unsigned long long)run->max_dump_threads);
@@ -246,8 +246,10 @@ static void text_boundary(FILE *o, const rm_run *run)
         fprintf(o, "  last test started, not finished: %s\n", ascii(a, sizeof(a), T->id, 64));
         fprintf(o, "    phase %s%s", phase_name(P ? P->phase : T->phase),
                 P && P->at_end ? " (ended; between phases)" : "");
-        if (P)
-            fprintf(o, ", pid %lld%s%s", P->pid, P->worker[0] ? ", worker " : "", P->worker);
+        if (P && P->pid)
+            fprintf(o, ", pid %lld", P->pid);
+        if (P && P->worker[0])
+            fprintf(o, ", worker %s", P->worker);
         fprintf(o, ", started at %s:%llu\n", ascii(a, 40, src_name(run, T->src), 32),
                 (unsigned long long)T->line);
     } else {
@@ -286,8 +288,10 @@ static void text_culprit(FILE *o, const rm_run *run)
         fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
         fprintf(o, "    peak %s, grew %s", rm_fmt_size(s1, sizeof(s1), T->peak),
                 fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
-        if (P)
-            fprintf(o, ", pid %lld%s%s", P->pid, P->worker[0] ? ", worker " : "", P->worker);
+        if (P && P->pid)
+            fprintf(o, ", pid %lld", P->pid);
+        if (P && P->worker[0])
+            fprintf(o, ", worker %s", P->worker);
         fprintf(o, "%s\n", T->finished ? "" : ", unfinished");
     }
     for (i = 0; i < run->n_procs; i++) {
@@ -555,7 +559,7 @@ static void write_svg(FILE *o, const rm_run *run)
             vmax = run->tl[i].rss;
     }
     fprintf(o,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "<svg width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
             SVG_W, SVG_H, SVG_W, SVG_H);
     fprintf(o,

@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: MIT
+"""resmon-report on hand-written GitHub job logs: verdicts, boundaries, golden text."""
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from reporthelp import DATA, GOLDEN, check_text, report_bin, run, run_json
+
+# input files -> (verdict, exit code, boundary test, culprit test)
+CASES = {
+    "gh_oom": (["gh_oom.log"], "oom_kill", 1, "tests/test_m.py::test_big",
+               "tests/test_m.py::test_big"),
+    "gh_xdist_oom": (["gh_xdist_oom.log"], "oom_kill", 1, "tests/test_w.py::test_small_2",
+                     "tests/test_w.py::test_huge"),
+    "gh_leak": (["gh_leak.log"], "oom_kill", 1, "tests/test_leak.py::test_step[12]",
+                "tests/test_leak.py::test_step[11]"),
+    "gh_shutdown": (["gh_shutdown.log"], "runner_shutdown", 1,
+                    "tests/core/test_ops.py::TestOps::test_load",
+                    "tests/core/test_ops.py::TestOps::test_load"),
+    "gh_segfault": (["gh_segfault.log"], "segfault", 1, "tests/test_native.py::test_ctypes_crash",
+                    None),
+    "gh_passed": (["gh_passed.log"], "passed", 0, None, None),
+    "gh_failed": (["gh_failed.log"], "failed", 1, None, None),
+    "gh_memoryerror": (["gh_memoryerror.log"], "memory_error", 1, None, None),
+    "gh_hang": (["gh_hang.log"], "hang", 1, "tests/test_net.py::test_wait", None),
+    "gh_cancelled": (["gh_cancelled.log"], "cancelled", 1, None, None),
+    "empty": (["empty.log"], "cancelled", 1, None, None),
+    "bashloop": (["bashloop.log"], "unknown", 3, None, None),
+    "legacy_bashloop": (["legacy_job.log", "bashloop.log"], "oom_kill", 1,
+                        "tests/core/test_ops.py::test_big", "tests/core/test_ops.py::test_big"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_verdict_and_boundary(name):
+    files, verdict, code, boundary, culprit = CASES[name]
+    rc, doc = run_json(files)
+    assert doc["schema"] == "resmon-report/1"
+    assert doc["verdict"]["kind"] == verdict
+    assert rc == code
+    assert (doc["boundary"] or {}).get("test") == boundary
+    assert (doc["culprit"] or {}).get("id") == culprit
+    for ev in doc["verdict"]["evidence"]:
+        assert ev["file"] in files and ev["line"] >= 1
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_text(name):
+    """The whole text report; RESMON_UPDATE_GOLDEN=1 rewrites the files."""
+    files = CASES[name][0]
+    p = run(files)
+    text = check_text(p.stdout)
+    path = os.path.join(GOLDEN, name + ".txt")
+    if os.environ.get("RESMON_UPDATE_GOLDEN") == "1":
+        with open(path, "w") as f:
+            f.write(text)
+    with open(path) as f:
+        assert text == f.read()
+
+
+def test_evidence_details():
+    _, doc = run_json(["gh_segfault.log"])
+    v = doc["verdict"]
+    assert v["exit_code"] == 139 and v["signal"] == 11
+    assert v["threads_in_dump"] == 2
+    assert "test_ctypes_crash" in v["crash_frame"]
+    assert [e["line"] for e in v["evidence"]] == [14, 15]
+    _, doc = run_json(["gh_xdist_oom.log"])
+    assert doc["verdict"]["confidence"] >= 0.9
+    assert doc["culprit"]["worker"] == "gw1" and doc["boundary"]["worker"] == "gw0"
+    assert doc["boundary"]["last_mark"]["label"] == "loop 3"
+    assert doc["boundary"]["last_mark"]["seconds_to_end"] == pytest.approx(2.5)
+    assert doc["boundary"]["rss"] == 305 << 20
+    assert doc["system"]["cg_oom_first"] == 0 and doc["system"]["cg_oom_last"] == 1
+    _, doc = run_json(["gh_leak.log"])
+    tr = doc["trend"][0]
+    assert tr["class"] == "rising" and tr["n"] == 12 and tr["r2"] > 0.99
+    assert abs(tr["slope_bytes_per_test"] - (150 << 20)) < (2 << 20)
+    _, doc = run_json(["gh_oom.log"])
+    fx = doc["fixtures"][0]
+    assert fx["name"] == "big_array" and fx["retained"] == 1000000000 and not fx["torn_down"]
+    _, doc = run_json(["gh_shutdown.log"])
+    t = [x for x in doc["tests"] if x["id"].endswith("test_save")][0]
+    assert t["rss_start"] == round(1.06 * 2**30) and t["rss_end"] == round(1.10 * 2**30)
+
+
+def test_flat_trend_before_a_kill_says_so():
+    p = run(["gh_xdist_oom.log"])
+    assert b"CULPRIT" in p.stdout
+    lines = ["2026-11-26T10:%02d:00.0000000Z [resmon/1] test pid=7 test=t.py::t[%d] phase=%s at=%s "
+             "rss=%d ;" % (i, i, ph, at, 500 << 20)
+             for i in range(20) for ph, at in (("setup", "start"), ("teardown", "end"))]
+    lines.append("2026-11-26T10:59:00.0000000Z ##[error]Process completed with exit code 137.")
+    p = run(["-"], stdin=("\n".join(lines) + "\n").encode())
+    text = check_text(p.stdout)
+    assert "R^2 0.00: flat" in text
+    assert "runner instability" in text
+
+
+def _no_files(x):
+    if isinstance(x, dict):
+        return {k: _no_files(v) for k, v in x.items() if k != "file"}
+    if isinstance(x, list):
+        return [_no_files(v) for v in x]
+    return x
+
+
+def test_gzip_and_stdin_give_the_same_report(tmp_path):
+    src = os.path.join(DATA, "gh_xdist_oom.log")
+    gz = tmp_path / "job.log.gz"
+    with open(src, "rb") as f, gzip.open(gz, "wb") as g:
+        shutil.copyfileobj(f, g)
+    _, plain = run_json([src])
+    _, zipped = run_json([str(gz)])
+    assert zipped["inputs"][0]["gzip"] is True
+    for key in ("verdict", "boundary", "culprit", "tests", "trend"):
+        assert _no_files(zipped[key]) == _no_files(plain[key])
+    with open(gz, "rb") as f:
+        _, piped = run_json(["-"], stdin=f.read())
+    assert _no_files(piped["verdict"]) == _no_files(plain["verdict"])
+    # a truncated gzip still gives the lines it holds, and says so
+    data = gz.read_bytes()
+    (tmp_path / "cut.gz").write_bytes(data[: len(data) // 2])
+    p = run([str(tmp_path / "cut.gz")])
+    assert b"gzip stream is truncated" in p.stdout
+    assert p.returncode in (0, 1, 3)
+
+
+def test_markdown_and_html_escape_untrusted_names(tmp_path):
+    evil = 'tests/x.py::test_a[<script>alert("x")</script>|`*_]'
+    esc = evil.replace("\\", "\\\\").replace('"', '\\"')
+    log = tmp_path / "evil.log"
+    log.write_text(
+        '2026-11-26T10:00:00.0000000Z [resmon/1] test pid=1 test="%s" phase=setup at=start '
+        'rss=100 mem_avail=5000 ;\n'
+        '2026-11-26T10:00:01.0000000Z [resmon/1] mark pid=1 label="<b>\\xff" rss=200 '
+        'mem_avail=4000 ;\n'
+        "2026-11-26T10:00:02.0000000Z ##[error]Process completed with exit code 137.\n" % esc)
+    html = run(["--format", "html", str(log)]).stdout.decode("ascii")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "http" not in html  # self-contained: no external URL at all
+    assert html.count("<svg") == 1 and "<polyline" in html
+    md = run(["--format", "markdown", str(log)]).stdout.decode("ascii")
+    assert "<script>" not in md and "|`*_" not in md
+    assert "## resmon: oom_kill" in md
+    rc, doc = run_json([str(log)])
+    assert doc["boundary"]["test"] == evil
+    assert doc["boundary"]["last_mark"]["label"] == "<b>\\xff"
+
+
+def test_markdown_has_a_mermaid_chart():
+    md = run(["--format", "markdown", "gh_leak.log"]).stdout.decode("ascii")
+    assert "```mermaid\nxychart-beta" in md
+    line = [x for x in md.splitlines() if x.strip().startswith("line [")][0]
+    values = [float(v) for v in line.split("[", 1)[1].rstrip("]").split(",")]
+    assert len(values) == 12 and values == sorted(values)
+
+
+def test_compare_runs():
+    p = run(["compare", "gh_leak.log", "gh_xdist_oom.log", "gh_passed.log"])
+    text = check_text(p.stdout)
+    assert p.returncode == 1
+    assert "the runs stopped at different tests" in text
+    assert "absent" in text
+    p = run(["compare", "--format", "json", "gh_leak.log", "gh_leak.log"])
+    import json
+    doc = json.loads(p.stdout)
+    assert doc["schema"] == "resmon-compare/1" and doc["same_boundary"] is True
+    assert [r["verdict"]["kind"] for r in doc["runs"]] == ["oom_kill", "oom_kill"]
+    # several files make one run: "a,b"
+    p = run(["compare", "--format", "json", "legacy_job.log,bashloop.log", "legacy_job.log"])
+    doc = json.loads(p.stdout)
+    assert doc["runs"][0]["verdict"]["confidence"] > doc["runs"][1]["verdict"]["confidence"]
+
+
+def test_usage_and_io_errors(tmp_path):
+    assert run([]).returncode == 2
+    assert run(["--format", "xml", "gh_oom.log"]).returncode == 2
+    assert run(["--bogus", "gh_oom.log"]).returncode == 2
+    p = run([str(tmp_path / "missing.log")])
+    assert p.returncode == 2 and b"missing.log" in p.stderr
+    assert run(["compare", "gh_oom.log"]).returncode == 2
+    # one bad input among good ones: a warning, the report still comes
+    p = run([str(tmp_path / "missing.log"), "gh_passed.log"])
+    assert p.returncode == 0 and b"passed" in p.stdout
+    assert run(["--exit-zero", "gh_oom.log"]).returncode == 0
+    out = tmp_path / "r.json"
+    assert run(["-f", "json", "-o", str(out), "gh_passed.log"]).returncode == 0
+    assert out.read_text().startswith("{")
+
+
+def test_bad_bytes_never_crash(tmp_path):
+    """Any bytes: NUL, invalid UTF-8, a 1 MB line, cut records, unknown versions."""
+    junk = bytearray()
+    junk += b"\x00\xff\xfe garbage \x1b[31m\n"
+    junk += b"[resmon/1] mark pid=1 label=\"cut in the mid"  # cut record
+    junk += b"\n" + b"x" * (1 << 20) + b"[resmon/1] mark pid=1 rss=5 ;\n"
+    junk += b"[resmon/42] mark pid=1 rss=7 future=1 ;\n"
+    junk += b"[resmon/1] mark pid=1 rss=8 bad\x01=1 ;\n"
+    junk += bytes(range(256)) * 50 + b"\n"
+    junk += b"2026-11-26T10:00:00.0000000Z [gw0] [resmon/1] test pid=1 test=a.py::t phase=call at=start"
+    (tmp_path / "junk.log").write_bytes(bytes(junk))
+    p = run(["junk.log"], cwd=str(tmp_path))
+    text = check_text(p.stdout)
+    assert p.returncode in (0, 1, 3)
+    assert "1 lines longer than 65536 bytes were cut (first at junk.log:3)" in text
+    assert "unknown format version 42 at line 4" in text
+    assert "malformed records (first at junk.log:5)" in text
+    assert "a.py::t" in text
+
+
+def test_python_dash_m_resmon_report():
+    env = dict(os.environ, RESMON_BIN_DIR=os.path.dirname(report_bin()))
+    p = subprocess.run([sys.executable, "-m", "resmon", "report", "--format", "json",
+                        os.path.join(DATA, "gh_passed.log")], capture_output=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert b'"kind":\t"passed"' in p.stdout
+    p = subprocess.run([sys.executable, "-m", "resmon", "nope"], capture_output=True)
+    assert p.returncode == 2
