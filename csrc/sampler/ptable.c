@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef RM_HAVE_PROC2
@@ -88,6 +89,14 @@ int rm_ptable_open(rm_ptable *t, const char *root, const char *backend)
     int n;
     memset(t, 0, sizeof(*t));
     t->page_size = sysconf(_SC_PAGESIZE);
+    {
+        /* keep half the fd limit for everything else */
+        struct rlimit rl;
+        t->fd_max = RM_PT_FD_MAX;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur / 2 < t->fd_max)
+            t->fd_max = (size_t)(rl.rlim_cur / 2);
+    }
     if (t->page_size <= 0)
         t->page_size = 4096;
     n = snprintf(t->root, sizeof(t->root), "%s", root ? root : "");
@@ -152,44 +161,169 @@ static int cmp_pid(const void *a, const void *b)
     return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-static int scan_proc(rm_ptable *t)
+static int cmp_task(const void *a, const void *b)
 {
-    char path[384], buf[RM_STAT_BUF];
+    const rm_pt_task *x = a, *y = b;
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Lists /proc again: keeps the fds of tasks still there, closes the others. */
+static int rescan_dir(rm_ptable *t)
+{
+    char path[384];
     DIR *d;
     struct dirent *e;
-    int n = snprintf(path, sizeof(path), "%s/proc", t->root);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
+    rm_pt_task *old = t->tasks, *cur = NULL;
+    size_t nold = t->ntasks, n = 0, cap = 0, i, j;
+    int rc = snprintf(path, sizeof(path), "%s/proc", t->root);
+    if (rc < 0 || (size_t)rc >= sizeof(path)) {
         errno = ENAMETOOLONG;
         return -1;
     }
     d = opendir(path);
     if (!d)
         return -1;
-    while ((e = readdir(d)) != NULL) {
-        const char *s = e->d_name;
-        int fd;
-        ssize_t len;
-        if (*s < '1' || *s > '9')
+    while ((e = readdir(d)) != NULL && n < RM_PT_MAX) {
+        const char *q = e->d_name;
+        long pid = 0;
+        if (*q < '1' || *q > '9')
             continue;
-        n = snprintf(path, sizeof(path), "%s/proc/%s/stat", t->root, s);
-        if (n < 0 || (size_t)n >= sizeof(path))
+        while (*q >= '0' && *q <= '9' && pid < 0x7fffffff)
+            pid = pid * 10 + (*q++ - '0');
+        if (*q || pid > 0x7fffffff)
             continue;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue; /* gone since readdir */
-        do
-            len = read(fd, buf, sizeof(buf) - 1);
-        while (len < 0 && errno == EINTR);
-        close(fd);
-        if (len <= 0)
-            continue;
-        buf[len] = '\0';
-        if (t->n == t->cap && grow(t) != 0)
-            break;
-        if (rm_parse_stat(buf, (size_t)len, t->page_size, &t->procs[t->n]) == 0)
-            t->n++;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            rm_pt_task *nt = realloc(cur, ncap * sizeof(*nt));
+            if (!nt)
+                break;
+            cur = nt;
+            cap = ncap;
+        }
+        cur[n].pid = (int)pid;
+        cur[n++].fd = -1;
     }
     closedir(d);
+    qsort(cur, n, sizeof(*cur), cmp_task);
+    /* merge: both lists are sorted by pid */
+    for (i = 0, j = 0; i < nold; i++) {
+        while (j < n && cur[j].pid < old[i].pid)
+            j++;
+        if (j < n && cur[j].pid == old[i].pid)
+            cur[j].fd = old[i].fd;
+        else if (old[i].fd >= 0) {
+            close(old[i].fd);
+            t->nfds--;
+        }
+    }
+    free(old);
+    t->tasks = cur;
+    t->ntasks = n;
+    t->tasks_cap = cap;
+    return 0;
+}
+
+/* Reads a small /proc file under the fake root into buf. Returns the
+ * length, or -1. */
+static ssize_t read_small(const rm_ptable *t, int pid, const char *name, char *buf, size_t cap)
+{
+    char path[384];
+    ssize_t len;
+    int fd, n = snprintf(path, sizeof(path), "%s/proc/%d/%s", t->root, pid, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    do
+        len = read(fd, buf, cap - 1);
+    while (len < 0 && errno == EINTR);
+    close(fd);
+    if (len > 0)
+        buf[len] = '\0';
+    return len;
+}
+
+/* The resident pages of a task, from its kept-open statm (opened on first
+ * use while under the fd budget). Returns 0, or -1 when the task is gone. */
+static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
+{
+    char buf[128], path[384];
+    const char *q;
+    ssize_t len;
+    uint64_t v = 0;
+    if (k->fd < 0 && t->nfds < t->fd_max) {
+        int n = snprintf(path, sizeof(path), "%s/proc/%d/statm", t->root, k->pid);
+        if (n > 0 && (size_t)n < sizeof(path) && (k->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+            t->nfds++;
+    }
+    if (k->fd >= 0) {
+        do
+            len = pread(k->fd, buf, sizeof(buf) - 1, 0);
+        while (len < 0 && errno == EINTR);
+        if (len > 0)
+            buf[len] = '\0';
+    } else {
+        len = read_small(t, k->pid, "statm", buf, sizeof(buf));
+    }
+    if (len <= 0) {
+        if (k->fd >= 0) {
+            close(k->fd); /* gone: a new task with its pid gets a new fd */
+            k->fd = -1;
+            t->nfds--;
+        }
+        return -1;
+    }
+    /* "size resident shared ..." */
+    q = buf;
+    while (*q >= '0' && *q <= '9')
+        q++;
+    if (*q++ != ' ')
+        return -1;
+    while (*q >= '0' && *q <= '9' && v < (1ull << 50))
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    *rss = v * (uint64_t)t->page_size;
+    return 0;
+}
+
+static int scan_proc(rm_ptable *t, int rescan)
+{
+    char buf[RM_STAT_BUF];
+    size_t i;
+    rescan = rescan || !t->tasks;
+    if (rescan && rescan_dir(t) != 0)
+        return -1;
+    for (i = 0; i < t->ntasks; i++) {
+        rm_pt_task *k = &t->tasks[i];
+        rm_proc *p;
+        if (k->pid <= 0)
+            continue;
+        if (t->n == t->cap && grow(t) != 0)
+            break;
+        p = &t->procs[t->n];
+        if (rescan) {
+            ssize_t len = read_small(t, k->pid, "stat", buf, sizeof(buf));
+            if (len <= 0 || rm_parse_stat(buf, (size_t)len, t->page_size, p) != 0) {
+                k->pid = -k->pid; /* gone until the next rescan */
+                if (k->fd >= 0) {
+                    close(k->fd);
+                    k->fd = -1;
+                    t->nfds--;
+                }
+                continue;
+            }
+            k->ppid = p->ppid;
+            memcpy(k->comm, p->comm, sizeof(k->comm));
+        }
+        if (read_statm(t, k, &p->rss) != 0) {
+            k->pid = -k->pid;
+            continue;
+        }
+        p->pid = k->pid;
+        p->ppid = k->ppid;
+        memcpy(p->comm, k->comm, sizeof(p->comm));
+        t->n++;
+    }
     return 0;
 }
 
@@ -223,7 +357,7 @@ static int scan_proc2(rm_ptable *t)
 }
 #endif
 
-int rm_ptable_scan(rm_ptable *t)
+int rm_ptable_scan(rm_ptable *t, int rescan)
 {
     int rc;
     t->n = 0;
@@ -232,7 +366,7 @@ int rm_ptable_scan(rm_ptable *t)
         rc = scan_proc2(t);
     else
 #endif
-        rc = scan_proc(t);
+        rc = scan_proc(t, rescan);
     if (rc != 0)
         return -1;
     qsort(t->procs, t->n, sizeof(*t->procs), cmp_pid);
@@ -335,6 +469,12 @@ void rm_ptable_close(rm_ptable *t)
     }
 #endif
     t->proc2 = NULL;
+    for (size_t i = 0; i < t->ntasks; i++)
+        if (t->tasks[i].fd >= 0)
+            close(t->tasks[i].fd);
+    free(t->tasks);
+    t->tasks = NULL;
+    t->ntasks = t->nfds = 0;
     free(t->procs);
     free(t->mark);
     t->procs = NULL;

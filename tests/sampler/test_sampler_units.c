@@ -48,6 +48,9 @@ static void fake_proc(int pid, const char *comm, int ppid, unsigned long rss_pag
                  pid, comm, ppid, rss_pages);
     snprintf(rel, sizeof(rel), "/proc/%d/stat", pid);
     put_file(rel, text, (size_t)n);
+    n = snprintf(text, sizeof(text), "1000 %lu 10 1 0 50 0\n", rss_pages);
+    snprintf(rel, sizeof(rel), "/proc/%d/statm", pid);
+    put_file(rel, text, (size_t)n);
     if (cmdline) {
         snprintf(rel, sizeof(rel), "/proc/%d/cmdline", pid);
         put_file(rel, cmdline, cmdlen);
@@ -94,7 +97,30 @@ static void test_tree(void)
 
     CHECK(rm_ptable_open(&t, root, "proc") == 0);
     CHECK(strcmp(rm_ptable_backend(&t), "proc") == 0);
-    CHECK(rm_ptable_scan(&t) == 8);
+    CHECK(rm_ptable_scan(&t, 1) == 8);
+    CHECK(t.nfds == 8);                /* stat files stay open */
+    CHECK(rm_ptable_scan(&t, 0) == 8); /* through the kept fds */
+    fake_proc(40, "late", 1, 1, NULL, 0);
+    CHECK(rm_ptable_scan(&t, 0) == 8); /* not listed yet */
+    CHECK(rm_ptable_scan(&t, 1) == 9 && t.nfds == 9);
+    {
+        char gone[400];
+        snprintf(gone, sizeof(gone), "%s/proc/40/stat", root);
+        unlink(gone);
+        snprintf(gone, sizeof(gone), "%s/proc/40/statm", root);
+        unlink(gone);
+        snprintf(gone, sizeof(gone), "%s/proc/40", root);
+        rmdir(gone);
+    }
+    CHECK(rm_ptable_scan(&t, 1) == 8 && t.nfds == 8); /* its fd closed */
+    fake_proc(11, "renamed", 10, 350, NULL, 0);
+    CHECK(rm_ptable_scan(&t, 0) == 8); /* RSS from statm now, name at the rescan */
+    CHECK(t.procs[rm_ptable_find(&t, 11)].rss == 350 * (uint64_t)ps);
+    CHECK(strcmp(t.procs[rm_ptable_find(&t, 11)].comm, "python") == 0);
+    CHECK(rm_ptable_scan(&t, 1) == 8);
+    CHECK(strcmp(t.procs[rm_ptable_find(&t, 11)].comm, "renamed") == 0);
+    fake_proc(11, "python", 10, 300, NULL, 0);
+    CHECK(rm_ptable_scan(&t, 1) == 8);
     CHECK(rm_ptable_find(&t, 12) >= 0 && rm_ptable_find(&t, 99) == -1);
 
     n = rm_ptable_tree(&t, 10, idx, 8, &sum, &count);
