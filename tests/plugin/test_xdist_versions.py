@@ -122,6 +122,8 @@ def test_oldest_pytest_7(run_pytest, tmp_path):
         assert "1 failed, 22 passed, 1 skipped" in res.out, res
         assert "limit growth=10.00 MiB" in res.out
         fx = [f for f in find_records(rec.read_text(), kind="fixture") if f["name"] == "held"]
-        assert [f["at"] for f in fx] == ["setup", "teardown"] and fx[1]["held"] == "2", fx
+        # under xdist each worker that ran a test of TestA set the fixture up
+        assert [f["at"] for f in fx].count("setup") == [f["at"] for f in fx].count("teardown")
+        assert sum(int(f["held"]) for f in fx if f["at"] == "teardown") == 2, fx
         assert len(find_records(rec.read_text(), kind="test")) == 23 * 4 + 3, res  # the skipped test has no call
         assert "resmon summary" in res.out
