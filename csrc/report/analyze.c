@@ -239,7 +239,8 @@ static void boundary(rm_run *run)
         run->boundary_test = run->procs[best].cur_test;
         return;
     }
-    if (run->text_test >= 0 && !run->tests[run->text_test].finished) {
+    if (run->text_test >= 0 && !run->tests[run->text_test].finished &&
+        !run->tests[run->text_test].text_done) {
         run->boundary_test = run->text_test;
         return;
     }
@@ -250,19 +251,53 @@ static void boundary(rm_run *run)
     run->boundary_proc = best;
 }
 
+/* The sampler's process-tree RSS while each test ran (timeline is sorted). */
+static void tree_peaks(rm_run *run)
+{
+    int i;
+    for (i = 0; i < run->n_tests; i++) {
+        rm_test *T = &run->tests[i];
+        int64_t end = T->t_end ? T->t_end : run->t_last;
+        int lo = 0, hi = run->n_tl, k;
+        if (!T->t_start)
+            continue;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (run->tl[mid].t < T->t_start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++)
+            if (run->tl[k].proc < 0 && run->tl[k].rss != RM_UNSET && run->tl[k].rss > T->tree_peak)
+                T->tree_peak = run->tl[k].rss;
+    }
+}
+
 static void culprit(rm_run *run)
 {
-    int i, best = -1;
+    int i, best = -1, procs = 0;
+    uint64_t best_score = 0;
+    for (i = 0; i < run->n_procs; i++)
+        procs += run->procs[i].n_tests_ended > 0 || run->procs[i].cur_test >= 0;
     int64_t since = run->t_last ? run->t_last - CULPRIT_WINDOW_USEC : 0;
     if (run->t_last && run->t_first && (run->t_last - run->t_first) / 10 > CULPRIT_WINDOW_USEC)
         since = run->t_last - (run->t_last - run->t_first) / 10;
     for (i = 0; i < run->n_tests; i++) {
         const rm_test *T = &run->tests[i];
-        int near_end = !T->finished || !run->t_last || !T->t_end || T->t_end >= since;
-        if (T->peak == 0 || !near_end)
+        int near_end =
+            !(T->finished || T->text_done) || !run->t_last || !T->t_end || T->t_end >= since;
+        /* one test process: the sampler's tree is that process (and its
+         * children), so its RSS while the test ran counts too */
+        uint64_t score = T->peak;
+        if (procs <= 1 && T->tree_peak > score)
+            score = T->tree_peak;
+        if (score == 0 || !near_end)
             continue;
-        if (best < 0 || T->peak > run->tests[best].peak)
+        if (best < 0 || score > best_score) {
             best = i;
+            best_score = score;
+        }
     }
     run->culprit_test = best;
 }
@@ -338,6 +373,7 @@ void rm_run_analyze(rm_run *run)
     qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
     verdict(run);
     boundary(run);
+    tree_peaks(run);
     culprit(run);
     trends(run);
 }

@@ -916,8 +916,7 @@ static void text_test(rm_run *run, int src, uint64_t line, const char *id, size_
             oc[i] = (char)(oc[i] >= 'A' && oc[i] <= 'Z' ? oc[i] - 'A' + 'a' : oc[i]);
         if (!T->outcome[0] || strcmp(oc, "passed") != 0)
             memcpy(T->outcome, oc, sizeof(oc));
-        if (T->proc < 0)
-            T->finished = 1;
+        T->text_done = 1;
         if (run->text_test == ti)
             run->text_test = -1;
     } else {
@@ -1093,8 +1092,13 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
     }
     if (run->ts.after_current > 0) {
         run->ts.after_current--;
-        if (!run->crash_frame[0] && starts(s, n, "  File "))
-            snip(run->crash_frame, sizeof(run->crash_frame), s + 2, n - 2);
+        /* the innermost frame, or better the innermost frame of a test */
+        if (starts(s, n, "  File ") && !run->ts.frame_is_test) {
+            int is_test = memmem(s, n, " in test", 8) != NULL;
+            if (!run->crash_frame[0] || is_test)
+                snip(run->crash_frame, sizeof(run->crash_frame), s + 2, n - 2);
+            run->ts.frame_is_test = is_test;
+        }
     }
     switch (s[0]) {
     case '#':
@@ -1172,7 +1176,8 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             run->ts.dump_threads++;
             if (run->ts.dump_threads > run->max_dump_threads)
                 run->max_dump_threads = run->ts.dump_threads;
-            run->ts.after_current = 3;
+            run->ts.after_current = 40;
+            run->ts.frame_is_test = 0;
             run->crash_frame[0] = '\0';
             return;
         }

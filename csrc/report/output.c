@@ -177,7 +177,7 @@ static void text_inputs(FILE *o, const rm_run *run)
             (unsigned long long)recs, (unsigned long long)legacy);
     for (i = 0; i < run->n_src; i++) {
         const rm_source *S = &run->src[i];
-        fprintf(o, "  %s: %llu lines%s", ascii(a, sizeof(a), S->path, 60),
+        fprintf(o, "  %s: %llu lines%s", ascii(a, sizeof(a), S->path, 40),
                 (unsigned long long)S->lines, S->gz ? " (gzip)" : "");
         if (S->records || S->legacy)
             fprintf(o, ", %llu records, %llu legacy", (unsigned long long)S->records,
@@ -288,11 +288,13 @@ static void text_culprit(FILE *o, const rm_run *run)
         fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
         fprintf(o, "    peak %s, grew %s", rm_fmt_size(s1, sizeof(s1), T->peak),
                 fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
+        if (T->tree_peak > T->peak)
+            fprintf(o, ", process tree %s", rm_fmt_size(s1, sizeof(s1), T->tree_peak));
         if (P && P->pid)
             fprintf(o, ", pid %lld", P->pid);
         if (P && P->worker[0])
             fprintf(o, ", worker %s", P->worker);
-        fprintf(o, "%s\n", T->finished ? "" : ", unfinished");
+        fprintf(o, "%s\n", T->finished || T->text_done ? "" : ", unfinished");
     }
     for (i = 0; i < run->n_procs; i++) {
         const rm_proc *P = &run->procs[i];
@@ -357,7 +359,7 @@ static void text_tests(FILE *o, const rm_run *run, int top)
                 fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
                 rm_fmt_size(s3, sizeof(s3), T->min_avail),
                 rm_fmt_size(s4, sizeof(s4), T->others_at_min),
-                T->outcome[0] ? T->outcome : (T->finished ? "done" : "running"),
+                T->outcome[0] ? T->outcome : (T->finished || T->text_done ? "done" : "running"),
                 P && P->worker[0] ? P->worker : "-", ascii(a, sizeof(a), T->id, 38));
     }
     free(idx);
@@ -708,7 +710,7 @@ static cJSON *j_test(const rm_run *run, int i)
         cJSON_AddNullToObject(t, "worker");
     }
     j_str(t, "outcome", T->outcome);
-    cJSON_AddBoolToObject(t, "finished", T->finished);
+    cJSON_AddBoolToObject(t, "finished", T->finished || T->text_done);
     j_str(t, "phase", phase_name(T->phase));
     j_u64(t, "rss_start", T->rss_start);
     j_u64(t, "rss_end", T->rss_end);
@@ -717,6 +719,7 @@ static cJSON *j_test(const rm_run *run, int i)
     else
         cJSON_AddNullToObject(t, "growth");
     j_u64(t, "peak", T->peak ? T->peak : RM_UNSET);
+    j_u64(t, "tree_peak", T->tree_peak ? T->tree_peak : RM_UNSET);
     j_u64(t, "min_avail", T->min_avail);
     j_u64(t, "others", T->others_at_min);
     j_u64(t, "cg_max", T->cg_max ? T->cg_max : RM_UNSET);

@@ -91,12 +91,14 @@ typedef struct rm_test {
     int proc; /* index into procs, -1 unknown */
     int order;
     int end_order; /* order of its end within its process, -1 not ended */
-    int finished;  /* saw the end of teardown (or an outcome) */
+    int finished;  /* a record said its teardown ended */
+    int text_done; /* pytest's output printed its outcome */
     int phase;     /* last phase seen: 0 none, 1 setup, 2 call, 3 teardown */
     int src;
     uint64_t line;
     int64_t t_start, t_end;
     uint64_t rss_start, rss_end, peak, min_avail, others_at_min, cg_max;
+    uint64_t tree_peak; /* largest sampler tree RSS while it ran (0 unknown) */
     char outcome[12];
 } rm_test;
 
@@ -166,6 +168,7 @@ typedef struct rm_textstate {
     uint64_t dump_threads;
     int after_current; /* lines left to capture of the current thread's stack */
     int64_t bash_t;    /* time of the current bash block */
+    int frame_is_test; /* crash_frame is a frame of a test function */
 } rm_textstate;
 
 typedef struct rm_verdict {
