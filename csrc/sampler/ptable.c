@@ -201,6 +201,7 @@ static int rescan_dir(rm_ptable *t)
             cap = ncap;
         }
         cur[n].pid = (int)pid;
+        cur[n].ppid = -1; /* stat not read yet */
         cur[n++].fd = -1;
     }
     closedir(d);
@@ -209,9 +210,11 @@ static int rescan_dir(rm_ptable *t)
     for (i = 0, j = 0; i < nold; i++) {
         while (j < n && cur[j].pid < old[i].pid)
             j++;
-        if (j < n && cur[j].pid == old[i].pid)
+        if (j < n && cur[j].pid == old[i].pid) {
             cur[j].fd = old[i].fd;
-        else if (old[i].fd >= 0) {
+            cur[j].ppid = old[i].ppid;
+            memcpy(cur[j].comm, old[i].comm, sizeof(cur[j].comm));
+        } else if (old[i].fd >= 0) {
             close(old[i].fd);
             t->nfds--;
         }
@@ -293,6 +296,8 @@ static int scan_proc(rm_ptable *t, int rescan)
     rescan = rescan || !t->tasks;
     if (rescan && rescan_dir(t) != 0)
         return -1;
+    if (rescan)
+        t->rescans++;
     for (i = 0; i < t->ntasks; i++) {
         rm_pt_task *k = &t->tasks[i];
         rm_proc *p;
@@ -301,7 +306,8 @@ static int scan_proc(rm_ptable *t, int rescan)
         if (t->n == t->cap && grow(t) != 0)
             break;
         p = &t->procs[t->n];
-        if (rescan) {
+        if (rescan &&
+            (k->ppid < 0 || (unsigned)k->pid % RM_PT_STAT_EVERY == t->rescans % RM_PT_STAT_EVERY)) {
             ssize_t len = read_small(t, k->pid, "stat", buf, sizeof(buf));
             if (len <= 0 || rm_parse_stat(buf, (size_t)len, t->page_size, p) != 0) {
                 k->pid = -k->pid; /* gone until the next rescan */

@@ -22,11 +22,16 @@
  * a pread(2) of a kept statm costs a tenth of open+read+close of stat. */
 #define RM_PT_FD_MAX 512
 
+/* Known tasks re-read their stat (parent, name) on every this-many-th
+ * rescan, staggered by pid; new tasks read it at once. stat costs three
+ * times statm, and a parent or name rarely changes. */
+#define RM_PT_STAT_EVERY 4
+
 /* A task the /proc reader found at its last directory scan. */
 typedef struct rm_pt_task {
     int pid;
     int fd;   /* kept-open /proc/<pid>/statm, or -1 */
-    int ppid; /* from stat at the last directory scan */
+    int ppid; /* from stat, re-read every RM_PT_STAT_EVERY rescans */
     char comm[16];
 } rm_pt_task;
 
@@ -47,6 +52,7 @@ typedef struct rm_ptable {
     rm_pt_task *tasks;   /* /proc reader: tasks of the last directory scan, by pid */
     size_t ntasks, tasks_cap;
     size_t nfds, fd_max;
+    unsigned rescans;
     long page_size;
     char root[256]; /* "" or a directory standing in for "/" (tests) */
 } rm_ptable;
