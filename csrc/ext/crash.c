@@ -424,8 +424,8 @@ static void register_current_engine(PyObject *py_fh)
 #else
     sig = SIGUSR2;
 #endif
-    if (sigaction(sig, NULL, &before) != 0)
-        return;
+    if (sigaction(sig, NULL, &before) != 0 || is_function(&before))
+        return; /* someone uses this signal: leave it (and faulthandler's entry) alone */
     py_res = PyObject_CallMethod(py_fh, "register", "iiii", sig, crash_fd, 0, 0);
     if (!py_res) {
         PyErr_Clear();
