@@ -110,7 +110,9 @@ def run_all(cfgs, seconds, sequential):
         os.killpg(proc.pid, signal.SIGTERM)
         _, status, ru = os.wait4(proc.pid, 0)
         cpu = ru.ru_utime + ru.ru_stime
-        results[name] = (cpu, hwm, ru.ru_maxrss)
+        # ru_maxrss is useless here: it keeps the peak of the forked Python
+        # image from before exec, so the main process's VmHWM is used
+        results[name] = (cpu, hwm)
 
     if sequential:
         for cfg in cfgs:
@@ -153,15 +155,14 @@ def main():
     nprocs = sum(1 for d in os.listdir("/proc") if d.isdigit())
     print(f"# {args.seconds:g} s per configuration, {'sequential' if args.sequential else 'all at once'}, "
           f"{nprocs} processes on the machine, sampler proc_reader={reader}")
-    print("| configuration | CPU s | % of one core | peak RSS (MiB) | peak RSS incl. children (MiB) "
-          "| CPU x resmon-sampler |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| configuration | CPU s | % of one core | peak RSS (MiB) | CPU x resmon-sampler |")
+    print("|---|---:|---:|---:|---:|")
     for name, kind, interval, _ in cfgs:
-        cpu, hwm, maxrss = res[name]
+        cpu, hwm = res[name]
         base = res[f"resmon-sampler {'1 Hz' if interval == '1' else '10 Hz'}"][0]
         ratio = cpu / base if base > 0 else float("inf")
         print(f"| {name} | {cpu:.3f} | {100 * cpu / args.seconds:.2f} | {hwm / 1024:.1f} | "
-              f"{maxrss / 1024:.1f} | {ratio:.1f} |")
+              f"{ratio:.1f} |")
     s10, b10 = res["resmon-sampler 10 Hz"][0], res["bash loop 10 Hz"][0]
     s1, b1 = res["resmon-sampler 1 Hz"][0], res["bash loop 1 Hz"][0]
     print()

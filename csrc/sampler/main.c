@@ -718,7 +718,7 @@ static void check_pressure(sampler *s, const rm_psi *psi)
         rm_line_cstr(&l, "at", on ? "start" : "end");
         put_hundredths(&l, "psi_some10", psi->some10);
         put_hundredths(&l, "psi_full10", psi->full10);
-        put_hundredths(&l, "threshold", th);
+        put_hundredths(&l, "psi_threshold", th);
         emit(s, &l);
     }
 }
