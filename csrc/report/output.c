@@ -375,7 +375,8 @@ static void text_trend(FILE *o, const rm_run *run)
     for (i = 0; i < run->n_trends; i++) {
         const rm_trend *T = &run->trends[i];
         const rm_proc *P = &run->procs[T->proc];
-        fprintf(o, "  pid %lld%s%s: %s per test over %d tests, R^2 %.2f: %s\n", P->pid,
+        fprintf(o, "  %s %lld%s%s: %s per test over %d tests, R^2 %.2f: %s\n",
+                P->pid ? "pid" : "process", P->pid ? P->pid : (long long)T->proc,
                 P->worker[0] ? " " : "", P->worker, fmt_signed(s1, sizeof(s1), T->slope), T->n,
                 T->r2, T->cls);
     }
