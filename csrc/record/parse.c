@@ -120,57 +120,6 @@ size_t rm_parse_utc(const char *s, size_t n, int64_t *usec)
     return p;
 }
 
-static void two(char *s, unsigned v)
-{
-    s[0] = (char)('0' + v / 10 % 10);
-    s[1] = (char)('0' + v % 10);
-}
-
-size_t rm_fmt_utc(char *out, int64_t usec)
-{
-    int64_t sec = usec >= 0 ? usec / 1000000 : (usec - 999999) / 1000000;
-    int64_t us = usec - sec * 1000000;
-    int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
-    int64_t secs = sec - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    size_t n = 0;
-    int i;
-    if (m <= 2)
-        y++;
-    if (y < 0 || y > 9999)
-        y = 0;
-    two(out, (unsigned)(y / 100));
-    two(out + 2, (unsigned)(y % 100));
-    out[4] = '-';
-    two(out + 5, m);
-    out[7] = '-';
-    two(out + 8, d);
-    out[10] = 'T';
-    two(out + 11, (unsigned)(secs / 3600));
-    out[13] = ':';
-    two(out + 14, (unsigned)(secs / 60 % 60));
-    out[16] = ':';
-    two(out + 17, (unsigned)(secs % 60));
-    out[19] = '.';
-    n = 20;
-    for (i = 5; i >= 0; i--) {
-        out[n + (size_t)i] = (char)('0' + us % 10);
-        us /= 10;
-    }
-    n += 6;
-    out[n++] = 'Z';
-    out[n] = '\0';
-    return n;
-}
-
 /* ---- field storage ---- */
 
 /* Starts a field: copies the key into buf. Returns the field index, or -1

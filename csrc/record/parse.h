@@ -103,10 +103,6 @@ int rm_rec_usec(const rm_rec *rec, const char *key, uint64_t *out);
  * the number of bytes consumed, or 0 when s does not start with such a time. */
 size_t rm_parse_utc(const char *s, size_t n, int64_t *usec);
 
-/* Formats microseconds since the epoch as YYYY-MM-DDTHH:MM:SS.uuuuuuZ into
- * out (at least 28 bytes). Returns the length. */
-size_t rm_fmt_utc(char *out, int64_t usec);
-
 /* ---- bounded-memory line reader ---- */
 
 /* Read buffer. Lines up to RM_READER_LINE_MAX are delivered whole. */

@@ -67,6 +67,12 @@ size_t rm_line_end(rm_line *l);
  * Returns 0, or -1 with errno set. Async-signal-safe. */
 int rm_write_all(int fd, const char *buf, size_t n);
 
+/* Formats a CLOCK_REALTIME time in microseconds as
+ * YYYY-MM-DDTHH:MM:SS.uuuuuuZ into out (at least 28 bytes, NUL-terminated);
+ * returns the length (27). Years outside 0..9999 print as 0000.
+ * Async-signal-safe. */
+size_t rm_fmt_utc(char *out, int64_t usec);
+
 /* Formats v in decimal into out (at least 21 bytes); returns the length.
  * Async-signal-safe. */
 size_t rm_fmt_u64(char *out, uint64_t v);

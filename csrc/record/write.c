@@ -121,10 +121,12 @@ static void two(char *s, unsigned v)
     s[1] = (char)('0' + v % 10);
 }
 
-void rm_line_utc(rm_line *l, const char *key, int64_t sec, long usec)
+size_t rm_fmt_utc(char *out, int64_t usec)
 {
     /* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm),
      * done by hand because gmtime_r is not async-signal-safe. */
+    int64_t sec = usec >= 0 ? usec / 1000000 : (usec - 999999) / 1000000;
+    int64_t us = usec - sec * 1000000;
     int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
     int64_t secs = sec - days * 86400;
     int64_t z = days + 719468;
@@ -136,43 +138,40 @@ void rm_line_utc(rm_line *l, const char *key, int64_t sec, long usec)
     unsigned mp = (5 * doy + 2) / 153;
     unsigned d = doy - (153 * mp + 2) / 5 + 1;
     unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    char s[40];
-    size_t n;
+    size_t n = 0;
     int i;
-    unsigned long u = usec < 0 ? 0 : (unsigned long)usec % 1000000ul;
-
     if (m <= 2)
         y++;
     if (y < 0 || y > 9999)
         y = 0;
-    n = 0;
-    s[n++] = (char)('0' + y / 1000 % 10);
-    s[n++] = (char)('0' + y / 100 % 10);
-    two(s + n, (unsigned)(y % 100));
-    n += 2;
-    s[n++] = '-';
-    two(s + n, m);
-    n += 2;
-    s[n++] = '-';
-    two(s + n, d);
-    n += 2;
-    s[n++] = 'T';
-    two(s + n, (unsigned)(secs / 3600));
-    n += 2;
-    s[n++] = ':';
-    two(s + n, (unsigned)(secs / 60 % 60));
-    n += 2;
-    s[n++] = ':';
-    two(s + n, (unsigned)(secs % 60));
-    n += 2;
-    s[n++] = '.';
+    two(out, (unsigned)(y / 100));
+    two(out + 2, (unsigned)(y % 100));
+    out[4] = '-';
+    two(out + 5, m);
+    out[7] = '-';
+    two(out + 8, d);
+    out[10] = 'T';
+    two(out + 11, (unsigned)(secs / 3600));
+    out[13] = ':';
+    two(out + 14, (unsigned)(secs / 60 % 60));
+    out[16] = ':';
+    two(out + 17, (unsigned)(secs % 60));
+    out[19] = '.';
+    n = 20;
     for (i = 5; i >= 0; i--) {
-        s[n + (size_t)i] = (char)('0' + u % 10);
-        u /= 10;
+        out[n + (size_t)i] = (char)('0' + us % 10);
+        us /= 10;
     }
     n += 6;
-    s[n++] = 'Z';
-    put_field(l, key, s, n);
+    out[n++] = 'Z';
+    out[n] = '\0';
+    return n;
+}
+
+void rm_line_utc(rm_line *l, const char *key, int64_t sec, long usec)
+{
+    char s[32];
+    put_field(l, key, s, rm_fmt_utc(s, sec * 1000000 + (usec < 0 ? 0 : usec % 1000000)));
 }
 
 static int bare_byte(unsigned char c)
