@@ -156,9 +156,10 @@ typedef struct sig_slot {
     rm_dump_buf *buf;      /* prepared at install time */
 } sig_slot;
 
-/* One buffer per group: a fault, a termination and a USR1 dump can run at
- * the same time on different threads without sharing memory. */
-static rm_dump_buf fatal_buf, term_buf, usr1_buf;
+/* One buffer per group (faults; SIGTERM; SIGINT; SIGUSR1), each with its
+ * own busy flag: handlers running at the same time on different threads
+ * never share memory. */
+static rm_dump_buf fatal_buf, term_buf, int_buf, usr1_buf;
 
 static sig_slot slots[] = {
     {.signo = SIGSEGV, .kind = KIND_FATAL, .buf = &fatal_buf},
@@ -167,7 +168,7 @@ static sig_slot slots[] = {
     {.signo = SIGILL, .kind = KIND_FATAL, .buf = &fatal_buf},
     {.signo = SIGABRT, .kind = KIND_FATAL, .buf = &fatal_buf},
     {.signo = SIGTERM, .kind = KIND_TERM, .buf = &term_buf},
-    {.signo = SIGINT, .kind = KIND_TERM, .buf = &term_buf},
+    {.signo = SIGINT, .kind = KIND_TERM, .buf = &int_buf},
     {.signo = SIGUSR1, .kind = KIND_USR1, .buf = &usr1_buf},
 };
 #define NSLOTS (sizeof(slots) / sizeof(slots[0]))
@@ -187,14 +188,13 @@ static int we_enabled_faulthandler;
 static void (*cur_engine)(int);
 static int cur_sig;
 
-static void current_thread_first(int fd, rm_dump_buf *b, uint64_t threads)
+static void current_thread_first(int fd, uint64_t threads)
 {
     /* Async-signal-safe as faulthandler's handler is, plus write(2). */
     static const char head[] = "More than 100 threads: faulthandler's list below may miss the "
                                "current thread, so here it is first:\n";
     if (threads <= RM_FH_MAX_THREADS || !cur_engine)
         return;
-    (void)b;
     (void)rm_write_all(fd, head, sizeof(head) - 1);
     cur_engine(cur_sig);
 }
@@ -257,7 +257,7 @@ static void on_fatal(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
         int fd = rm_crash_fd();
         uint64_t threads = write_gasp(sl->buf, signo);
         rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
-        current_thread_first(fd, sl->buf, threads);
+        current_thread_first(fd, threads);
         rm_dump_native(fd, sl->buf);
         rm_dump_record(fd, sl->buf, "end", "signal", signo, -1, 1);
     }
@@ -278,7 +278,7 @@ static void on_term(sig_slot *sl, int signo, siginfo_t *info, void *ctx)
         int fd = rm_crash_fd();
         uint64_t threads = write_gasp(sl->buf, signo);
         rm_dump_record(fd, sl->buf, "begin", "signal", signo, -1, 1);
-        current_thread_first(fd, sl->buf, threads);
+        current_thread_first(fd, threads);
         if (sl->fh_registered)
             call_handler(&sl->fh, signo, info, ctx);
         rm_dump_native(fd, sl->buf);
