@@ -386,7 +386,7 @@ def test_watchdog_fires_on_a_sleeping_test_and_repeats(tmp_path):
             pass
 
         def test_slow():
-            time.sleep(2.3)
+            time.sleep(2.0)
 
         def test_after():
             time.sleep(0.2)
