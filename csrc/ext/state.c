@@ -15,6 +15,16 @@
 #include <unistd.h>
 #endif
 
+/* Fences for the current-test slots. MSVC has no __atomic builtins; its
+ * MemoryBarrier() is a full fence, stronger than needed and as cheap here. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FENCE_ACQUIRE() MemoryBarrier()
+#define FENCE_RELEASE() MemoryBarrier()
+#else
+#define FENCE_ACQUIRE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define FENCE_RELEASE() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+
 rm_state rm_g = {.out_fd = 2, .rec_fd = -1};
 
 /* ---- clocks (async-signal-safe) ---- */
@@ -66,7 +76,7 @@ void rm_ctx_read(char test[RM_CTX_TEST_MAX], char phase[RM_CTX_PHASE_MAX])
     for (attempt = 0; attempt < 4; attempt++) {
         const rm_ctx_slot *s = &rm_g.ctx[rm_g.ctx_cur & 1];
         unsigned gen = s->gen, n;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        FENCE_ACQUIRE();
         if (gen & 1)
             continue; /* being written */
         n = s->test_len < RM_CTX_TEST_MAX ? s->test_len : RM_CTX_TEST_MAX - 1;
@@ -74,7 +84,7 @@ void rm_ctx_read(char test[RM_CTX_TEST_MAX], char phase[RM_CTX_PHASE_MAX])
         test[n] = '\0';
         memcpy(phase, s->phase, RM_CTX_PHASE_MAX);
         phase[RM_CTX_PHASE_MAX - 1] = '\0';
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        FENCE_ACQUIRE();
         if (s->gen == gen)
             return;
     }
@@ -91,14 +101,14 @@ static void ctx_write(const char *test, size_t test_len, const char *phase, size
     if (phase_len >= RM_CTX_PHASE_MAX)
         phase_len = RM_CTX_PHASE_MAX - 1;
     s->gen++; /* odd: being written */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    FENCE_RELEASE();
     memcpy(s->test, test, test_len);
     s->test_len = (unsigned)test_len;
     memcpy(s->phase, phase, phase_len);
     s->phase[phase_len] = '\0';
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    FENCE_RELEASE();
     s->gen++; /* even: stable */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    FENCE_RELEASE();
     rm_g.ctx_cur = next;
 }
 
