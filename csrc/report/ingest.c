@@ -511,6 +511,32 @@ static int fixture_at(const rm_field *at)
 
 /* ---- records ---- */
 
+/* Kinds a test process writes itself (the plugin and the crash handlers). */
+static int own_kind(const char *kind)
+{
+    return strcmp(kind, "test") == 0 || strcmp(kind, "fixture") == 0 || strcmp(kind, "mark") == 0 ||
+           strcmp(kind, "gasp") == 0 || strcmp(kind, "dump") == 0;
+}
+
+/* FNV-1a over a record's keys and values: tells a copy from another record
+   written in the same microsecond. */
+static uint64_t rec_hash(const rm_rec *r)
+{
+    uint64_t h = 14695981039346656037ULL;
+    unsigned i;
+    size_t k;
+    for (i = 0; i < r->n_fields; i++) {
+        const rm_field *f = &r->f[i];
+        for (k = 0; f->key[k]; k++)
+            h = (h ^ (unsigned char)f->key[k]) * 1099511628211ULL;
+        h = (h ^ '=') * 1099511628211ULL;
+        for (k = 0; k < f->val_len; k++)
+            h = (h ^ (unsigned char)f->val[k]) * 1099511628211ULL;
+        h = (h ^ ' ') * 1099511628211ULL;
+    }
+    return h;
+}
+
 static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
 {
     rm_source *S = &run->src[src];
@@ -520,7 +546,7 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
     uint64_t rss = get_u64(r, "rss"), hwm = get_u64(r, "hwm"), avail = get_u64(r, "mem_avail");
     uint64_t total = get_u64(r, "mem_total"), thr = get_u64(r, "thr"), cg = get_u64(r, "cg_use");
     uint64_t cg_lim = get_u64(r, "cg_lim"), cg_oom = get_u64(r, "cg_oom"), u;
-    int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY;
+    int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY, stale = 0;
     const char *kind = r->kind;
     /* the plugin's interval peaks; at a test's start they belong to the
      * interval before it, so only rss counts there */
@@ -607,11 +633,36 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
     if (pid || f_worker || is_legacy)
         pi =
             proc_index(run, pid, f_worker ? f_worker->val : NULL, f_worker ? f_worker->val_len : 0);
+    /* The plugin writes each record to the job log and to its record file,
+       and files are read one after the other: a record of the process's own
+       (test, fixture, mark, gasp, dump) older than the newest one read, or
+       the same again, is such a copy (or the fuller original of one). Its
+       values count, but it must not move the process's current test, phase,
+       fixture, mark or last values back. The sampler's events carry the
+       command's pid: not checked. */
+    if (pi >= 0 && !is_legacy && t && own_kind(kind)) {
+        rm_proc *P = &run->procs[pi];
+        uint64_t h = rec_hash(r);
+        if (t < P->rec_t || (t == P->rec_t && h == P->rec_hash)) {
+            stale = 1;
+        } else {
+            P->rec_t = t;
+            P->rec_hash = h;
+        }
+    }
     if (f_test && f_test->val_len)
         ti = test_index(run, f_test->val, f_test->val_len, 1);
     else if (pi >= 0)
         ti = run->procs[pi].cur_test;
-    if (pi >= 0) {
+    if (pi >= 0 && stale) {
+        rm_proc *P = &run->procs[pi];
+        if (rss != RM_UNSET && rss > P->peak_rss)
+            P->peak_rss = rss;
+        if (hwm != RM_UNSET && hwm > P->peak_rss)
+            P->peak_rss = hwm;
+        if (ti >= 0 && run->tests[ti].proc < 0)
+            run->tests[ti].proc = pi;
+    } else if (pi >= 0) {
         rm_proc *P = &run->procs[pi];
         if (t)
             P->last_t = t;
@@ -682,14 +733,14 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
     if (strcmp(kind, "test") == 0) {
         const rm_field *at = rm_rec_get(r, "at"), *oc = rm_rec_get(r, "outcome");
         int ph = phase_code(rm_rec_get(r, "phase"));
-        rm_proc *P = pi >= 0 ? &run->procs[pi] : NULL;
+        rm_proc *P = pi >= 0 && !stale ? &run->procs[pi] : NULL;
         if (ti < 0)
             return;
         if (!oc)
             oc = rm_rec_get(r, "result");
         if (oc && oc->val_len && !(val_eq(oc, "passed") && run->tests[ti].outcome[0]))
             copy_str(run->tests[ti].outcome, sizeof(run->tests[ti].outcome), oc->val, oc->val_len);
-        if (ph)
+        if (ph && !stale)
             run->tests[ti].phase = ph;
         if (val_eq(at, "start")) {
             if (P) {
@@ -719,13 +770,13 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         int has_d = rm_rec_i64(r, "d_rss", &d) == 0;
         if (!nm)
             return;
-        fixture_event(run, pi >= 0 ? &run->procs[pi] : NULL, nm->val, nm->val_len,
+        fixture_event(run, pi >= 0 && !stale ? &run->procs[pi] : NULL, nm->val, nm->val_len,
                       sc ? sc->val : "", sc ? sc->val_len : 0, pa ? pa->val : "",
                       pa ? pa->val_len : 0, fixture_at(rm_rec_get(r, "at")), rss, d, has_d);
         return;
     }
     if (strcmp(kind, "mark") == 0) {
-        if (pi >= 0) {
+        if (pi >= 0 && !stale) {
             rm_proc *P = &run->procs[pi];
             const rm_field *lb = rm_rec_get(r, "label");
             P->has_mark = 1;

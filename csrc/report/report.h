@@ -105,9 +105,11 @@ typedef struct rm_test {
 typedef struct rm_proc {
     long long pid;
     char worker[16];
-    int cur_test; /* index into tests, -1 none */
-    int phase;    /* 1 setup, 2 call, 3 teardown */
-    int at_end;   /* the phase has ended */
+    int cur_test;      /* index into tests, -1 none */
+    int phase;         /* 1 setup, 2 call, 3 teardown */
+    int at_end;        /* the phase has ended */
+    int64_t rec_t;     /* ts of the newest own record read (copies are skipped) */
+    uint64_t rec_hash; /* and its hash */
     char fixture[128];
     char fixture_scope[16];
     int fixture_active;
