@@ -642,9 +642,18 @@ static void write_html(FILE *o, const rm_run *run, int top)
         size_t len = 0;
         FILE *m = open_memstream(&buf, &len);
         if (m) {
+            char *line, *nl;
             write_text(m, run, top);
             fclose(m);
-            put_html(o, buf, 0);
+            /* line by line: put_html writes a newline as \x0a */
+            for (line = buf; line && *line; line = nl ? nl + 1 : NULL) {
+                nl = strchr(line, '\n');
+                if (nl)
+                    *nl = '\0';
+                put_html(o, line, 0);
+                if (nl)
+                    fputc('\n', o);
+            }
             free(buf);
         }
     }

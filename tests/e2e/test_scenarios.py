@@ -6,13 +6,17 @@ analysed twice: with every file ("full": the sampler log, the plugin's record
 file, the job log) and with the job log alone ("job_only": the artifact upload
 never ran). Both must name the verdict and the boundary (test id and phase)."""
 
+import json
 import os
 import random
 import resource
+import shutil
 import signal
+import subprocess
 
 import pytest
 
+import e2ehelp
 from e2ehelp import MiB, cgroup_v1_reason, memory_cgroup, run_suite, sigterm_when
 
 VARIANTS = ["full", "job_only"]
@@ -373,3 +377,60 @@ def test_xdist_culprit_on_one_worker(xdist_run, variant):
     # it picks whichever test recorded the largest peak (reported as a gap).
     victims = {t["worker"] for t in doc["tests"] if t["id"].startswith("test_victims.py")}
     assert victims and b["worker"] not in victims
+
+
+# ------------------------------- the HTML report in a real browser (Chromium) --
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/install-deps does)")
+
+
+def _console_messages(html_path, tmp_path):
+    """Loads html_path in headless Chromium; returns the page's console
+    messages (Chromium logs them as 'CONSOLE(line)' with --enable-logging)
+    and the DOM it rendered."""
+    p = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--user-data-dir=" + str(tmp_path / "profile"),
+                        "--enable-logging=stderr", "--v=0", "--dump-dom",
+                        "file://" + os.path.abspath(html_path)],
+                       capture_output=True, timeout=120)
+    err = p.stderr.decode("utf-8", "replace")
+    return [line for line in err.splitlines() if "CONSOLE" in line], p.stdout.decode("utf-8")
+
+
+def test_console_check_sees_a_console_error(tmp_path):
+    # the check itself can fail: a page with a script error is caught
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><html><body><p>x</p>"
+                    "<script>console.error('resmon-e2e'); undefinedName();</script></body></html>")
+    messages, _ = _console_messages(page, tmp_path)
+    assert any("resmon-e2e" in m for m in messages), messages
+    assert any("undefinedName" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("scenario", ["sigterm_run", "oom_run"])
+def test_html_report_loads_without_console_errors(request, scenario, tmp_path):
+    run = request.getfixturevalue(scenario)
+    html = tmp_path / "report.html"
+    rc, _ = run.report("full", fmt="html", extra=["-o", str(html)])
+    assert rc == 1 and html.stat().st_size > 0
+    messages, dom = _console_messages(html, tmp_path)
+    assert messages == [], messages
+    # the browser rendered the chart and the text report
+    assert "<svg" in dom and "<polyline" in dom
+    assert "test_suite.py::test_" in dom and "VERDICT" in dom
+
+
+def test_input_order_does_not_move_the_boundary(oom_run):
+    # The job log repeats the plugin's record lines; read after the record
+    # file, its copies once moved the killed test back to "setup".
+    files = oom_run.files("full")
+    for order in (files, files[::-1], [files[2], files[0], files[1]]):
+        p = subprocess.run([e2ehelp.tool("resmon-report"), "--format", "json"] + order,
+                           capture_output=True, timeout=60)
+        doc = json.loads(p.stdout)
+        assert _boundary(doc) == ("test_suite.py::test_grows", "call"), order
