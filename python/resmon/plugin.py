@@ -587,11 +587,11 @@ class _Monitor:
         avail = s.mem_available
         if avail is not None and (sysd.get("min_avail") is None or avail < sysd["min_avail"]):
             sysd["min_avail"] = avail
-            sysd["min_avail_test"] = self.nodeid
+            sysd["min_avail_test"] = self.nodeid or "session end"
         use = s.cgroup_usage
         if use is not None and (sysd.get("max_cg_use") is None or use > sysd["max_cg_use"]):
             sysd["max_cg_use"] = use
-            sysd["max_cg_use_test"] = self.nodeid
+            sysd["max_cg_use_test"] = self.nodeid or "session end"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_exception_interact(self, node, call, report):
