@@ -224,9 +224,35 @@ static void verdict(rm_run *run)
     add_ev(v, run, RM_E_THREAD_DUMP);
 }
 
+static void boundary_from_proc(rm_run *run, int pi, int kind)
+{
+    const rm_proc *P = &run->procs[pi];
+    run->boundary_proc = pi;
+    run->boundary_kind = kind;
+    run->boundary_phase = P->phase;
+    run->boundary_at_end = P->at_end;
+    run->boundary_rss = P->rss;
+    run->boundary_avail = P->avail;
+    run->boundary_thr = P->thr;
+}
+
 static void boundary(rm_run *run)
 {
     int i, best = -1;
+    run->boundary_rss = run->boundary_avail = run->boundary_thr = RM_UNSET;
+    /* The run ended normally after a MemoryError (the verdict says so): no
+       test is left unfinished, the one that raised it is where it broke. */
+    if (run->verdict.kind == RM_V_MEMORY_ERROR && run->memerr_test >= 0) {
+        run->boundary_test = run->memerr_test;
+        run->boundary_kind = RM_B_MEMORY_ERROR;
+        run->boundary_proc = run->memerr_proc;
+        run->boundary_phase =
+            run->memerr_phase ? run->memerr_phase : run->tests[run->memerr_test].phase;
+        run->boundary_rss = run->memerr_rss;
+        run->boundary_avail = run->memerr_avail;
+        run->boundary_thr = run->memerr_thr;
+        return;
+    }
     for (i = 0; i < run->n_procs; i++) {
         const rm_proc *P = &run->procs[i];
         if (P->cur_test < 0 || run->tests[P->cur_test].finished)
@@ -235,24 +261,38 @@ static void boundary(rm_run *run)
             best = i;
     }
     if (best >= 0) {
-        run->boundary_proc = best;
         run->boundary_test = run->procs[best].cur_test;
+        boundary_from_proc(run, best, RM_B_UNFINISHED);
         return;
     }
     if (run->text_test >= 0 && !run->tests[run->text_test].finished &&
         !run->tests[run->text_test].text_done) {
         run->boundary_test = run->text_test;
+        run->boundary_kind = RM_B_TEXT;
+        run->boundary_phase = run->tests[run->text_test].phase;
         return;
     }
     /* no test unfinished: the process with the newest mark, if any */
     for (i = 0; i < run->n_procs; i++)
         if (run->procs[i].has_mark && (best < 0 || run->procs[i].mark_t > run->procs[best].mark_t))
             best = i;
-    run->boundary_proc = best;
+    if (best >= 0)
+        boundary_from_proc(run, best, RM_B_MARK);
 }
 
-/* The sampler's process-tree RSS while each test ran (timeline is sorted). */
-static void tree_peaks(rm_run *run)
+/* Test processes: those that ran a test. */
+static int test_procs(const rm_run *run)
+{
+    int i, procs = 0;
+    for (i = 0; i < run->n_procs; i++)
+        procs += run->procs[i].n_tests_ended > 0 || run->procs[i].cur_test >= 0;
+    return procs;
+}
+
+/* One test process: the sampler's whole tree is that process (and its
+ * children), so the tree's RSS while each test ran counts for the test
+ * (the timeline is sorted). */
+static void tree_peaks_one(rm_run *run)
 {
     int i;
     for (i = 0; i < run->n_tests; i++) {
@@ -268,21 +308,136 @@ static void tree_peaks(rm_run *run)
             else
                 hi = mid;
         }
-        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++)
-            if (run->tl[k].proc < 0 && run->tl[k].rss != RM_UNSET && run->tl[k].rss > T->tree_peak)
+        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++) {
+            if (run->tl[k].proc >= 0 || run->tl[k].rss == RM_UNSET)
+                continue;
+            if (T->tree_first == RM_UNSET)
+                T->tree_first = run->tl[k].rss;
+            if (run->tl[k].rss > T->tree_peak)
                 T->tree_peak = run->tl[k].rss;
+        }
+    }
+}
+
+static int cmp_tree(const void *a, const void *b)
+{
+    const rm_tree_point *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+static const rm_run *g_by_start;
+
+static int cmp_start(const void *a, const void *b)
+{
+    const rm_test *x = &g_by_start->tests[*(const int *)a];
+    const rm_test *y = &g_by_start->tests[*(const int *)b];
+    if (x->t_start != y->t_start)
+        return x->t_start < y->t_start ? -1 : 1;
+    return x->order - y->order;
+}
+
+/* Several test processes (xdist workers): each process the sampler listed in
+ * its tree (treeI_pid) is matched by pid to the process the plugin's records
+ * came from, and each reading is credited to the test that process was running
+ * at that time, so a worker killed before it wrote a record of its growth is
+ * still seen growing in its own test. */
+static void tree_peaks_per_process(rm_run *run)
+{
+    int *order, n, i, k = 0;
+    if (run->n_tree == 0 || run->n_tests == 0)
+        return;
+    order = malloc(sizeof(int) * (size_t)run->n_tests);
+    if (!order)
+        return;
+    /* tests with a process and a start, by process then start time */
+    qsort(run->tree, (size_t)run->n_tree, sizeof(run->tree[0]), cmp_tree);
+    while (k < run->n_tree) {
+        long long pid = run->tree[k].pid;
+        int e = k, pi = -1, j;
+        while (e < run->n_tree && run->tree[e].pid == pid)
+            e++;
+        for (i = 0; i < run->n_procs; i++)
+            if (run->procs[i].pid == pid) {
+                pi = i;
+                break;
+            }
+        n = 0;
+        if (pi >= 0)
+            for (i = 0; i < run->n_tests; i++)
+                if (run->tests[i].proc == pi && run->tests[i].t_start)
+                    order[n++] = i;
+        g_by_start = run;
+        qsort(order, (size_t)n, sizeof(int), cmp_start);
+        /* both sorted by time: one pass */
+        for (j = -1; n > 0 && k < e; k++) {
+            const rm_tree_point *p = &run->tree[k];
+            rm_test *T;
+            int64_t end;
+            while (j + 1 < n && run->tests[order[j + 1]].t_start <= p->t)
+                j++;
+            if (j < 0)
+                continue;
+            T = &run->tests[order[j]];
+            end =
+                T->t_end ? T->t_end : (j + 1 < n ? run->tests[order[j + 1]].t_start : run->t_last);
+            if (p->t > end)
+                continue;
+            if (T->tree_first == RM_UNSET) {
+                T->tree_first = p->rss;
+                T->tree_first_t = p->t;
+            }
+            if (p->rss > T->tree_peak)
+                T->tree_peak = p->rss;
+        }
+        k = e;
+    }
+    free(order);
+}
+
+/* Growth of each test's own process while it ran: the highest RSS seen
+ * (records and sampler) minus the RSS at its start (its first record, else
+ * the first sample). */
+static void own_growth(rm_run *run)
+{
+    int i;
+    for (i = 0; i < run->n_tests; i++) {
+        rm_test *T = &run->tests[i];
+        uint64_t base = T->rss_start != RM_UNSET ? T->rss_start : T->tree_first;
+        uint64_t top = T->peak > T->tree_peak ? T->peak : T->tree_peak;
+        if (T->rss_end != RM_UNSET && T->rss_end > top)
+            top = T->rss_end;
+        T->own_growth = base == RM_UNSET || top == 0 ? RM_UNSET : (top > base ? top - base : 0);
     }
 }
 
 static void culprit(rm_run *run)
 {
-    int i, best = -1, procs = 0;
+    int i, best = -1, procs = test_procs(run), by_growth = 0;
     uint64_t best_score = 0;
-    for (i = 0; i < run->n_procs; i++)
-        procs += run->procs[i].n_tests_ended > 0 || run->procs[i].cur_test >= 0;
     int64_t since = run->t_last ? run->t_last - CULPRIT_WINDOW_USEC : 0;
     if (run->t_last && run->t_first && (run->t_last - run->t_first) / 10 > CULPRIT_WINDOW_USEC)
         since = run->t_last - (run->t_last - run->t_first) / 10;
+    /* MemoryError: the allocation that failed never showed in any RSS; the
+       test that asked for it is the culprit (a leak before it shows in the
+       trend) */
+    if (run->verdict.kind == RM_V_MEMORY_ERROR && run->memerr_test >= 0) {
+        run->culprit_test = run->memerr_test;
+        run->culprit_rule = RM_C_MEMORY_ERROR;
+        return;
+    }
+    /* Several test processes: a test that merely ran on a large worker, or
+       was running when the kill came, is not the one that drove memory up;
+       the test whose own process grew is. Used when any candidate's growth
+       is known. */
+    if (procs > 1)
+        for (i = 0; i < run->n_tests && !by_growth; i++) {
+            const rm_test *T = &run->tests[i];
+            by_growth =
+                T->own_growth != RM_UNSET &&
+                (!(T->finished || T->text_done) || !run->t_last || !T->t_end || T->t_end >= since);
+        }
     for (i = 0; i < run->n_tests; i++) {
         const rm_test *T = &run->tests[i];
         int near_end =
@@ -292,6 +447,10 @@ static void culprit(rm_run *run)
         uint64_t score = T->peak;
         if (procs <= 1 && T->tree_peak > score)
             score = T->tree_peak;
+        if (by_growth)
+            score = T->own_growth != RM_UNSET && T->own_growth >= RM_CULPRIT_MIN_GROWTH
+                        ? T->own_growth
+                        : 0;
         if (score == 0 || !near_end)
             continue;
         if (best < 0 || score > best_score) {
@@ -300,6 +459,7 @@ static void culprit(rm_run *run)
         }
     }
     run->culprit_test = best;
+    run->culprit_rule = by_growth ? RM_C_GROWTH : RM_C_PEAK;
 }
 
 static void trends(rm_run *run)
@@ -373,7 +533,11 @@ void rm_run_analyze(rm_run *run)
     qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
     verdict(run);
     boundary(run);
-    tree_peaks(run);
+    if (test_procs(run) <= 1)
+        tree_peaks_one(run);
+    else
+        tree_peaks_per_process(run);
+    own_growth(run);
     culprit(run);
     trends(run);
 }

@@ -11,6 +11,8 @@
 #define SHELL_SCAN_MAX 400
 /* Bytes of a line's first word checked for "...MemoryError". */
 #define FIRST_WORD_MAX 128
+/* Tree members a sample record may list (treeI_*): the sampler writes 12. */
+#define RM_TREE_MEMBERS 32
 
 /* One parse buffer per process: records are parsed one at a time. */
 static rm_rec g_rec;
@@ -38,6 +40,9 @@ rm_run *rm_run_new(const char *name)
     run->tl_stride = 1;
     run->boundary_test = run->boundary_proc = run->culprit_test = -1;
     run->text_test = -1;
+    run->memerr_test = run->memerr_proc = -1;
+    run->memerr_rss = run->memerr_avail = run->memerr_thr = RM_UNSET;
+    run->tree_stride = 1;
     run->n_passed = run->n_failed = run->n_errors = run->n_skipped = -1;
     return run;
 }
@@ -57,6 +62,7 @@ void rm_run_free(rm_run *run)
     free(run->slots);
     free(run->fix);
     free(run->src);
+    free(run->tree);
     free(run);
 }
 
@@ -198,6 +204,7 @@ static int test_index(rm_run *run, const char *id, size_t n, int add)
         t->rss_start = t->rss_end = t->min_avail = RM_UNSET;
         t->others_at_min = RM_UNSET;
         t->peak = 0;
+        t->tree_first = t->own_growth = RM_UNSET;
         run->slots[i] = ++run->n_tests;
         return run->n_tests - 1;
     }
@@ -237,10 +244,11 @@ static int proc_index(rm_run *run, long long pid, const char *worker, size_t wle
     }
 }
 
-static void timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, int proc)
+static void timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, uint64_t cg,
+                         int proc)
 {
     rm_point *p;
-    if (t == 0 || (avail == RM_UNSET && rss == RM_UNSET))
+    if (t == 0 || (avail == RM_UNSET && rss == RM_UNSET && cg == RM_UNSET))
         return;
     if (run->n_tl > 0 && run->tl_skip + 1 < run->tl_stride) {
         /* merge into the last point, keeping the extremes */
@@ -252,6 +260,8 @@ static void timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, i
             p->rss = rss;
             p->proc = proc;
         }
+        if (cg != RM_UNSET && (p->cg == RM_UNSET || cg > p->cg))
+            p->cg = cg;
         return;
     }
     if (run->n_tl == RM_REPORT_TIMELINE) {
@@ -264,6 +274,8 @@ static void timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, i
                 a.rss = b.rss;
                 a.proc = b.proc;
             }
+            if (b.cg != RM_UNSET && (a.cg == RM_UNSET || b.cg > a.cg))
+                a.cg = b.cg;
             run->tl[i / 2] = a;
         }
         run->n_tl /= 2;
@@ -274,7 +286,68 @@ static void timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, i
     p->t = t;
     p->avail = avail;
     p->rss = rss;
+    p->cg = cg;
     p->proc = proc;
+}
+
+/* Keeps the RSS of each process of the sampler's tree (treeI_pid, treeI_rss)
+ * at this sample. Bounded: when the table is full, every other sample is
+ * dropped and from then on only every second one is kept. */
+static void tree_add(rm_run *run, const rm_rec *r, int64_t t)
+{
+    int i;
+    if (t == 0)
+        return;
+    if (run->tree_skip + 1 < run->tree_stride) {
+        run->tree_skip++;
+        run->tree_dropped++;
+        return;
+    }
+    run->tree_skip = 0;
+    for (i = 0; i < RM_TREE_MEMBERS; i++) {
+        char kp[16], kr[16];
+        int64_t pid;
+        uint64_t rss;
+        int a = snprintf(kp, sizeof(kp), "tree%d_pid", i),
+            b = snprintf(kr, sizeof(kr), "tree%d_rss", i);
+        if (a < 0 || (size_t)a >= sizeof(kp) || b < 0 || (size_t)b >= sizeof(kr))
+            return;
+        if (rm_rec_i64(r, kp, &pid) != 0)
+            break; /* members are numbered from 0 without gaps */
+        if (rm_rec_u64(r, kr, &rss) != 0 || pid <= 0)
+            continue;
+        if (run->n_tree == RM_REPORT_TREE_POINTS) {
+            /* drop every other sample (points of one sample share their t) */
+            int k, w = 0, group = -1;
+            int64_t last = 0;
+            for (k = 0; k < run->n_tree; k++) {
+                if (k == 0 || run->tree[k].t != last) {
+                    group++;
+                    last = run->tree[k].t;
+                }
+                if (group % 2 == 0)
+                    run->tree[w++] = run->tree[k];
+            }
+            run->tree_dropped += (uint64_t)(run->n_tree - w);
+            run->n_tree = w;
+            run->tree_stride *= 2;
+        }
+        if (run->n_tree == run->cap_tree) {
+            int cap = run->cap_tree ? run->cap_tree * 2 : 1024;
+            rm_tree_point *nt;
+            if (cap > RM_REPORT_TREE_POINTS)
+                cap = RM_REPORT_TREE_POINTS;
+            nt = realloc(run->tree, sizeof(*nt) * (size_t)cap);
+            if (!nt)
+                return;
+            run->tree = nt;
+            run->cap_tree = cap;
+        }
+        run->tree[run->n_tree].t = t;
+        run->tree[run->n_tree].pid = (long long)pid;
+        run->tree[run->n_tree].rss = rss;
+        run->n_tree++;
+    }
 }
 
 static void see_time(rm_run *run, int64_t t)
@@ -605,7 +678,9 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         uint64_t tree = get_u64(r, "tree_rss");
         if (kind[0] != 'h')
             run->samples++;
-        timeline_add(run, t, avail, tree, -1);
+        timeline_add(run, t, avail, tree, cg, -1);
+        if (kind[0] == 's')
+            tree_add(run, r, t);
         return;
     }
     if (strcmp(kind, "verdict") == 0) {
@@ -692,7 +767,7 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
             }
         }
     }
-    timeline_add(run, t, avail, rss, pi);
+    timeline_add(run, t, avail, rss, cg, pi);
     if (ti >= 0) {
         if (run->tests[ti].src == 0 && run->tests[ti].line == 0) {
             run->tests[ti].src = src;
@@ -816,9 +891,20 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
             evidence_str(run, RM_E_LOW_MEMORY, src, line, t, 0, "low_memory event (sampler)");
         else if (val_eq(what, "sigterm"))
             evidence_str(run, RM_E_SHUTDOWN, src, line, t, 15, "SIGTERM received (sigterm event)");
-        else if (val_eq(what, "memory_error"))
+        else if (val_eq(what, "memory_error")) {
             evidence_str(run, RM_E_MEMORY_ERROR, src, line, t, 0, "MemoryError event");
-        else if (val_eq(what, "hang"))
+            /* the first one (by time) names the test and phase that raised it */
+            if (ti >= 0 && (!run->memerr_from_record || (t && t < run->memerr_t))) {
+                run->memerr_test = ti;
+                run->memerr_proc = pi;
+                run->memerr_phase = phase_code(rm_rec_get(r, "phase"));
+                run->memerr_from_record = 1;
+                run->memerr_t = t;
+                run->memerr_rss = rss;
+                run->memerr_avail = avail;
+                run->memerr_thr = thr;
+            }
+        } else if (val_eq(what, "hang"))
             evidence_str(run, RM_E_HANG, src, line, t, 0, "hang event (watchdog)");
         else if (val_eq(what, "threads") && thr != RM_UNSET)
             evidence_str(run, RM_E_THREAD_DUMP, src, line, t, (long)thr, "threads event");
@@ -940,7 +1026,7 @@ static void bash_line(rm_run *run, int src, uint64_t line, int64_t t, const char
         if (avail != RM_UNSET) {
             run->bash_samples++;
             see_avail(run, src, line, run->ts.bash_t ? run->ts.bash_t : t, avail);
-            timeline_add(run, run->ts.bash_t ? run->ts.bash_t : t, avail, RM_UNSET, -1);
+            timeline_add(run, run->ts.bash_t ? run->ts.bash_t : t, avail, RM_UNSET, RM_UNSET, -1);
         }
     }
 }
@@ -1202,8 +1288,20 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             size_t b = s[0] == 'F' ? 7 : 6;
             const char *sp = memchr(s + b, ' ', n - b);
             size_t idl = sp ? (size_t)(sp - s) - b : n - b;
-            if (memmem(s + b, idl, "::", 2))
+            if (memmem(s + b, idl, "::", 2)) {
                 text_test(run, src, line, s + b, idl, s, b - 1);
+                /* "FAILED id - MemoryError: ...": the test, not the phase;
+                   the plugin's event, when there is one, says more */
+                if (s[0] == 'F' && !run->memerr_from_record && run->memerr_test < 0 &&
+                    memmem(s + b + idl, n - b - idl, "MemoryError", 11)) {
+                    int ti = test_index(run, s + b, idl, 0);
+                    if (ti >= 0) {
+                        run->memerr_test = ti;
+                        run->memerr_proc = run->tests[ti].proc;
+                        run->memerr_t = t;
+                    }
+                }
+            }
             return;
         }
         if (starts(s, n, "Failed: Timeout"))

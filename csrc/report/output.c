@@ -236,16 +236,26 @@ static void text_verdict(FILE *o, const rm_run *run)
         fprintf(o, "  crashed in: %s\n", ascii(a, sizeof(a), run->crash_frame, 85));
 }
 
+/* What the boundary's test is, in words. */
+static const char *boundary_words(const rm_run *run)
+{
+    return run->boundary_kind == RM_B_MEMORY_ERROR ? "raised MemoryError (the run went on)"
+                                                   : "last test started, not finished";
+}
+
 static void text_boundary(FILE *o, const rm_run *run)
 {
     char a[TEXT_COLUMNS], s1[32], s2[32];
     const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
+    /* the fixture and mark of its process tell where a run stopped, not
+       where a test that the run survived raised MemoryError */
+    const rm_proc *Pstate = run->boundary_kind == RM_B_MEMORY_ERROR ? NULL : P;
     fprintf(o, "\nBOUNDARY\n");
     if (run->boundary_test >= 0) {
         const rm_test *T = &run->tests[run->boundary_test];
-        fprintf(o, "  last test started, not finished: %s\n", ascii(a, sizeof(a), T->id, 64));
-        fprintf(o, "    phase %s%s", phase_name(P ? P->phase : T->phase),
-                P && P->at_end ? " (ended; between phases)" : "");
+        fprintf(o, "  %s: %s\n", boundary_words(run), ascii(a, sizeof(a), T->id, 58));
+        fprintf(o, "    phase %s%s", phase_name(run->boundary_phase),
+                run->boundary_at_end ? " (ended; between phases)" : "");
         if (P && P->pid)
             fprintf(o, ", pid %lld", P->pid);
         if (P && P->worker[0])
@@ -255,6 +265,7 @@ static void text_boundary(FILE *o, const rm_run *run)
     } else {
         fprintf(o, "  no test was running at the end of the log\n");
     }
+    P = Pstate;
     if (P && P->fixture[0])
         fprintf(o, "  fixture %s%s (%s)\n",
                 P->fixture_active ? "" : "last: ", ascii(a, 60, P->fixture, 50),
@@ -267,29 +278,47 @@ static void text_boundary(FILE *o, const rm_run *run)
             fprintf(o, ", %.1f s before the end of the log", secs(P->mark_t, run->t_last));
         fputc('\n', o);
     }
-    if (P)
-        fprintf(o, "  then rss %s, available %s, threads %s\n", rm_fmt_size(s1, sizeof(s1), P->rss),
-                rm_fmt_size(s2, sizeof(s2), P->avail),
-                P->thr == RM_UNSET
+    if (run->boundary_proc >= 0 || run->boundary_rss != RM_UNSET)
+        fprintf(o, "  then rss %s, available %s, threads %s\n",
+                rm_fmt_size(s1, sizeof(s1), run->boundary_rss),
+                rm_fmt_size(s2, sizeof(s2), run->boundary_avail),
+                run->boundary_thr == RM_UNSET
                     ? "-"
-                    : (snprintf(a, sizeof(a), "%llu", (unsigned long long)P->thr) > 0 ? a : "-"));
+                    : (snprintf(a, sizeof(a), "%llu", (unsigned long long)run->boundary_thr) > 0
+                           ? a
+                           : "-"));
 }
 
 static void text_culprit(FILE *o, const rm_run *run)
 {
     char a[TEXT_COLUMNS], s1[32], s2[32];
     int i, victims = 0;
-    if (run->culprit_test < 0)
+    if (run->culprit_test < 0 && !(run->culprit_rule == RM_C_GROWTH && run->boundary_test >= 0))
         return;
-    {
+    if (run->culprit_test < 0) {
+        fprintf(o,
+                "\nCULPRIT  unknown: no test's own process was seen to grow by %s while it ran\n"
+                "  (several test processes; a worker killed mid-test left no record of its\n"
+                "  growth: the sampler's log, with its per-process tree, tells)\n",
+                rm_fmt_size(s1, sizeof(s1), RM_CULPRIT_MIN_GROWTH));
+    } else {
         const rm_test *T = &run->tests[run->culprit_test];
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
-        fprintf(o, "\nCULPRIT  (largest peak among the tests running near the end)\n");
+        if (run->culprit_rule == RM_C_GROWTH)
+            fprintf(o, "\nCULPRIT  (its own process grew most while it ran, near the end)\n");
+        else if (run->culprit_rule == RM_C_MEMORY_ERROR)
+            fprintf(o, "\nCULPRIT  (it raised the MemoryError; the failed allocation shows in no "
+                       "RSS)\n");
+        else
+            fprintf(o, "\nCULPRIT  (largest peak among the tests running near the end)\n");
         fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
-        fprintf(o, "    peak %s, grew %s", rm_fmt_size(s1, sizeof(s1), T->peak),
+        fprintf(o, "    peak %s, grew %s", T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
                 fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
         if (T->tree_peak > T->peak)
-            fprintf(o, ", process tree %s", rm_fmt_size(s1, sizeof(s1), T->tree_peak));
+            fprintf(o, ", %s %s", run->culprit_rule == RM_C_GROWTH ? "sampled" : "process tree",
+                    rm_fmt_size(s1, sizeof(s1), T->tree_peak));
+        if (run->culprit_rule == RM_C_GROWTH && T->own_growth != RM_UNSET)
+            fprintf(o, ", own growth +%s", rm_fmt_size(s1, sizeof(s1), T->own_growth));
         if (P && P->pid)
             fprintf(o, ", pid %lld", P->pid);
         if (P && P->worker[0])
@@ -301,7 +330,9 @@ static void text_culprit(FILE *o, const rm_run *run)
         if (P->cur_test < 0 || P->cur_test == run->culprit_test || run->tests[P->cur_test].finished)
             continue;
         if (!victims++)
-            fprintf(o, "  also unfinished at the end (victims?):\n");
+            fprintf(o, run->culprit_test < 0
+                           ? "  unfinished at the end (the culprit may be among them):\n"
+                           : "  also unfinished at the end (victims?):\n");
         fprintf(o, "    %-6s %s\n", P->worker[0] ? P->worker : "-",
                 ascii(a, 90, run->tests[P->cur_test].id, 88));
     }
@@ -459,9 +490,13 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
     }
     if (run->boundary_test >= 0) {
         const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
-        fprintf(o, "**Boundary**: last test started and not finished: ");
+        fprintf(o, "**Boundary**: %s: ",
+                run->boundary_kind == RM_B_MEMORY_ERROR ? "raised MemoryError"
+                                                        : "last test started and not finished");
         put_html(o, run->tests[run->boundary_test].id, 1);
-        fprintf(o, " (phase %s", phase_name(P ? P->phase : run->tests[run->boundary_test].phase));
+        fprintf(o, " (phase %s", phase_name(run->boundary_phase));
+        if (run->boundary_kind == RM_B_MEMORY_ERROR)
+            P = NULL; /* its process's later fixture and mark are not this test's */
         if (P && P->fixture[0]) {
             fprintf(o, ", fixture ");
             put_html(o, P->fixture, 1);
@@ -473,16 +508,24 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
             if (P->mark_t && run->t_last)
                 fprintf(o, " %.1f s before the end", secs(P->mark_t, run->t_last));
         }
-        if (P)
-            fprintf(o, "; then rss %s, available %s", rm_fmt_size(s1, sizeof(s1), P->rss),
-                    rm_fmt_size(s2, sizeof(s2), P->avail));
+        if (run->boundary_rss != RM_UNSET || run->boundary_avail != RM_UNSET)
+            fprintf(o, "; then rss %s, available %s",
+                    rm_fmt_size(s1, sizeof(s1), run->boundary_rss),
+                    rm_fmt_size(s2, sizeof(s2), run->boundary_avail));
         fprintf(o, "\n\n");
     }
     if (run->culprit_test >= 0) {
         const rm_test *T = &run->tests[run->culprit_test];
-        fprintf(o, "**Culprit** (largest peak near the end): ");
+        fprintf(o, "**Culprit** (%s): ",
+                run->culprit_rule == RM_C_GROWTH         ? "its own process grew most, near the end"
+                : run->culprit_rule == RM_C_MEMORY_ERROR ? "it raised the MemoryError"
+                                                         : "largest peak near the end");
         put_html(o, T->id, 1);
-        fprintf(o, ", peak %s\n\n", rm_fmt_size(s1, sizeof(s1), T->peak));
+        fprintf(o, ", peak %s",
+                rm_fmt_size(s1, sizeof(s1), T->peak > T->tree_peak ? T->peak : T->tree_peak));
+        if (run->culprit_rule == RM_C_GROWTH && T->own_growth != RM_UNSET)
+            fprintf(o, ", own growth +%s", rm_fmt_size(s2, sizeof(s2), T->own_growth));
+        fprintf(o, "\n\n");
     }
     idx = rm_tests_by_peak(run, &n);
     if (idx && n > 0) {
@@ -730,6 +773,7 @@ static cJSON *j_test(const rm_run *run, int i)
         cJSON_AddNullToObject(t, "growth");
     j_u64(t, "peak", T->peak ? T->peak : RM_UNSET);
     j_u64(t, "tree_peak", T->tree_peak ? T->tree_peak : RM_UNSET);
+    j_u64(t, "own_growth", T->own_growth);
     j_u64(t, "min_avail", T->min_avail);
     j_u64(t, "others", T->others_at_min);
     j_u64(t, "cg_max", T->cg_max ? T->cg_max : RM_UNSET);
@@ -800,22 +844,34 @@ static cJSON *json_run(const rm_run *run, int top)
     if (run->boundary_test >= 0 || run->boundary_proc >= 0) {
         const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
         o = cJSON_AddObjectToObject(root, "boundary");
+        static const char *const kinds[] = {"none", "unfinished", "pytest_output", "memory_error",
+                                            "mark"};
+        int mem = run->boundary_kind == RM_B_MEMORY_ERROR;
         if (run->boundary_test >= 0)
             j_str(o, "test", run->tests[run->boundary_test].id);
         else
             cJSON_AddNullToObject(o, "test");
-        j_str(o, "phase",
-              phase_name(P ? P->phase
-                           : (run->boundary_test >= 0 ? run->tests[run->boundary_test].phase : 0)));
+        if (run->boundary_phase >= 1 && run->boundary_phase <= 3)
+            j_str(o, "phase", phase_name(run->boundary_phase));
+        else
+            cJSON_AddNullToObject(o, "phase");
+        cJSON_AddStringToObject(
+            o, "why",
+            kinds[run->boundary_kind >= 0 && run->boundary_kind <= 4 ? run->boundary_kind : 0]);
         if (P) {
             j_i64(o, "pid", P->pid);
             j_str(o, "worker", P->worker);
-            j_str(o, "fixture", P->fixture);
-            cJSON_AddBoolToObject(o, "fixture_active", P->fixture_active);
-            j_u64(o, "rss", P->rss);
-            j_u64(o, "mem_avail", P->avail);
-            j_u64(o, "threads", P->thr);
-            if (P->has_mark) {
+            if (mem) {
+                cJSON_AddNullToObject(o, "fixture");
+                cJSON_AddFalseToObject(o, "fixture_active");
+            } else {
+                j_str(o, "fixture", P->fixture);
+                cJSON_AddBoolToObject(o, "fixture_active", P->fixture_active);
+            }
+            j_u64(o, "rss", run->boundary_rss);
+            j_u64(o, "mem_avail", run->boundary_avail);
+            j_u64(o, "threads", run->boundary_thr);
+            if (P->has_mark && !mem) {
                 cJSON *m = cJSON_AddObjectToObject(o, "last_mark");
                 j_str(m, "label", P->mark_label);
                 j_where(m, run, P->mark_src, P->mark_line);

@@ -30,10 +30,22 @@
 #define RM_REPORT_TIMELINE 4096
 #endif
 
+/* Per-process RSS readings kept from the sampler's tree (treeI_pid/treeI_rss
+ * of each sample): they credit each worker's growth to the test it was
+ * running. When full, every other sample is dropped (and then only every
+ * second sample is kept), so peaks between kept samples may be missed. */
+#ifndef RM_REPORT_TREE_POINTS
+#define RM_REPORT_TREE_POINTS 131072
+#endif
+
 /* Events kept for the timeline and the evidence list. */
 #ifndef RM_REPORT_MAX_EVENTS
 #define RM_REPORT_MAX_EVENTS 256
 #endif
+
+/* With several test processes, the culprit is the test whose own process grew
+ * most while it ran, by at least this much (less is noise: imports, caches). */
+#define RM_CULPRIT_MIN_GROWTH (32ull << 20)
 
 /* Bytes kept of a test id, fixture name or label (longer ones are cut). */
 #define RM_ID_MAX 512
@@ -98,7 +110,13 @@ typedef struct rm_test {
     uint64_t line;
     int64_t t_start, t_end;
     uint64_t rss_start, rss_end, peak, min_avail, others_at_min, cg_max;
-    uint64_t tree_peak; /* largest sampler tree RSS while it ran (0 unknown) */
+    uint64_t tree_peak;  /* largest sampler tree RSS while it ran (0 unknown): the
+                            test's own process when the sampler listed it (several
+                            test processes), else the whole tree (one) */
+    uint64_t tree_first; /* that RSS at the first sample while it ran (RM_UNSET) */
+    int64_t tree_first_t;
+    uint64_t own_growth; /* analysis: its own process's growth while it ran,
+                            peak minus RSS at its start (RM_UNSET unknown) */
     char outcome[12];
 } rm_test;
 
@@ -141,8 +159,32 @@ typedef struct rm_point {
     int64_t t;
     uint64_t avail; /* RM_UNSET unknown */
     uint64_t rss;   /* RM_UNSET unknown */
+    uint64_t cg;    /* cgroup use, RM_UNSET unknown */
     int proc;
 } rm_point;
+
+/* One process of the sampler's tree at one sample. */
+typedef struct rm_tree_point {
+    int64_t t;
+    long long pid;
+    uint64_t rss;
+} rm_tree_point;
+
+/* How the culprit was chosen. */
+enum {
+    RM_C_PEAK = 0,    /* the largest peak near the end (one test process) */
+    RM_C_GROWTH,      /* its own process grew most near the end (several) */
+    RM_C_MEMORY_ERROR /* it raised the MemoryError of the verdict */
+};
+
+/* Why the boundary names a test. */
+enum {
+    RM_B_NONE = 0,
+    RM_B_UNFINISHED,   /* a test started and not finished (records, legacy lines) */
+    RM_B_TEXT,         /* pytest -v printed a node id without an outcome */
+    RM_B_MEMORY_ERROR, /* the run ended normally; this test raised MemoryError */
+    RM_B_MARK          /* no test: the process with the newest mark */
+};
 
 typedef struct rm_event {
     int64_t t;
@@ -238,12 +280,30 @@ typedef struct rm_run {
     rm_point tl[RM_REPORT_TIMELINE];
     int n_tl;
     unsigned tl_stride, tl_skip;
+    /* the sampler's per-process tree RSS */
+    rm_tree_point *tree;
+    int n_tree, cap_tree;
+    unsigned tree_stride, tree_skip;
+    uint64_t tree_dropped;
+    /* the first MemoryError tied to a test: the plugin's event what=memory_error
+       (test, phase, values), else pytest's "FAILED id - ...MemoryError" */
+    int memerr_test; /* -1 none */
+    int memerr_proc;
+    int memerr_phase;
+    int memerr_from_record;
+    int64_t memerr_t;
+    uint64_t memerr_rss, memerr_avail, memerr_thr;
     rm_textstate ts;
     /* analysis */
     rm_verdict verdict;
     int boundary_test; /* test index, -1 */
     int boundary_proc;
+    int boundary_kind;  /* RM_B_* */
+    int boundary_phase; /* 0 none, 1 setup, 2 call, 3 teardown */
+    int boundary_at_end;
+    uint64_t boundary_rss, boundary_avail, boundary_thr;
     int culprit_test;
+    int culprit_rule; /* RM_C_*: how the culprit was chosen */
     rm_trend trends[8];
     int n_trends;
 } rm_run;

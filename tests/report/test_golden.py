@@ -26,7 +26,9 @@ CASES = {
                     None),
     "gh_passed": (["gh_passed.log"], "passed", 0, None, None),
     "gh_failed": (["gh_failed.log"], "failed", 1, None, None),
-    "gh_memoryerror": (["gh_memoryerror.log"], "memory_error", 1, None, None),
+    # pytest's "FAILED id - ..._ArrayMemoryError" names the test (no plugin records)
+    "gh_memoryerror": (["gh_memoryerror.log"], "memory_error", 1, "tests/test_big.py::test_alloc",
+                       "tests/test_big.py::test_alloc"),
     "gh_hang": (["gh_hang.log"], "hang", 1, "tests/test_net.py::test_wait", None),
     "gh_cancelled": (["gh_cancelled.log"], "cancelled", 1, None, None),
     "empty": (["empty.log"], "cancelled", 1, None, None),
