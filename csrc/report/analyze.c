@@ -390,6 +390,9 @@ static void tree_peaks_per_process(rm_run *run)
             }
             if (p->rss > T->tree_peak)
                 T->tree_peak = p->rss;
+            /* the sampler read this test's own process: its peak too */
+            if (p->rss > T->peak)
+                T->peak = p->rss;
         }
         k = e;
     }

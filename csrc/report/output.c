@@ -312,13 +312,16 @@ static void text_culprit(FILE *o, const rm_run *run)
         else
             fprintf(o, "\nCULPRIT  (largest peak among the tests running near the end)\n");
         fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
-        fprintf(o, "    peak %s, grew %s", T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
-                fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
+        if (run->culprit_rule == RM_C_GROWTH)
+            /* the growth seen from its records and the sampler, not rss_end -
+               rss_start: a killed worker wrote no end */
+            fprintf(o, "    peak %s, own growth %s", rm_fmt_size(s1, sizeof(s1), T->peak),
+                    fmt_delta(s2, sizeof(s2), 0, T->own_growth));
+        else
+            fprintf(o, "    peak %s, grew %s", T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
+                    fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
         if (T->tree_peak > T->peak)
-            fprintf(o, ", %s %s", run->culprit_rule == RM_C_GROWTH ? "sampled" : "process tree",
-                    rm_fmt_size(s1, sizeof(s1), T->tree_peak));
-        if (run->culprit_rule == RM_C_GROWTH && T->own_growth != RM_UNSET)
-            fprintf(o, ", own growth +%s", rm_fmt_size(s1, sizeof(s1), T->own_growth));
+            fprintf(o, ", process tree %s", rm_fmt_size(s1, sizeof(s1), T->tree_peak));
         if (P && P->pid)
             fprintf(o, ", pid %lld", P->pid);
         if (P && P->worker[0])

@@ -33,6 +33,15 @@ CASES = {
     "gh_cancelled": (["gh_cancelled.log"], "cancelled", 1, None, None),
     "empty": (["empty.log"], "cancelled", 1, None, None),
     "bashloop": (["bashloop.log"], "unknown", 3, None, None),
+    # xdist: gw0 grows to 2.1 GiB in a test that never wrote its growth (killed);
+    # gw1 is larger by its records (830 MiB) but flat. The sampler's tree
+    # (treeI_pid) credits gw0's growth to the test gw0 was running.
+    "xdist_tree": (["xdist_sampler.log", "xdist_records.log"], "oom_kill", 1,
+                   "tests/test_big_flat.py::test_uses_model[3]",
+                   "tests/test_cache.py::test_fills_cache"),
+    # the records alone: no test was seen to grow; no culprit rather than a guess
+    "xdist_records_only": (["xdist_records.log"], "unknown", 3,
+                           "tests/test_big_flat.py::test_uses_model[3]", None),
     "legacy_bashloop": (["legacy_job.log", "bashloop.log"], "oom_kill", 1,
                         "tests/core/test_ops.py::test_big", "tests/core/test_ops.py::test_big"),
 }
@@ -63,6 +72,48 @@ def test_golden_text(name):
             f.write(text)
     with open(path) as f:
         assert text == f.read()
+
+
+def test_xdist_culprit_from_the_sampler_tree():
+    # the order of the inputs does not matter: tree readings are matched after reading
+    for files in (["xdist_sampler.log", "xdist_records.log"],
+                  ["xdist_records.log", "xdist_sampler.log"]):
+        _, doc = run_json(files)
+        c = doc["culprit"]
+        assert c["id"] == "tests/test_cache.py::test_fills_cache", files
+        assert c["worker"] == "gw0" and c["finished"] is False
+        assert c["tree_peak"] == 2200 << 20 and c["peak"] == 2200 << 20
+        assert c["own_growth"] == (2200 - 302) << 20
+        flat = [t for t in doc["tests"] if t["id"].startswith("tests/test_big_flat.py")]
+        # gw1's tests: its own RSS, not the tree's sum, and no growth
+        assert {t["tree_peak"] for t in flat} == {800 << 20, 801 << 20}, flat
+        assert max(t["own_growth"] for t in flat) <= 30 << 20
+
+
+def test_memory_error_event_names_the_boundary(tmp_path):
+    # the plugin's event (test, phase) wins over pytest's FAILED line, and the
+    # run that went on after it does not hide it
+    log = tmp_path / "job.log"
+    log.write_text(
+        "[resmon/1] test ts=2026-11-26T14:00:00.000000Z pid=7 test=t.py::test_a phase=setup "
+        "at=start rss=1000 ;\n"
+        "[resmon/1] event ts=2026-11-26T14:00:01.000000Z pid=7 test=t.py::test_a phase=setup "
+        "what=memory_error rss=2000 mem_avail=3000 ;\n"
+        "E   MemoryError\n"
+        "[resmon/1] test ts=2026-11-26T14:00:02.000000Z pid=7 test=t.py::test_a phase=teardown "
+        "at=end outcome=failed rss=1000 ;\n"
+        "[resmon/1] test ts=2026-11-26T14:00:03.000000Z pid=7 test=t.py::test_b phase=setup "
+        "at=start rss=1000 ;\n"
+        "[resmon/1] test ts=2026-11-26T14:00:04.000000Z pid=7 test=t.py::test_b phase=teardown "
+        "at=end outcome=passed rss=1000 ;\n"
+        "FAILED t.py::test_b - MemoryError\n"
+        "=== 1 failed, 1 passed in 4.00s ===\n")
+    _, doc = run_json([str(log)])
+    assert doc["verdict"]["kind"] == "memory_error"
+    b = doc["boundary"]
+    assert (b["test"], b["phase"], b["why"]) == ("t.py::test_a", "setup", "memory_error"), b
+    assert b["rss"] == 2000 and b["mem_avail"] == 3000 and b["last_mark"] is None
+    assert doc["culprit"]["id"] == "t.py::test_a"
 
 
 def test_evidence_details():
