@@ -584,9 +584,38 @@ static double sx(int64_t t, int64_t t0, int64_t t1)
     return SVG_PAD + (double)(t - t0) * (SVG_W - 2 * SVG_PAD) / (double)(t1 - t0);
 }
 
+/* Values above vmax are drawn at the top edge (the caller says so). */
 static double sy(uint64_t v, uint64_t vmax)
 {
+    if (v > vmax)
+        v = vmax;
     return SVG_H - SVG_PAD + 0 - (double)v * (SVG_H - 2 * SVG_PAD) / (double)(vmax ? vmax : 1);
+}
+
+/* The memory axis: the machine's total, or, when a cgroup limit below the
+ * total applies, the range that matters for it (the larger of the limit and
+ * the highest RSS or cgroup use seen, plus headroom for the limit's label).
+ * Sets *cg_scale when the cgroup range is used. */
+static uint64_t svg_vmax(const rm_run *run, int *cg_scale)
+{
+    uint64_t vmax = run->mem_total != RM_UNSET ? run->mem_total : 0, top = 0;
+    int i;
+    *cg_scale = run->cg_lim != RM_UNSET && run->cg_lim > 0 &&
+                (run->mem_total == RM_UNSET || run->cg_lim < run->mem_total);
+    for (i = 0; i < run->n_tl; i++) {
+        const rm_point *p = &run->tl[i];
+        if (p->rss != RM_UNSET && p->rss > top)
+            top = p->rss;
+        if (p->cg != RM_UNSET && p->cg > top)
+            top = p->cg;
+        if (!*cg_scale && p->avail != RM_UNSET && p->avail > top)
+            top = p->avail;
+    }
+    if (*cg_scale) {
+        vmax = run->cg_lim > top ? run->cg_lim : top;
+        return vmax + vmax / 10;
+    }
+    return top > vmax ? top : vmax;
 }
 
 static void write_svg(FILE *o, const rm_run *run)
@@ -594,19 +623,19 @@ static void write_svg(FILE *o, const rm_run *run)
     static const char *colors[] = {"#d95f02", "#7570b3", "#e7298a",
                                    "#66a61e", "#e6ab02", "#a6761d"};
     int64_t t0 = run->t_first, t1 = run->t_last;
-    uint64_t vmax = run->mem_total != RM_UNSET ? run->mem_total : 0;
-    int i, p, step;
-    char s1[32];
+    uint64_t vmax;
+    int i, p, step, cg_scale, any_cg = 0, avail_on_scale;
+    char s1[32], buf_total[32];
     if (run->n_tl == 0 || t1 <= t0) {
         fprintf(o, "<p>No timed samples: no timeline to draw.</p>\n");
         return;
     }
-    for (i = 0; i < run->n_tl; i++) {
-        if (run->tl[i].avail != RM_UNSET && run->tl[i].avail > vmax)
-            vmax = run->tl[i].avail;
-        if (run->tl[i].rss != RM_UNSET && run->tl[i].rss > vmax)
-            vmax = run->tl[i].rss;
-    }
+    vmax = svg_vmax(run, &cg_scale);
+    /* on the cgroup's scale, the machine's available memory is drawn only
+       when it came down into that range */
+    avail_on_scale = !cg_scale || (run->min_avail != RM_UNSET && run->min_avail < vmax);
+    for (i = 0; i < run->n_tl && !any_cg; i++)
+        any_cg = run->tl[i].cg != RM_UNSET;
     fprintf(o,
             "<svg width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
@@ -615,8 +644,16 @@ static void write_svg(FILE *o, const rm_run *run)
             "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" "
             "stroke=\"#ccc\"/>\n",
             SVG_PAD, SVG_PAD, SVG_W - 2 * SVG_PAD, SVG_H - 2 * SVG_PAD);
-    fprintf(o, "<text x=\"4\" y=\"%d\">%s</text><text x=\"4\" y=\"%d\">0</text>\n", SVG_PAD + 4,
-            rm_fmt_size(s1, sizeof(s1), vmax), SVG_H - SVG_PAD);
+    /* the memory axis: labels at 0, 1/4, 1/2, 3/4 and the top, light grid lines */
+    for (i = 0; i <= 4; i++) {
+        uint64_t v = vmax / 4 * (uint64_t)i;
+        double y = sy(i == 4 ? vmax : v, vmax);
+        if (i > 0)
+            fprintf(o, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n",
+                    SVG_PAD, SVG_W - SVG_PAD, y, y);
+        fprintf(o, "<text x=\"4\" y=\"%.1f\">%s</text>\n", y + 4,
+                i == 0 ? "0" : rm_fmt_size(s1, sizeof(s1), i == 4 ? vmax : v));
+    }
     fprintf(o, "<text x=\"%d\" y=\"%d\">0 s</text><text x=\"%d\" y=\"%d\">%.0f s</text>\n", SVG_PAD,
             SVG_H - SVG_PAD + 14, SVG_W - SVG_PAD - 40, SVG_H - SVG_PAD + 14, secs(t0, t1));
     /* test boundaries */
@@ -630,12 +667,34 @@ static void write_svg(FILE *o, const rm_run *run)
         put_html(o, T->id, 0);
         fprintf(o, "</title></line>\n");
     }
+    /* the cgroup's limit, labelled, and its use */
+    if (cg_scale || (run->cg_lim != RM_UNSET && run->cg_lim > 0 && run->cg_lim <= vmax)) {
+        double y = sy(run->cg_lim, vmax);
+        fprintf(o,
+                "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c00\" "
+                "stroke-dasharray=\"6,4\"><title>cgroup memory limit</title></line>\n",
+                SVG_PAD, SVG_W - SVG_PAD, y, y);
+        fprintf(o,
+                "<text x=\"%d\" y=\"%.1f\" fill=\"#c00\" text-anchor=\"end\">cgroup limit "
+                "%s</text>\n",
+                SVG_W - SVG_PAD - 4, y - 4, rm_fmt_size(s1, sizeof(s1), run->cg_lim));
+    }
+    if (any_cg) {
+        fprintf(o, "<polyline fill=\"none\" stroke=\"#1f78b4\" stroke-width=\"1.5\" points=\"");
+        for (i = 0; i < run->n_tl; i++)
+            if (run->tl[i].cg != RM_UNSET)
+                fprintf(o, "%.1f,%.1f ", sx(run->tl[i].t, t0, t1), sy(run->tl[i].cg, vmax));
+        fprintf(o, "\"><title>cgroup memory use</title></polyline>\n");
+    }
     /* available memory */
-    fprintf(o, "<polyline fill=\"none\" stroke=\"#1b9e77\" stroke-width=\"1.5\" points=\"");
-    for (i = 0; i < run->n_tl; i++)
-        if (run->tl[i].avail != RM_UNSET)
-            fprintf(o, "%.1f,%.1f ", sx(run->tl[i].t, t0, t1), sy(run->tl[i].avail, vmax));
-    fprintf(o, "\"><title>system available memory</title></polyline>\n");
+    if (avail_on_scale) {
+        fprintf(o, "<polyline fill=\"none\" stroke=\"#1b9e77\" stroke-width=\"1.5\" points=\"");
+        for (i = 0; i < run->n_tl; i++)
+            if (run->tl[i].avail != RM_UNSET)
+                fprintf(o, "%.1f,%.1f ", sx(run->tl[i].t, t0, t1), sy(run->tl[i].avail, vmax));
+        fprintf(o, "\"><title>system available memory%s</title></polyline>\n",
+                cg_scale ? " (drawn at the top edge where above this scale)" : "");
+    }
     /* RSS per process (and -1: the sampler's process tree) */
     for (p = -1; p < run->n_procs && p < SVG_MAX_PROCS; p++) {
         int any = 0;
@@ -664,11 +723,25 @@ static void write_svg(FILE *o, const rm_run *run)
         put_html(o, src_name(run, e->src), 0);
         fprintf(o, ":%llu</title></circle>\n", (unsigned long long)e->line);
     }
+    /* legend */
     fprintf(o,
-            "<text x=\"%d\" y=\"16\" fill=\"#1b9e77\">available</text>"
             "<text x=\"%d\" y=\"16\" fill=\"#d95f02\">RSS</text>"
-            "<text x=\"%d\" y=\"16\" fill=\"#c00\">events</text>\n</svg>\n",
-            SVG_PAD, SVG_PAD + 80, SVG_PAD + 130);
+            "<text x=\"%d\" y=\"16\" fill=\"#c00\">events</text>",
+            SVG_PAD, SVG_PAD + 40);
+    if (any_cg)
+        fprintf(o, "<text x=\"%d\" y=\"16\" fill=\"#1f78b4\">cgroup use</text>", SVG_PAD + 95);
+    if (avail_on_scale)
+        fprintf(o, "<text x=\"%d\" y=\"16\" fill=\"#1b9e77\">system available</text>",
+                SVG_PAD + 175);
+    else
+        fprintf(o,
+                "<text x=\"%d\" y=\"16\" fill=\"#1b9e77\">system available: lowest %s of %s, "
+                "above this scale (not drawn)</text>",
+                SVG_PAD + 175, rm_fmt_size(s1, sizeof(s1), run->min_avail),
+                rm_fmt_size(buf_total, sizeof(buf_total), run->mem_total));
+    fprintf(o, "\n<text x=\"%d\" y=\"32\" fill=\"#555\">memory axis: %s</text>\n</svg>\n", SVG_PAD,
+            cg_scale ? "the cgroup's range (its limit is below the machine's memory)"
+                     : "the machine's memory");
 }
 
 static void write_html(FILE *o, const rm_run *run, int top)

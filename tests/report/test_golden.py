@@ -275,3 +275,33 @@ def test_python_dash_m_resmon_report():
     assert b'"kind":\t"passed"' in p.stdout
     p = subprocess.run([sys.executable, "-m", "resmon", "nope"], capture_output=True)
     assert p.returncode == 2
+
+
+def _svg_points(html, title):
+    """The (x, y) points of the polyline with this <title>."""
+    import re  # noqa: PLC0415
+    m = re.search(r'<polyline[^>]*points="([^"]*)"><title>%s' % re.escape(title), html)
+    assert m, title
+    return [tuple(float(v) for v in p.split(",")) for p in m.group(1).split()]
+
+
+def test_html_chart_scales_to_the_cgroup():
+    # a 3 GiB cgroup on a 7 GiB machine: the axis is the cgroup's range, the
+    # limit a labelled line, and gw0's growth fills the chart's height
+    html = run(["--format", "html", "xdist_sampler.log", "xdist_records.log"]).stdout.decode("ascii")
+    assert "cgroup limit 3.0 GiB</text>" in html
+    assert "memory axis: the cgroup's range" in html
+    assert ">7.0 GiB</text>" not in html  # not the machine's total
+    top = 300 - 50  # SVG_H - SVG_PAD: y of 0 bytes; 50 (SVG_PAD): y of the top
+    use = _svg_points(html, "cgroup memory use")
+    assert min(y for _, y in use) < 50 + (top - 50) * 0.2, use  # near the top
+    # the machine's available memory (>= 3.8 GiB) is above the scale: not drawn, said so
+    assert "system available memory" not in html
+    assert "above this scale (not drawn)" in html
+    assert "http" not in html and "<script" not in html
+
+
+def test_html_chart_without_cgroup_keeps_the_machine_scale():
+    html = run(["--format", "html", "gh_oom.log"]).stdout.decode("ascii")
+    assert "memory axis: the machine's memory" in html
+    assert _svg_points(html, "system available memory")
