@@ -1,21 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* test_probe.c: the Linux probe against fake /proc and cgroup v1/v2 trees. */
+#include "check.h"
 #include "../../csrc/probe/linux.c"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static char root[256];
 
@@ -189,10 +180,5 @@ int main(void)
     test_v1();
     test_missing();
     test_self();
-    if (failures) {
-        fprintf(stderr, "test_probe: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_probe: ok\n");
-    return 0;
+    return check_done("test_probe");
 }

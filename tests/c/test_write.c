@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_write.c: unit tests of the record writer, including from a signal handler. */
+#include "check.h"
 #include "../../csrc/record/write.c"
 
 #include <signal.h>
@@ -9,16 +10,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static const char *end_of(const rm_line *l)
 {
@@ -241,10 +232,5 @@ int main(void)
     test_escaping();
     test_truncation();
     test_signal_handler();
-    if (failures) {
-        fprintf(stderr, "test_write: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_write: ok\n");
-    return 0;
+    return check_done("test_write");
 }

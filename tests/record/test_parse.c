@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_parse.c: unit tests of the record parser, the line reader and the writer round trip. */
+#include "../c/check.h"
 #include "record/parse.h"
 #include "record/record.h"
 
@@ -11,16 +12,6 @@
 #ifdef RM_HAVE_ZLIB
 #include <zlib.h>
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static rm_rec rec; /* large: keep it off the stack */
 
@@ -431,10 +422,5 @@ int main(void)
     test_roundtrip();
     test_reader();
     test_time();
-    if (failures) {
-        fprintf(stderr, "test_parse: %d failures\n", failures);
-        return 1;
-    }
-    printf("test_parse: ok\n");
-    return 0;
+    return check_done("test_parse");
 }

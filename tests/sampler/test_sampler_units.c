@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_sampler_units.c: unit tests of the sampler's parsers and its /proc reader on a fake tree. */
+#include "../c/check.h"
 #include "../../csrc/sampler/ptable.c"
 #include "../../csrc/sampler/sysinfo.c"
 
@@ -7,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static char root[256];
 
@@ -191,10 +182,5 @@ int main(void)
     test_parse_stat();
     test_tree();
     test_psi_load_kmsg();
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    printf("sampler unit tests passed\n");
-    return 0;
+    return check_done("test_sampler_units");
 }
