@@ -345,6 +345,7 @@ class _State:
                 # (no records, no markers) keeps the per-phase peaks.
                 self.monitor = _Monitor(self, silent=True)
                 pm.register(self.monitor, "resmon-monitor")
+            self.monitor.inner = True  # per-phase peaks for the limit checks
             self.limit_plugin = _Limits(self.monitor, self.limit_defaults)
             pm.register(self.limit_plugin, "resmon-limits")
 
@@ -411,6 +412,10 @@ class _Monitor:
         self.to_ends = (TO_OUT if markers != "none" else 0) | rec
         self.to_inner = (TO_OUT if markers == "all" else 0) | rec
         self.full_start = bool(rec)
+        # Records at call start and call end (and peak resets there) only
+        # when someone reads them: the inner records or a limit check. Else
+        # the teardown-end sample's peak covers the whole test.
+        self.inner = bool(self.to_inner)
         self.dump_after = opts["dump_after"]
         self.xml = bool(getattr(state.config.option, "xmlpath", None))
         self.can_reset = self._probe_reset()
@@ -527,7 +532,8 @@ class _Monitor:
         if when == "setup":
             if outcome == "passed":
                 self.set_context(nodeid, "call")
-                self._phase_point([("at", "start")], self.to_inner, True)
+                if self.inner:
+                    self._phase_point([("at", "start")], self.to_inner, True)
                 return
             self.outcome = "error" if outcome == "failed" else outcome
             self._phase_point([("at", "end"), ("outcome", self.outcome),
@@ -537,8 +543,9 @@ class _Monitor:
             if hasattr(report, "wasxfail"):
                 outcome = "xfailed" if outcome == "skipped" else "xpassed"
             self.outcome = outcome
-            self._phase_point([("at", "end"), ("outcome", outcome),
-                               ("dur", "%.6f" % report.duration)], self.to_inner, True)
+            if self.inner:
+                self._phase_point([("at", "end"), ("outcome", outcome),
+                                   ("dur", "%.6f" % report.duration)], self.to_inner, True)
             self.set_context(nodeid, "teardown")
         elif when == "teardown":
             self._end(report)
