@@ -38,7 +38,7 @@ FULL_EVERY = 1.0
 DEFAULT_THREAD_THRESHOLD = 256
 DEFAULT_TOP = 5
 LIMIT_KEYS = ("rss", "growth", "threads")
-# the value is True when pytest's ini type "bool" can be used (pytest >= 7)
+# Values of the ini option "resmon" that mean on (read as text: works on every pytest 7+).
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -325,17 +325,28 @@ class _State:
     def check_markers(self, items):
         """Validates resmon_limit and requires_memory on every collected item
         and registers the small plugins that act on them."""
-        limited = required = False
+        limited = required = broken = False
+        worker = _is_worker(self.config)
         for item in items:
-            marker = item.get_closest_marker("requires_memory")
-            if marker is not None:
-                item._resmon_requires = _marker_size(item, marker)
-                required = True
-            marker = item.get_closest_marker("resmon_limit")
-            if marker is not None:
-                item._resmon_limit = _marker_limits(item, marker, self.limit_defaults)
-                limited = True
+            try:
+                marker = item.get_closest_marker("requires_memory")
+                if marker is not None:
+                    item._resmon_requires = _marker_size(item, marker)
+                    required = True
+                marker = item.get_closest_marker("resmon_limit")
+                if marker is not None:
+                    item._resmon_limit = _marker_limits(item, marker, self.limit_defaults)
+                    limited = True
+            except pytest.UsageError as exc:
+                if not worker:
+                    raise
+                # an xdist worker cannot stop the session cleanly: the
+                # test errors at setup with the same message instead
+                item._resmon_marker_error = str(exc)
+                broken = True
         pm = self.config.pluginmanager
+        if broken:
+            pm.register(_MarkerErrors(), "resmon-marker-errors")
         if required and self.requires_plugin is None and core is not None:
             self.requires_plugin = _RequiresMemory()
             pm.register(self.requires_plugin, "resmon-requires-memory")
@@ -794,6 +805,16 @@ class _Limits:
             report.longrepr = text
         else:
             report.sections.append(("resmon_limit", text))
+
+
+class _MarkerErrors:
+    """In an xdist worker: a test with a bad resmon marker errors at setup."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        msg = getattr(item, "_resmon_marker_error", None)
+        if msg:
+            pytest.fail(msg, pytrace=False)
 
 
 class _RequiresMemory:

@@ -122,6 +122,12 @@ def test_bad_sizes_are_collection_errors(run_pytest, marker, text):
     err = res.err
     assert "test_bad.py::test_bad" in err and text in err, res
     assert "Traceback" not in err
+    # under xdist a worker cannot stop the session: the test errors at setup
+    res = run_pytest(files, ["-q", "-n", "2", "-rE"])
+    assert res.rc == 1, res
+    assert "1 passed, 1 error" in res.out and "INTERNALERROR" not in res.out + res.err, res
+    assert "ERROR test_bad.py::test_bad - Failed: resmon: test_bad.py::test_bad:" in res.out
+    assert text in res.out, res
 
 
 def test_requires_memory_skips_with_numbers_and_works_disabled(run_pytest):
