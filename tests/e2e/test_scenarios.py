@@ -439,20 +439,14 @@ def test_input_order_does_not_move_the_boundary(oom_run):
         assert _boundary(doc) == ("test_suite.py::test_grows", "call"), order
 
 
-# ------------------------------------------- bugs found here, in other parts --
+# ----------------------------------- bugs found here, in other parts (fixed) --
 
-@pytest.mark.xfail(strict=True, reason="plugin bug: parametrize's pseudo-fixtures (the "
-                   "argument name of @pytest.mark.parametrize) are recorded as fixtures, so "
-                   "the report lists 'i (function)' as retaining each test's leak")
 def test_parametrize_arguments_are_not_fixtures(flat_kill_run):
     with open(flat_kill_run.records, "rb") as f:
         records = f.read()
     assert b" name=i " not in records
 
 
-@pytest.mark.xfail(strict=True, reason="plugin bug: a resmon_limit failure on an "
-                   "xfail(strict=True) test is reported as XPASS(strict): the limit check "
-                   "runs after pytest's skipping plugin has judged the call")
 def test_limit_failure_counts_for_xfail(tmp_path):
     run = run_suite(str(tmp_path), {"test_suite.py": """
         import pytest

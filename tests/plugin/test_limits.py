@@ -209,3 +209,46 @@ def test_cgroup_limit_is_honoured(run_pytest, tmp_path):
             os.rmdir(group)
         except OSError:
             pass
+
+
+XFAIL_LIMITS = {
+    "test_xf.py": """
+        import pytest
+
+        KEEP = []
+
+        def grow():
+            KEEP.append(bytearray(b"\\x01") * (80 << 20))
+
+        @pytest.mark.xfail(reason="grows past its limit")
+        @pytest.mark.resmon_limit(growth="50 MiB")
+        def test_xfail_lax():
+            grow()
+
+        @pytest.mark.xfail(strict=True, reason="grows past its limit")
+        @pytest.mark.resmon_limit(growth="50 MiB")
+        def test_xfail_strict():
+            grow()
+
+        @pytest.mark.xfail(raises=KeyError, reason="wants a KeyError, not a limit")
+        @pytest.mark.resmon_limit(growth="50 MiB")
+        def test_xfail_raises():
+            grow()
+
+        @pytest.mark.xfail(strict=True, reason="does not grow")
+        @pytest.mark.resmon_limit(growth="500 MiB")
+        def test_xfail_strict_within():
+            pass
+    """,
+}
+
+
+def test_limit_failure_is_the_expected_failure_of_xfail(run_pytest):
+    res = run_pytest(XFAIL_LIMITS, ["-q", "-rxXf", "-p", "no:randomly"])
+    assert res.rc == 1, res
+    assert re.search(r"^XFAIL test_xf.py::test_xfail_lax", res.out, re.M), res
+    assert re.search(r"^XFAIL test_xf.py::test_xfail_strict\b", res.out, re.M), res
+    failed = _failures(res)
+    # raises=KeyError is not satisfied by a limit; strict XPASS stays a failure
+    assert set(failed) == {"test_xf.py::test_xfail_raises", "test_xf.py::test_xfail_strict_within"}
+    assert "resmon_limit exceeded" in res.out and "[XPASS(strict)] does not grow" in res.out
