@@ -544,7 +544,13 @@ class _Monitor:
             if outcome == "passed":
                 self.set_context(nodeid, "call")
                 if self.inner:
-                    self._phase_point([("at", "start")], self.to_inner, True)
+                    self._phase_point([("at", "start")], self.to_inner | (self.to_ends & TO_OUT),
+                                      True)
+                elif self.to_ends & TO_OUT:
+                    # One short line (cheap fields only): without it the job log
+                    # alone cannot tell a test killed in its body (SIGKILL
+                    # leaves no last gasp) from one killed in its setup.
+                    self.emit("test", None, fields=(("at", "start"),), full=False, to=TO_OUT)
                 return
             self.outcome = "error" if outcome == "failed" else outcome
             self._phase_point([("at", "end"), ("outcome", self.outcome),

@@ -21,10 +21,9 @@ from e2ehelp import MiB, cgroup_v1_reason, memory_cgroup, run_suite, sigterm_whe
 
 VARIANTS = ["full", "job_only"]
 #: A SIGKILL (OOM kill, a dying runner) leaves no last gasp: the job log
-#: names the phase only if the plugin wrote a line when the call started,
-#: which the default markers (start-end) do not. These scenarios use
-#: --resmon-markers all, as docs/troubleshooting.md advises for OOM kills.
-SIGKILL_MARKERS = "all"
+#: names the phase only because the plugin writes a short line when the call
+#: starts. The default markers (start-end) do, so these scenarios use them.
+SIGKILL_MARKERS = None
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals needed")
 
 

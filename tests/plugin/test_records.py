@@ -75,8 +75,8 @@ def test_switches_enable(run_pytest, how):
         env[how] = "1"
     res = run_pytest(SIMPLE, args, env=env, ini=ini)
     assert res.rc == 1, res
-    assert _starts_ends(res, "test_simple.py::test_prints") == [("setup", "start"),
-                                                                 ("teardown", "end")], res
+    assert _starts_ends(res, "test_simple.py::test_prints") == [
+        ("setup", "start"), ("call", "start"), ("teardown", "end")], res
     assert "resmon summary" in res.out
 
 
@@ -87,10 +87,10 @@ def test_markers_reach_real_stderr_under_capture(run_pytest, capture):
     for nodeid, outcome in (("test_simple.py::test_prints", "passed"),
                             ("test_simple.py::test_fails", "failed")):
         recs = find_records(res, test=nodeid)
-        assert [(r["phase"], r["at"]) for r in recs] == [("setup", "start"),
-                                                          ("teardown", "end")], res
-        assert recs[1]["outcome"] == outcome
-        assert int(recs[0]["rss"]) > 0 and "d_rss" in recs[1] and "test_dur" in recs[1]
+        assert [(r["phase"], r["at"]) for r in recs] == [
+            ("setup", "start"), ("call", "start"), ("teardown", "end")], res
+        assert recs[2]["outcome"] == outcome
+        assert int(recs[0]["rss"]) > 0 and "d_rss" in recs[2] and "test_dur" in recs[2]
     # the process's real stderr, not the captured one shown in the report
     assert all(r["_complete"] for r in find_records(res, kind=None)), res
     if capture == "fd":
@@ -116,9 +116,9 @@ def test_records_file_has_four_phase_records_and_peaks(run_pytest, tmp_path):
     # the call's peak does not leak into the next test (peak reset between records)
     small = find_records(text, test="test_big.py::test_small")
     assert int(small[2]["peak"]) < start_rss + (100 << 20), small
-    # default markers: only start and end in the job log, all in the file
-    assert _starts_ends(res, "test_big.py::test_alloc_in_call") == [("setup", "start"),
-                                                                     ("teardown", "end")]
+    # default markers: start, a short call start and end in the job log, all in the file
+    assert _starts_ends(res, "test_big.py::test_alloc_in_call") == [
+        ("setup", "start"), ("call", "start"), ("teardown", "end")]
     kinds = {k for k, _ in __import__("recordparse").records(text)}
     assert {"head", "test", "fixture", "summary"} <= kinds, kinds
 
