@@ -33,7 +33,10 @@ else:
     PROBE = None
 
 CORE = ["csrc/record/write.c"] + ([PROBE] if PROBE else [])
-EXT_SOURCES = sorted(glob.glob("csrc/ext/*.c")) + CORE
+# Platform files of the extension end in _posix.c or _win32.c; each build
+# takes its own (psutil's layout: no #ifdef thickets).
+_OTHER = "_posix.c" if sys.platform == "win32" else "_win32.c"
+EXT_SOURCES = sorted(f for f in glob.glob("csrc/ext/*.c") if not f.endswith(_OTHER)) + CORE
 
 # The tools: name -> (sources, optional pkg-config packages with their macros).
 TOOLS = {

@@ -6,7 +6,7 @@ PY_INCLUDE := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths(
 
 ext-werror:
 	@mkdir -p $(BUILD)/ext
-	@set -e; for f in ext/*.c; do \
+	@set -e; for f in $(filter-out %_win32.c,$(wildcard ext/*.c)); do \
 	  $(CC) $(CFLAGS) -fPIC -I$(PY_INCLUDE) -c $$f -o $(BUILD)/ext/$$(basename $$f .c).o; done
 	@echo "extension sources compile cleanly with -Werror"
 

@@ -47,7 +47,8 @@ def san_package(tmp_path_factory):
     pkg.mkdir()
     for py in glob.glob(os.path.join(ROOT, "python", "resmon", "*.py")):
         shutil.copy(py, pkg)
-    sources = sorted(glob.glob(os.path.join(ROOT, "csrc", "ext", "*.c"))) + [
+    sources = sorted(f for f in glob.glob(os.path.join(ROOT, "csrc", "ext", "*.c"))
+                     if not f.endswith("_win32.c")) + [
         os.path.join(ROOT, "csrc", "record", "write.c"),
         os.path.join(ROOT, "csrc", "probe", "linux.c")]
     target = pkg / ("_resmon" + sysconfig.get_config_var("EXT_SUFFIX"))
