@@ -127,6 +127,7 @@ def main():
           % (opts.tests, opts.reps, opts.peer_reps, opts.python))
     print("%-28s %9s %9s %14s %12s" % ("configuration", "wall s", "ratio", "us per test",
                                        "job-log markers"))
+    configs = [c for c in configs if times[c[0]]]  # --peer-reps 0 leaves peers out
     for name, _, _ in configs:
         med = statistics.median(times[name])
         print("%-28s %9.3f %9.3f %+14.1f %12d" % (
