@@ -29,6 +29,9 @@ _TRUE = ("1", "true", "yes", "on")
 
 _state = {"enabled": None, "records_path": None, "identity": False}
 
+#: Set by the pytest plugin when it keeps the current test up to date itself.
+_plugin_owns_context = False
+
 
 def _env_enabled():
     return any(os.environ.get(name, "").strip().lower() in _TRUE for name in ENV_SWITCHES)
@@ -185,7 +188,7 @@ def log_resource_snapshot(label, *, paths=(), prefix=None, metadata=None, force=
     try:
         result = core.emit(kind, label, fields=fields, paths=paths or None)
     except (TypeError, ValueError):
-        raise
+        raise  # the caller's mistake (paths="/tmp"): say so
     except Exception as exc:  # noqa: BLE001 - contract: never break the test
         say_once("emit", f"cannot write a marker: {exc!r}")
         return None
@@ -215,10 +218,6 @@ def log_resource_delta(label, before, after=None, *, paths=(), metadata=None, fo
     fields.extend(_meta_fields(metadata))
     log_resource_snapshot(label, paths=paths, metadata=fields, force=True, kind="mark")
     return after
-
-
-#: Set by the pytest plugin when it keeps the current test up to date itself.
-_plugin_owns_context = False
 
 
 def parse_size(text):
