@@ -36,7 +36,7 @@ rm_run *rm_run_new(const char *name)
     }
     run->mem_total = run->min_avail = run->cg_lim = RM_UNSET;
     run->cg_max = 0;
-    run->cg_oom_first = run->cg_oom_last = RM_UNSET;
+    run->cg_oom_first = run->cg_oom_last = run->cg_oom_run = RM_UNSET;
     run->tl_stride = 1;
     run->boundary_test = run->boundary_proc = run->culprit_test = -1;
     run->text_test = -1;
@@ -665,6 +665,8 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         run->cg_max = cg;
     if (thr != RM_UNSET && thr > run->max_threads)
         run->max_threads = thr;
+    if (cg_oom != RM_UNSET && strcmp(kind, "verdict") == 0)
+        run->cg_oom_run = cg_oom; /* the verdict counts the run's kills, after the last sample */
     if (cg_oom != RM_UNSET && strcmp(kind, "verdict") != 0) { /* verdict: a difference */
         if (run->cg_oom_first == RM_UNSET)
             run->cg_oom_first = cg_oom;

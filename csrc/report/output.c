@@ -355,8 +355,14 @@ static void text_system(FILE *o, const rm_run *run)
         fprintf(o, "  cgroup limit %s, highest use %s\n", rm_fmt_size(s1, sizeof(s1), run->cg_lim),
                 rm_fmt_size(s3, sizeof(s3), run->cg_max ? run->cg_max : RM_UNSET));
     if (run->cg_oom_first != RM_UNSET)
-        fprintf(o, "  cgroup OOM kills %llu -> %llu\n", (unsigned long long)run->cg_oom_first,
-                (unsigned long long)run->cg_oom_last);
+        fprintf(o, "  cgroup OOM kills %llu -> %llu in the samples",
+                (unsigned long long)run->cg_oom_first, (unsigned long long)run->cg_oom_last);
+    if (run->cg_oom_run != RM_UNSET)
+        fprintf(o, "%s%llu during the whole run (the sampler's verdict)",
+                run->cg_oom_first != RM_UNSET ? "; " : "  cgroup OOM kills: ",
+                (unsigned long long)run->cg_oom_run);
+    if (run->cg_oom_first != RM_UNSET || run->cg_oom_run != RM_UNSET)
+        fputc('\n', o);
     if (run->samples || run->bash_samples)
         fprintf(o, "  %llu sampler samples, %llu bash-loop samples\n",
                 (unsigned long long)run->samples, (unsigned long long)run->bash_samples);
@@ -977,6 +983,7 @@ static cJSON *json_run(const rm_run *run, int top)
     j_u64(o, "cg_max", run->cg_max ? run->cg_max : RM_UNSET);
     j_u64(o, "cg_oom_first", run->cg_oom_first);
     j_u64(o, "cg_oom_last", run->cg_oom_last);
+    j_u64(o, "cg_oom_run", run->cg_oom_run);
     j_u64(o, "tree_hwm", run->tree_hwm ? run->tree_hwm : RM_UNSET);
     j_u64(o, "samples", run->samples);
     j_u64(o, "bash_samples", run->bash_samples);

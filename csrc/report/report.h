@@ -253,6 +253,7 @@ typedef struct rm_run {
     uint64_t fix_over_cap;
     /* system */
     uint64_t mem_total, min_avail, cg_lim, cg_max, cg_oom_first, cg_oom_last;
+    uint64_t cg_oom_run; /* OOM kills during the run, from the sampler's verdict */
     int min_avail_src;
     uint64_t min_avail_line;
     int64_t min_avail_t;
