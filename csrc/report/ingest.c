@@ -681,7 +681,7 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         if (kind[0] != 'h')
             run->samples++;
         timeline_add(run, t, avail, tree, cg, -1);
-        if (kind[0] == 's')
+        if (kind[0] != 'h') /* echo lines list tree members too (job log alone) */
             tree_add(run, r, t);
         return;
     }

@@ -764,12 +764,17 @@ static void check_gone(sampler *s, size_t ncur)
     s->nprev = ncur;
 }
 
+/* Tree members an echo line lists (pid and rss only): enough for the
+ * report to credit each xdist worker's growth from the job log alone. */
+#define ECHO_TREE 8
+
 static void write_echo(sampler *s, const rm_sample *m, uint64_t tree_rss, size_t tree_n,
-                       const rm_proc *top0, uint64_t now)
+                       const rm_proc *const *tree, size_t ntree, const rm_proc *top0, uint64_t now)
 {
     rm_line l;
     char text[256];
     int n, k = 0;
+    size_t i;
     begin(s, &l, "echo");
     rm_line_usec(&l, "wall", now - s->t0);
     if (s->tree_root) {
@@ -788,6 +793,14 @@ static void write_echo(sampler *s, const rm_sample *m, uint64_t tree_rss, size_t
         rm_line_size(&l, "cg_lim", m->cg_limit);
     if (s->have_cg_oom0)
         rm_line_u64(&l, "cg_oom", s->cg_oom_now);
+    for (i = 0; i < ntree && i < ECHO_TREE; i++) {
+        char kp[16], kr[16];
+        if (snprintf(kp, sizeof(kp), "tree%d_pid", (int)i) >= (int)sizeof(kp) ||
+            snprintf(kr, sizeof(kr), "tree%d_rss", (int)i) >= (int)sizeof(kr))
+            break;
+        rm_line_u64(&l, kp, (uint64_t)tree[i]->pid);
+        rm_line_u64(&l, kr, tree[i]->rss);
+    }
     if (top0) {
         rm_line_u64(&l, "top0_pid", (uint64_t)top0->pid);
         rm_line_u64(&l, "top0_rss", top0->rss);
@@ -835,7 +848,8 @@ static void take_sample(sampler *s)
     rm_load load;
     int have_psi = 0, have_load = 0, nprocs = -1;
     uint64_t tree_rss = 0;
-    size_t tree_n = 0, ntree = 0, ntop = 0, i;
+    size_t tree_n = 0, ntree = 0, ntop = 0, i, n_echo_tree = 0;
+    const rm_proc *echo_tree[ECHO_TREE];
     int root_alive = s->tree_root > 0;
 
     memset(&m, 0, sizeof(m));
@@ -952,6 +966,12 @@ static void take_sample(sampler *s)
                      (m.valid & RM_HAVE_MEM_TOTAL) ? m.mem_total : 0);
         }
     }
+    {
+        size_t j;
+        for (j = 0; j < ntree && j < ECHO_TREE; j++)
+            echo_tree[j] = &s->pt.procs[s->idx[j]];
+        n_echo_tree = nprocs >= 0 && root_alive ? j : 0;
+    }
     if (nprocs >= 0 && s->o.top > 0) {
         ntop = rm_ptable_top(&s->pt, (size_t)s->o.top, s->idx);
         for (i = 0; i < ntop; i++) {
@@ -969,7 +989,8 @@ static void take_sample(sampler *s)
 
     if (s->o.echo > 0 && now >= s->next_echo) {
         s->next_echo = now + (uint64_t)(s->o.echo * 1e6);
-        write_echo(s, &m, tree_rss, tree_n, ntop ? &s->pt.procs[s->idx[0]] : NULL, now);
+        write_echo(s, &m, tree_rss, tree_n, echo_tree, n_echo_tree,
+                   ntop ? &s->pt.procs[s->idx[0]] : NULL, now);
     }
 }
 

@@ -370,15 +370,15 @@ def test_xdist_culprit_on_one_worker(xdist_run, variant):
     victims = {t["worker"] for t in doc["tests"] if t["id"].startswith("test_victims.py")}
     assert victims and b["worker"] not in victims
     # The culprit: the killed worker wrote no record of its growth, but the
-    # sampler listed its RSS (treeI_pid) and its records' pid ties that to
-    # test_grows. The job log alone has only the tree's sum: no culprit, and
-    # no wrong one either (docs/report.md).
-    if variant == "full":
-        c = doc["culprit"]
-        assert c and c["id"] == "test_culprit.py::test_grows", (c, doc["tests"])
-        assert c["worker"] == b["worker"] and c["own_growth"] > 300 * MiB, c
-    else:
-        assert doc["culprit"] is None, doc["culprit"]
+    # sampler listed its RSS (treeI_pid in its samples, and in its --echo
+    # lines in the job log) and the markers' pid ties that to test_grows: so
+    # the job log alone names the culprit too.
+    c = doc["culprit"]
+    assert c and c["id"] == "test_culprit.py::test_grows", (c, doc["tests"])
+    # the echo lines come once a second: the last one before the kill saw part
+    # of the growth only
+    least = 300 * MiB if variant == "full" else 64 * MiB
+    assert c["worker"] == b["worker"] and c["own_growth"] > least, (c["own_growth"], c)
 
 
 # ------------------------------- the HTML report in a real browser (Chromium) --
