@@ -586,11 +586,28 @@ int rm_fixture_retained(const rm_fixture *f, int64_t *out)
     return 0;
 }
 
+int rm_fixture_held(const rm_fixture *f, int64_t *out)
+{
+    if (f->before_setup == RM_UNSET || f->after_setup == RM_UNSET)
+        return 0;
+    *out = (int64_t)(f->after_setup - f->before_setup);
+    return 1;
+}
+
+/* What a fixture stands for in the ranking: what it held while alive, or
+ * what stayed after its teardown, whichever is larger. */
+static int64_t fixture_weight(const rm_fixture *f)
+{
+    int64_t held = 0, kept = 0;
+    rm_fixture_held(f, &held);
+    rm_fixture_retained(f, &kept);
+    return held > kept ? held : kept;
+}
+
 static int cmp_retained(const void *a, const void *b)
 {
-    int64_t x = 0, y = 0;
-    rm_fixture_retained(&g_sort_run->fix[*(const int *)a], &x);
-    rm_fixture_retained(&g_sort_run->fix[*(const int *)b], &y);
+    int64_t x = fixture_weight(&g_sort_run->fix[*(const int *)a]);
+    int64_t y = fixture_weight(&g_sort_run->fix[*(const int *)b]);
     if (x != y)
         return x < y ? 1 : -1;
     return *(const int *)a - *(const int *)b;

@@ -847,9 +847,15 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         int has_d = rm_rec_i64(r, "d_rss", &d) == 0;
         if (!nm)
             return;
+        uint64_t held;
+        rm_fixture *f;
         fixture_event(run, pi >= 0 && !stale ? &run->procs[pi] : NULL, nm->val, nm->val_len,
                       sc ? sc->val : "", sc ? sc->val_len : 0, pa ? pa->val : "",
                       pa ? pa->val_len : 0, fixture_at(rm_rec_get(r, "at")), rss, d, has_d);
+        if (rm_rec_u64(r, "held", &held) == 0 &&
+            (f = fixture_get(run, nm->val, nm->val_len, sc ? sc->val : "", sc ? sc->val_len : 0,
+                             pa ? pa->val : "", pa ? pa->val_len : 0)))
+            f->held_tests = held;
         return;
     }
     if (strcmp(kind, "mark") == 0) {

@@ -436,15 +436,21 @@ static void text_fixtures(FILE *o, const rm_run *run, int top)
         return;
     for (i = 0; i < n && shown < top; i++) {
         const rm_fixture *f = &run->fix[idx[i]];
-        int64_t r = 0;
-        rm_fixture_retained(f, &r);
-        if (r <= 0)
+        int64_t held = 0, kept = 0;
+        int have_held = rm_fixture_held(f, &held), have_kept = rm_fixture_retained(f, &kept);
+        char s2[32], over[48] = "";
+        if ((!have_held || held <= 0) && (!have_kept || kept <= 0))
             break;
         if (!shown++)
-            fprintf(o, "\nFIXTURES that retained memory\n");
-        fprintf(o, "  %-11s %s (%s)%s\n", fmt_signed(s1, sizeof(s1), (double)r),
-                ascii(a, 70, f->name, 60), f->scope[0] ? f->scope : "?",
-                f->torn_down ? "" : ", not torn down");
+            fprintf(o, "\nFIXTURES that held or kept memory\n"
+                       "  held        kept after teardown  fixture\n");
+        if (f->held_tests > 1)
+            snprintf(over, sizeof(over), ", over %llu tests", (unsigned long long)f->held_tests);
+        fprintf(o, "  %-11s %-20s %s (%s)%s\n",
+                have_held ? fmt_signed(s1, sizeof(s1), (double)held) : "?",
+                !f->torn_down ? "not torn down"
+                              : (have_kept ? fmt_signed(s2, sizeof(s2), (double)kept) : "?"),
+                ascii(a, 50, f->name, 40), f->scope[0] ? f->scope : "?", over);
     }
     free(idx);
 }
@@ -1030,6 +1036,11 @@ static cJSON *json_run(const rm_run *run, int top)
         j_str(x, "name", f->name);
         j_str(x, "scope", f->scope);
         j_i64(x, "retained", r);
+        if (rm_fixture_held(f, &r))
+            j_i64(x, "held", r);
+        else
+            cJSON_AddNullToObject(x, "held");
+        j_u64(x, "held_tests", f->held_tests ? f->held_tests : RM_UNSET);
         cJSON_AddBoolToObject(x, "torn_down", f->torn_down);
         j_u64(x, "count", f->count);
         cJSON_AddItemToArray(a, x);

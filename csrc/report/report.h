@@ -152,6 +152,7 @@ typedef struct rm_fixture {
     char scope[16];
     uint64_t before_setup, after_setup, before_teardown, after_teardown;
     uint64_t count;
+    uint64_t held_tests; /* tests it lived through (the plugin's held=), 0 unknown */
     int torn_down;
 } rm_fixture;
 
@@ -330,6 +331,8 @@ int *rm_tests_by_peak(const rm_run *run, int *n);
 /* Indexes of fixtures sorted by retained bytes (descending); caller frees. */
 int *rm_fixtures_by_retained(const rm_run *run, int *n);
 /* Retained bytes of a fixture (signed), and whether it is known. */
+/* Bytes a fixture's setup added (held while it lived); 0 when unknown. */
+int rm_fixture_held(const rm_fixture *f, int64_t *out);
 int rm_fixture_retained(const rm_fixture *f, int64_t *out);
 /* Looks a test up by id; -1 when absent. */
 int rm_run_find_test(const rm_run *run, const char *id);
