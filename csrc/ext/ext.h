@@ -87,7 +87,8 @@ PyObject *rm_py_probe_info(PyObject *self, PyObject *unused);
 PyObject *rm_py_probe_at(PyObject *self, PyObject *args);
 PyObject *rm_py_bench_floor(PyObject *self, PyObject *args);
 
-/* ---- crash boundaries: crash.c, dump.c, watchdog.c (docs/crash.md) ---- */
+/* ---- crash boundaries: crash.c (+ crash_posix.c / crash_win32.c), dump.c, watchdog.c
+ * (docs/crash.md) ---- */
 
 /* Tasks listed by a native thread dump; the rest are counted as "... N
  * more". 4096 lines keep a dump of a runaway process readable. */

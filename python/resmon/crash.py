@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Crash boundaries: thread dumps, last-gasp records, the hang watchdog.
 
-The mechanism is in C (csrc/ext/crash.c, dump.c, watchdog.c); this module
+The mechanism is in C (csrc/ext/crash*.c, dump.c, watchdog.c); this module
 is the policy and the Python-side dump. See docs/crash.md.
 """
 
