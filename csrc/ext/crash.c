@@ -139,3 +139,19 @@ void rm_crash_check_threads(const rm_sample *s)
     rm_dump_native(fd, &threads_buf);
     rm_dump_record(fd, &threads_buf, "end", "threads", 0, -1, 1);
 }
+
+/* Adds what both platforms report to _crash_state()'s dict: the thread
+ * threshold, the crash fd and whether Python stacks can be dumped. */
+int rm_crash_state_common(PyObject *py_res, int python_stacks)
+{
+    PyObject *py_v; /* owned */
+    int rc;
+    py_v = Py_BuildValue("{s:K,s:i,s:O}", "thread_threshold",
+                         (unsigned long long)rm_crash_thread_threshold, "crash_fd", rm_crash_fd(),
+                         "python_stacks", python_stacks ? Py_True : Py_False);
+    if (!py_v)
+        return -1;
+    rc = PyDict_Update(py_res, py_v);
+    Py_DECREF(py_v);
+    return rc;
+}

@@ -16,4 +16,8 @@ int rm_crash_open_fd(void);
  * native thread count of its sample (0 when unknown). Async-signal-safe. */
 uint64_t rm_crash_write_gasp(rm_dump_buf *b, int signo);
 
+/* Adds the platform-independent entries of _crash_state() to py_res;
+ * -1 with a Python exception set on failure. */
+int rm_crash_state_common(PyObject *py_res, int python_stacks);
+
 #endif

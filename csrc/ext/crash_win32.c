@@ -164,17 +164,8 @@ PyObject *rm_py_crash_state(PyObject *self, PyObject *unused)
             goto error;
         Py_CLEAR(py_v);
     }
-    if (!(py_v = PyLong_FromUnsignedLongLong(rm_crash_thread_threshold)) ||
-        PyDict_SetItemString(py_res, "thread_threshold", py_v) < 0)
+    if (rm_crash_state_common(py_res, 0) < 0)
         goto error;
-    Py_CLEAR(py_v);
-    if (!(py_v = PyLong_FromLong(rm_crash_fd())) ||
-        PyDict_SetItemString(py_res, "crash_fd", py_v) < 0)
-        goto error;
-    Py_CLEAR(py_v);
-    if (!(py_v = PyBool_FromLong(0)) || PyDict_SetItemString(py_res, "python_stacks", py_v) < 0)
-        goto error;
-    Py_CLEAR(py_v);
     return py_res;
 error:
     Py_XDECREF(py_v);
