@@ -20,13 +20,15 @@
 static void (*volatile py_engine)(int);
 static volatile sig_atomic_t py_engine_sig;
 
+#ifdef __linux__
 /* clock ticks per second of /proc/<pid>/task/<tid>/stat; read once outside
  * any signal handler because sysconf() is not async-signal-safe. */
 static long clk_tck = 100;
+#endif
 
 void rm_dump_init(void)
 {
-#ifndef _WIN32
+#ifdef __linux__
     long t = sysconf(_SC_CLK_TCK);
     if (t > 0)
         clk_tck = t;
@@ -88,34 +90,6 @@ static void text_u64(rm_dump_buf *b, uint64_t v)
     text_put(b, num, rm_fmt_u64(num, v));
 }
 
-/* Escaped, quoted: a thread name is any 15 bytes the thread chose. */
-static void text_quoted(rm_dump_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-    text_put(b, "\"", 1);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            text_put(b, (const char *)&c, 1);
-        } else {
-            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            text_put(b, e, 4);
-        }
-    }
-    text_put(b, "\"", 1);
-}
-
-/* seconds with two decimals, from clock ticks */
-static void text_ticks(rm_dump_buf *b, uint64_t ticks)
-{
-    uint64_t cs = ticks * 100u / (uint64_t)clk_tck;
-    char frac[3] = {(char)('0' + cs % 100 / 10), (char)('0' + cs % 10), 0};
-    text_u64(b, cs / 100);
-    text_put(b, ".", 1);
-    text_put(b, frac, 2);
-}
-
 static void text_flush(int fd, rm_dump_buf *b)
 {
     if (b->text_len)
@@ -164,6 +138,34 @@ void rm_dump_record(int fd, rm_dump_buf *b, const char *at, const char *reason, 
 /* ---- native thread inventory ---- */
 
 #ifdef __linux__
+
+/* Escaped, quoted: a thread name is any 15 bytes the thread chose. */
+static void text_quoted(rm_dump_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+    text_put(b, "\"", 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            text_put(b, (const char *)&c, 1);
+        } else {
+            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            text_put(b, e, 4);
+        }
+    }
+    text_put(b, "\"", 1);
+}
+
+/* seconds with two decimals, from clock ticks */
+static void text_ticks(rm_dump_buf *b, uint64_t ticks)
+{
+    uint64_t cs = ticks * 100u / (uint64_t)clk_tck;
+    char frac[3] = {(char)('0' + cs % 100 / 10), (char)('0' + cs % 10), 0};
+    text_u64(b, cs / 100);
+    text_put(b, ".", 1);
+    text_put(b, frac, 2);
+}
 
 /* struct linux_dirent64, as getdents64(2) fills it. */
 struct rm_dirent64 {
