@@ -10,6 +10,7 @@ import threading
 import pytest
 
 import resmon
+from memcg import memory_cgroup
 from resmon import _resmon
 
 MiB = 1 << 20
@@ -192,21 +193,9 @@ def test_cgroup_v2_unreadable_files_are_skipped(tmp_path):
     assert s.cgroup_peak is None and s.cgroup_oom_kills is None and s.rss is None
 
 
-V1_ROOT = "/sys/fs/cgroup/memory"
-
-
 @linux_only
 def test_cgroup_v1_real_limit():
-    if not os.path.isdir(V1_ROOT) or not os.access(V1_ROOT, os.W_OK):
-        pytest.skip(f"cgroup v1 memory controller not writable at {V1_ROOT}")
-    group = os.path.join(V1_ROOT, f"resmon_test_{os.getpid()}")
-    try:
-        os.mkdir(group)
-    except OSError as exc:
-        pytest.skip(f"cannot create a memory cgroup: {exc}")
-    try:
-        with open(os.path.join(group, "memory.limit_in_bytes"), "w") as f:
-            f.write(str(300 * MiB))
+    with memory_cgroup("resmon_test", 300 * MiB) as group:
         code = f"""
             import os, resmon
             with open({os.path.join(group, 'cgroup.procs')!r}, 'w') as f:
@@ -216,13 +205,11 @@ def test_cgroup_v1_real_limit():
             print(v, path, s.cgroup_limit, s.cgroup_usage)
         """
         out = run_py(code)
-        assert out.returncode == 0, out.stderr
-        version, path, limit, usage = out.stdout.split()
-        assert version == "1" and path == group
-        assert int(limit) == 300 * MiB
-        assert 0 < int(usage) < 300 * MiB
-    finally:
-        os.rmdir(group)
+    assert out.returncode == 0, out.stderr
+    version, path, limit, usage = out.stdout.split()
+    assert version == "1" and path == group
+    assert int(limit) == 300 * MiB
+    assert 0 < int(usage) < 300 * MiB
 
 
 def test_missing_core_says_so_once():

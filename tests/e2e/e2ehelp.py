@@ -15,7 +15,9 @@ import time
 
 from resmon import _tools
 
-CG_V1 = "/sys/fs/cgroup/memory"
+import memcg
+from memcg import cgroup_v1_reason  # noqa: F401 - the scenarios ask it
+
 MiB = 1 << 20
 #: environment switches that would change what the plugin does in the runs
 _DROP_ENV = ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "RESMON",
@@ -143,42 +145,9 @@ def sigterm_when(needle, delay=0.5):
     return act
 
 
-def cgroup_v1_reason():
-    """Why a cgroup v1 memory group with a limit cannot be made here, or None."""
-    if not os.path.isdir(CG_V1):
-        return "no cgroup v1 memory controller at %s (cgroup v2 only machine)" % CG_V1
-    if not os.access(CG_V1, os.W_OK):
-        return "%s is not writable (needs root)" % CG_V1
-    return None
-
-
 @contextlib.contextmanager
 def memory_cgroup(name, limit):
-    """A cgroup v1 memory group with limit bytes (swap included where the
-    kernel accounts it); yields a preexec_fn that moves the child into it."""
-    cg = os.path.join(CG_V1, "%s_%d" % (name, os.getpid()))
-    try:
-        os.mkdir(cg)
-    except OSError as exc:
-        import pytest  # noqa: PLC0415
-        pytest.skip("cannot create a cgroup v1 memory group %s: %s" % (cg, exc))
-    try:
-        with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
-            f.write(str(limit))
-        with contextlib.suppress(OSError):
-            with open(os.path.join(cg, "memory.memsw.limit_in_bytes"), "w") as f:
-                f.write(str(limit))
-        procs = os.path.join(cg, "cgroup.procs")
-
-        def enter():
-            with open(procs, "w") as f:
-                f.write(str(os.getpid()))
-
-        yield enter
-    finally:
-        for _ in range(100):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+    """A cgroup v1 memory group with limit bytes (tests/memcg.py); yields a
+    preexec_fn that moves the child into it."""
+    with memcg.memory_cgroup(name, limit) as group:
+        yield memcg.enter_fn(group)

@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: MIT
 """resmon_limit, requires_memory, bad sizes, --strict-markers."""
 
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
-from plughelp import find_records
+from memcg import memory_cgroup
+from plughelp import clean_env, find_records
 
 LIMITS = {
     "test_lim.py": """
@@ -169,22 +174,13 @@ def test_markers_registered_for_strict_markers(run_pytest):
 def test_cgroup_limit_is_honoured(run_pytest, tmp_path):
     """requires_memory compares with the memory cgroup's limit too: run the
     session inside a child cgroup v1 group limited to 256 MiB."""
-    base = "/sys/fs/cgroup/memory"
     try:
         own = open("/proc/self/cgroup").read()
         rel = next(line.split(":", 2)[2] for line in own.splitlines()
                    if line.split(":")[1] == "memory")
     except (OSError, StopIteration, IndexError):
         pytest.skip("no cgroup v1 memory controller on this machine")
-    import os
-    group = os.path.join(base, rel.strip().lstrip("/"), "resmon-plugin-test-%d" % os.getpid())
-    try:
-        os.mkdir(group)
-    except OSError as exc:
-        pytest.skip("cannot create a memory cgroup here: %s" % exc)
-    try:
-        with open(os.path.join(group, "memory.limit_in_bytes"), "w") as f:
-            f.write(str(256 << 20))
+    with memory_cgroup("resmon-plugin-test", 256 << 20, parent=rel.strip()) as group:
         files = {"test_cg.py": """
             import pytest
 
@@ -194,9 +190,7 @@ def test_cgroup_limit_is_honoured(run_pytest, tmp_path):
         """}
         (tmp_path / "pytest.ini").write_text("[pytest]\n")
         for name, src in files.items():
-            (tmp_path / name).write_text(__import__("textwrap").dedent(src))
-        import subprocess, sys
-        from plughelp import clean_env
+            (tmp_path / name).write_text(textwrap.dedent(src))
         script = ("import os,sys; open(%r,'w').write(str(os.getpid())); "
                   "os.execv(sys.executable, [sys.executable, '-m', 'pytest', '-q', '-rs', "
                   "'-p', 'no:cacheprovider'])" % os.path.join(group, "cgroup.procs"))
@@ -204,11 +198,6 @@ def test_cgroup_limit_is_honoured(run_pytest, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         out = proc.stdout.decode()
         assert "memory cgroup limit 256.00 MiB" in out, out + proc.stderr.decode()
-    finally:
-        try:
-            os.rmdir(group)
-        except OSError:
-            pass
 
 
 XFAIL_LIMITS = {

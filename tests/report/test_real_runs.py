@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from memcg import enter_fn, memory_cgroup
 from reporthelp import ROOT, check_text, run, run_json
 
-CG_ROOT = "/sys/fs/cgroup/memory"
 
 
 def _tool(name):
@@ -153,23 +153,8 @@ def test_sigterm_mid_test(tmp_path):
     assert doc["boundary"]["phase"] == "call"
 
 
-def _cgroup_v1_or_skip():
-    if not os.path.isdir(CG_ROOT) or not os.access(CG_ROOT, os.W_OK):
-        pytest.skip("needs a writable cgroup v1 memory controller at %s (root)" % CG_ROOT)
-
-
 def test_oom_kill_in_a_cgroup(tmp_path):
-    _cgroup_v1_or_skip()
-    cg = os.path.join(CG_ROOT, "resmon_report_test_%d" % os.getpid())
-    os.mkdir(cg)
-    try:
-        with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
-            f.write(str(300 << 20))
-        try:
-            with open(os.path.join(cg, "memory.memsw.limit_in_bytes"), "w") as f:
-                f.write(str(300 << 20))
-        except OSError:
-            pass  # no swap accounting: the memory limit alone is enough without swap
+    with memory_cgroup("resmon_report_test", 300 << 20) as cg:
         _suite(tmp_path, """
             import time
 
@@ -186,15 +171,9 @@ def test_oom_kill_in_a_cgroup(tmp_path):
                     time.sleep(0.02)
         """)
         sampler_log = tmp_path / "sampler.log"
-        procs_file = os.path.join(cg, "cgroup.procs")
-
-        def enter_cgroup():
-            with open(procs_file, "w") as f:
-                f.write(str(os.getpid()))
-
         cmd = [_tool("resmon-sampler"), "-q", "-i", "0.1", "-o", str(sampler_log), "--"] + PYTEST
         p = subprocess.run(cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True,
-                           timeout=300, preexec_fn=enter_cgroup)
+                           timeout=300, preexec_fn=enter_fn(cg))
         assert p.returncode == 137, (p.returncode, p.stderr[-2000:])
         job = _github_log(tmp_path, p.stdout + p.stderr, p.returncode)
         rc, doc = run_json([job, str(sampler_log), str(tmp_path / "records.log")])
@@ -208,10 +187,3 @@ def test_oom_kill_in_a_cgroup(tmp_path):
         assert doc["system"]["cg_lim"] == 300 << 20
         html = run(["--format", "html", job, str(sampler_log)]).stdout.decode("ascii")
         assert "<polyline" in html
-    finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import of_kind, one, py, read_log, run
+from memcg import memory_cgroup
 
 MB = 1 << 20
 
@@ -206,28 +207,7 @@ def test_sigint_twice_forwards_without_waiting(sampler, tmp_path):
 
 # ---- a real OOM kill in a memory cgroup --------------------------------------
 
-CG_V1 = "/sys/fs/cgroup/memory"
-
-
-def _make_cgroup_v1(limit):
-    if os.geteuid() != 0:
-        pytest.skip("creating a memory cgroup needs root")
-    if not os.path.exists(os.path.join(CG_V1, "memory.limit_in_bytes")):
-        pytest.skip(f"no cgroup v1 memory controller at {CG_V1}")
-    path = os.path.join(CG_V1, f"resmon_sampler_test_{os.getpid()}")
-    try:
-        os.mkdir(path)
-        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
-            f.write(str(limit))
-    except OSError as exc:
-        if os.path.isdir(path):
-            os.rmdir(path)
-        pytest.skip(f"cannot create a limited memory cgroup under {CG_V1}: {exc}")
-    return path
-
-
 def test_real_oom_kill_in_a_memory_cgroup(sampler, tmp_path):
-    cg = _make_cgroup_v1(100 * MB)
     log = tmp_path / "log"
     code = textwrap.dedent("""
         import time
@@ -237,18 +217,11 @@ def test_real_oom_kill_in_a_memory_cgroup(sampler, tmp_path):
             time.sleep(0.02)
         print("not killed")
     """)
-    # the sampler joins the group first; the command it starts inherits it
-    script = f'echo $$ > {cg}/cgroup.procs && exec "$@"'
-    try:
+    with memory_cgroup("resmon_sampler_test", 100 * MB) as cg:
+        # the sampler joins the group first; the command it starts inherits it
+        script = f'echo $$ > {cg}/cgroup.procs && exec "$@"'
         r = subprocess.run(["sh", "-c", script, "sh", sampler, "-i", "0.1", "-o", str(log),
                             "--"] + py(code), capture_output=True, text=True, timeout=120)
-    finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
     assert r.returncode == 137, (r.stdout, r.stderr)
     assert "not killed" not in r.stdout
     recs = read_log(log)
