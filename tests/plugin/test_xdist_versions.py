@@ -2,9 +2,17 @@
 """pytest-xdist (5,000 tests, no record lost or torn) and the oldest pytest 7."""
 
 import collections
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import pytest
 
@@ -61,33 +69,107 @@ def test_xdist_markers_under_capture(run_pytest, capture):
 
 
 OLD_PYTEST = "7.0.*"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: What a build of resmon reads; a change to any of it reinstalls resmon in the
+#: cached venv. (Paths relative to the checkout.)
+BUILD_INPUTS = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE", "csrc",
+                "python")
+#: Build products and caches inside BUILD_INPUTS that are not sources.
+_NOT_SOURCES = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.pyd", "*.o", "_bin",
+                                      "*.egg-info")
+#: What pip prints when it cannot reach the index (the only reason to skip).
+_UNREACHABLE = ("NewConnectionError", "Temporary failure in name resolution",
+                "Network is unreachable", "ConnectTimeoutError", "ReadTimeoutError",
+                "ProxyError", "Max retries exceeded", "Connection refused")
 
 
-def _old_pytest_venv():
-    """A venv under /tmp with the oldest pytest 7 and resmon installed
-    editable from this checkout (cached between runs)."""
-    venv = "/tmp/resmon-pytest70"
-    python = os.path.join(venv, "bin", "python")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    stamp = os.path.join(venv, "resmon-stamp")
-    if os.path.exists(stamp) and open(stamp).read() == root:
-        return python
-    steps = [[sys.executable, "-m", "venv", "--system-site-packages", venv],
-             [python, "-m", "pip", "install", "-q", "pytest==" + OLD_PYTEST],
-             [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e",
-              root]]
-    for cmd in steps:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
-        if proc.returncode != 0:
-            pytest.skip("cannot install pytest %s into %s (%s): %s" % (
-                OLD_PYTEST, venv, " ".join(cmd[2:5]), proc.stdout.decode()[-500:]))
-    with open(stamp, "w") as f:
-        f.write(root)
+def _sources_digest():
+    """A digest of every file a resmon build reads (content, not mtime)."""
+    h = hashlib.sha256()
+    for top in BUILD_INPUTS:
+        path = os.path.join(ROOT, top)
+        if os.path.isfile(path):
+            files = [path]
+        else:
+            files = []
+            for d, dirs, names in os.walk(path):
+                ignored = _NOT_SOURCES(d, dirs + names)
+                dirs[:] = sorted(x for x in dirs if x not in ignored)
+                files += [os.path.join(d, n) for n in sorted(names) if n not in ignored]
+        for f in files:
+            h.update(os.path.relpath(f, ROOT).encode() + b"\0")
+            with open(f, "rb") as fh:
+                h.update(fh.read() + b"\0")
+    return h.hexdigest()
+
+
+def _pip(cmd, what):
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if any(marker in out for marker in _UNREACHABLE):
+            pytest.skip("the package index is unreachable, cannot install %s: %s"
+                        % (what, out.strip().splitlines()[-1]))
+        pytest.fail("installing %s failed:\n%s\n%s" % (what, " ".join(cmd), out[-3000:]))
+
+
+def _old_pytest_venv(src_copy_dir):
+    """A venv with the oldest pytest 7, the pytest-xdist that pip matches to it,
+    and resmon built from a copy of this checkout (not editable: nothing is
+    built into the checkout).
+
+    It lives in this checkout's build/ directory (git-ignored), keyed by the
+    running Python, so checkouts and Python versions never share it; it has no
+    system site packages. The venv is kept between runs; resmon is reinstalled
+    when any of its build inputs changed. A file lock serialises concurrent
+    sessions of one checkout.
+    """
+    tag = "pytest70-%s-py%d%d" % (sys.implementation.name, *sys.version_info[:2])
+    cache = os.path.join(ROOT, "build", "test-venvs")
+    os.makedirs(cache, exist_ok=True)
+    venv = os.path.join(cache, tag)
+    bindir = "Scripts" if os.name == "nt" else "bin"
+    python = os.path.join(venv, bindir, "python")
+    deps = ["pytest==" + OLD_PYTEST, "pytest-xdist", "setuptools>=61", "wheel"]
+    want_venv = json.dumps({"base": os.path.realpath(sys.executable), "deps": deps})
+    want_resmon = _sources_digest()
+    venv_stamp = os.path.join(venv, "resmon-test-venv.json")
+    resmon_stamp = os.path.join(venv, "resmon-test-sources.sha256")
+
+    def read(path):
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return None
+
+    with open(os.path.join(cache, tag + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if read(venv_stamp) != want_venv:
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=300)
+            _pip([python, "-m", "pip", "install", "-q"] + deps, " ".join(deps))
+            with open(venv_stamp, "w") as f:
+                f.write(want_venv)
+        if read(resmon_stamp) != want_resmon:
+            src = os.path.join(str(src_copy_dir), "resmon")
+            for top in BUILD_INPUTS:
+                path = os.path.join(ROOT, top)
+                if os.path.isdir(path):
+                    shutil.copytree(path, os.path.join(src, top), ignore=_NOT_SOURCES)
+                elif os.path.exists(path):
+                    os.makedirs(src, exist_ok=True)
+                    shutil.copy2(path, os.path.join(src, top))
+            _pip([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                  "--force-reinstall", src], "resmon from a copy of " + ROOT)
+            with open(resmon_stamp, "w") as f:
+                f.write(want_resmon)
     return python
 
 
-def test_oldest_pytest_7(run_pytest, tmp_path):
-    python = _old_pytest_venv()
+@pytest.mark.skipif(fcntl is None, reason="the cached venv's lock needs fcntl (POSIX)")
+def test_oldest_pytest_7(run_pytest, tmp_path, tmp_path_factory):
+    python = _old_pytest_venv(tmp_path_factory.mktemp("resmon-src"))
     version = subprocess.run([python, "-c", "import pytest; print(pytest.__version__)"],
                              stdout=subprocess.PIPE).stdout.decode().strip()
     assert version.startswith("7.0."), version
