@@ -2,18 +2,24 @@
 """Builds resmon's C extension and, on Linux, its two C tools.
 
 The extension ``resmon._resmon`` needs only the CPython C API and the OS, so
-``pip install`` works anywhere a compiler does. The tools ``resmon-sampler``
-and ``resmon-report`` are built into ``resmon/_bin`` and reached through the
-console scripts of the same names; they use libproc2, hwloc and cJSON when
-pkg-config finds them and build without them otherwise.
+it builds anywhere a compiler does. The tools ``resmon-sampler`` and
+``resmon-report`` are built by ``make -C csrc bins`` (csrc/Makefile and its
+fragments are the one description of their sources, flags and optional
+libraries) into the build directory and copied into ``resmon/_bin``, where
+the console scripts of the same names find them. ``CC``, ``CFLAGS`` and
+``LDFLAGS`` from the environment reach both builds; ``-Werror`` never does
+(it is the Makefile's developer/CI default, turned off here with WERROR=).
 
-If the extension cannot be built, the build says so loudly and installs the
-pure-Python layer, which then reports once, at import, that the C core is
-missing (coverage.py's approach).
+If the C core cannot be built on a supported platform (Linux, macOS,
+Windows), the build fails with the compiler's message. A pure-Python install,
+which records nothing, happens only when asked for with RESMON_PURE_PYTHON=1
+(or on a platform resmon has no probe for); it leaves resmon/_purepython.py
+saying why, and resmon says that reason once at import time.
 """
 
 import glob
 import os
+import shutil
 import subprocess
 import sys
 
@@ -22,6 +28,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C = "csrc"
+PURE_ENV = "RESMON_PURE_PYTHON"
 
 if sys.platform.startswith("linux"):
     PROBE = "csrc/probe/linux.c"
@@ -34,88 +41,87 @@ else:
 
 CORE = ["csrc/record/write.c"] + ([PROBE] if PROBE else [])
 # Platform files of the extension end in _posix.c or _win32.c; each build
-# takes its own (psutil's layout: no #ifdef thickets).
+# takes its own (psutil's layout: no #ifdef thickets). csrc/ext/ext.mk's
+# -Werror check uses the same rule.
 _OTHER = "_posix.c" if sys.platform == "win32" else "_win32.c"
 EXT_SOURCES = sorted(f for f in glob.glob("csrc/ext/*.c") if not f.endswith(_OTHER)) + CORE
 
-# The tools: name -> (sources, optional pkg-config packages with their macros).
-TOOLS = {
-    "resmon-sampler": ("csrc/sampler", [("libproc2", "RM_HAVE_PROC2"),
-                                        ("hwloc", "RM_HAVE_HWLOC"),
-                                        ("libcjson", "RM_HAVE_CJSON")]),
-    "resmon-report": ("csrc/report", [("libcjson", "RM_HAVE_CJSON"),
-                                      ("zlib", "RM_HAVE_ZLIB")]),
-}
+# What `make -C csrc bins` builds (see csrc/Makefile), copied into resmon/_bin.
+TOOLS = ("resmon-sampler", "resmon-report")
 
 
-def pkg_config(name):
-    """Returns (cflags, libs) lists for a package, or None when absent."""
-    try:
-        cflags = subprocess.run(["pkg-config", "--cflags", name], check=True,
-                                capture_output=True, text=True).stdout.split()
-        libs = subprocess.run(["pkg-config", "--libs", name], check=True,
-                              capture_output=True, text=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return cflags, libs
-
-
-class BuildError(Exception):
-    pass
+def pure_python_reason():
+    """Why this build installs without the C core, or None to build it."""
+    if os.environ.get(PURE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        return f"it was installed with {PURE_ENV}={os.environ[PURE_ENV]}"
+    if PROBE is None:
+        return f"resmon has no probe for this platform ({sys.platform})"
+    return None
 
 
 class ResmonBuildExt(build_ext):
-    """build_ext that fails loudly but gracefully, and also builds the tools."""
+    """build_ext that builds the extension and the tools, or fails.
+
+    A compiler error stops the install with the compiler's message, followed
+    by a note on the one way to install without the C core.
+    """
 
     def run(self):
+        reason = pure_python_reason()
+        marker = os.path.join(self._package_dir(), "_purepython.py")
+        if reason is not None:
+            self._say(f"installing resmon WITHOUT its C core: {reason}.\n"
+                      "resmon will record nothing and will say so at import time.")
+            os.makedirs(os.path.dirname(marker), exist_ok=True)
+            with open(marker, "w") as f:
+                f.write("# SPDX-License-Identifier: MIT\n"
+                        "# Written by setup.py: this install has no C core.\n"
+                        f"REASON = {reason!r}\n")
+            return
+        if os.path.exists(marker):  # an earlier pure-Python in-place build
+            os.remove(marker)
         try:
             super().run()
+            if sys.platform.startswith("linux"):
+                self.build_tools()
         except Exception as exc:  # noqa: BLE001 - any compiler failure
-            self._warn("the C extension resmon._resmon could not be built", exc)
-        if sys.platform.startswith("linux"):
-            self.build_tools()
+            self._say(f"resmon's C core could not be built: {exc}\n"
+                      "The compiler's message is above. resmon needs a C compiler, the Python\n"
+                      "headers and, on Linux, make and cJSON (see docs/platforms.md).\n"
+                      f"To install without the C core (it then records nothing), set {PURE_ENV}=1.")
+            raise
 
-    def build_extension(self, ext):
-        try:
-            super().build_extension(ext)
-        except Exception as exc:  # noqa: BLE001
-            self._warn("the C extension resmon._resmon could not be built", exc)
+    def _package_dir(self):
+        if self.inplace:
+            return os.path.join(HERE, "python", "resmon")
+        return os.path.join(self.build_lib, "resmon")
 
     @staticmethod
-    def _warn(what, exc):
+    def _say(message):
         bar = "*" * 72
-        sys.stderr.write(
-            f"\n{bar}\nWARNING: {what}:\n  {exc}\n"
-            "resmon will install without it and say so at import time.\n"
-            f"{bar}\n\n")
-
-    def _bin_dir(self):
-        if self.inplace:
-            return os.path.join(HERE, "python", "resmon", "_bin")
-        return os.path.join(self.build_lib, "resmon", "_bin")
+        sys.stderr.write(f"\n{bar}\nresmon: {message}\n{bar}\n\n")
+        sys.stderr.flush()
 
     def build_tools(self):
-        out_dir = self._bin_dir()
+        """Runs `make -C csrc bins` into the build directory, copies the tools."""
+        make = os.environ.get("MAKE") or shutil.which("make") or shutil.which("gmake")
+        if not make:
+            raise RuntimeError("make is needed to build resmon-sampler and resmon-report "
+                               "(Debian/Ubuntu: apt-get install make)")
+        tools_build = os.path.abspath(os.path.join(self.build_temp, "tools"))
+        # -B: the Makefile does not track flags or found libraries; the tools
+        # take seconds to build, so always rebuild rather than reuse stale ones.
+        cmd = [make, "-B", "-C", os.path.join(HERE, C), "bins", f"BUILD={tools_build}",
+               "WERROR="]
+        sys.stderr.write(" ".join(cmd) + "\n")
+        sys.stderr.flush()
+        proc = subprocess.run(cmd)
+        if proc.returncode != 0:
+            raise RuntimeError(f"building the tools failed (make exited {proc.returncode})")
+        out_dir = os.path.join(self._package_dir(), "_bin")
         os.makedirs(out_dir, exist_ok=True)
-        for name, (src_dir, optional) in TOOLS.items():
-            sources = sorted(glob.glob(os.path.join(src_dir, "*.c")))
-            if not sources:
-                continue
-            sources += CORE + [s for s in ["csrc/record/parse.c"] if os.path.exists(s)]
-            cflags = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Icsrc"]
-            libs = []
-            for pkg, macro in optional:
-                found = pkg_config(pkg)
-                if found:
-                    cflags += found[0] + [f"-D{macro}=1"]
-                    libs += found[1]
-            cc = os.environ.get("CC", "cc")
-            target = os.path.join(out_dir, name)
-            cmd = [cc] + cflags + sources + ["-o", target] + libs + ["-lm"]
-            try:
-                subprocess.run(cmd, check=True)
-            except (OSError, subprocess.CalledProcessError) as exc:
-                self._warn(f"the tool {name} could not be built", exc)
+        for name in TOOLS:
+            shutil.copy2(os.path.join(tools_build, name), os.path.join(out_dir, name))
 
 
 setup(

@@ -11,6 +11,31 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     core = None
     CORE_ERROR = exc
 
+
+def _why_no_core(exc):
+    """The real reason the C core is missing, for the one import-time line."""
+    try:  # setup.py leaves this file when it was asked not to build the core
+        from ._purepython import REASON
+    except ImportError:
+        REASON = None
+    if REASON:
+        return (f"this install was built without it: {REASON}; resmon records nothing. "
+                "To build the core, reinstall without RESMON_PURE_PYTHON "
+                "(pip install --no-cache-dir --force-reinstall ...)")
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        built = [n for n in sorted(os.listdir(here)) if n.startswith("_resmon.")]
+    except OSError:  # not a directory (a zip import): say it is missing
+        built = []
+    if built:
+        return (f"{', '.join(built)} is in {here} but does not load "
+                f"({type(exc).__name__}: {exc}); resmon records nothing. "
+                "It may be built for another Python or platform: reinstall resmon")
+    return (f"it is missing from {here} ({type(exc).__name__}: {exc}); resmon records "
+            "nothing. resmon's own build fails rather than leave it out, so this "
+            "install was not made by it: reinstall resmon from its sdist or a wheel")
+
+
 _said = set()
 
 
@@ -35,8 +60,8 @@ def say_once(key, message):
 
 
 if core is None:
-    say_once("core", f"the C core resmon._resmon is not available ({CORE_ERROR}); "
-             "resmon records nothing. Reinstall with a C compiler and the Python headers.")
+    CORE_ERROR = _why_no_core(CORE_ERROR)
+    say_once("core", "the C core resmon._resmon is not available: " + CORE_ERROR)
 
 
 def require_core():

@@ -16,12 +16,25 @@ def tool_path(name):
     return os.path.join(base, name)
 
 
+def _why_missing():
+    """Why a tool is not there (setup.py builds both on Linux or fails)."""
+    if os.environ.get("RESMON_BIN_DIR"):
+        return "RESMON_BIN_DIR points to a directory without it"
+    try:
+        from ._purepython import REASON
+        return "this install was built without resmon's C core: " + REASON
+    except ImportError:
+        pass
+    if not sys.platform.startswith("linux"):
+        return f"the tools are built only on Linux (this is {sys.platform})"
+    return ("this install lacks it, though resmon's own build fails rather than "
+            "leave it out: reinstall resmon")
+
+
 def _exec(name, argv):
     path = tool_path(name)
     if not os.access(path, os.X_OK):
-        sys.stderr.write(
-            f"resmon: {name} is not installed at {path}: it is built only on Linux,\n"
-            "and only when a C compiler was available at install time.\n")
+        sys.stderr.write(f"resmon: {name} is not installed at {path}: {_why_missing()}.\n")
         return 127
     os.execv(path, [name] + list(argv))
     return 127  # not reached
