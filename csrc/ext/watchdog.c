@@ -61,6 +61,49 @@ static void fire(uint64_t waited, uint64_t timeout, unsigned repeat)
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cond;
 
+/* The timed wait towards a CLOCK_MONOTONIC deadline (usec), with wd_lock
+ * held. A wall-clock step (NTP, a suspended VM) must neither fire the
+ * watchdog early nor delay it. */
+#ifdef __APPLE__
+/* macOS has no pthread_condattr_setclock: its condition variables time out
+ * against the wall clock. pthread_cond_timedwait_relative_np takes an
+ * interval instead, so the monotonic deadline works unchanged; the loop
+ * re-reads the clock after every wake-up. */
+static int wd_cond_init(void)
+{
+    return pthread_cond_init(&wd_cond, NULL);
+}
+
+static void wd_timedwait(uint64_t deadline, uint64_t now)
+{
+    struct timespec rel;
+    uint64_t wait = deadline - now;
+    rel.tv_sec = (time_t)(wait / 1000000u);
+    rel.tv_nsec = (long)(wait % 1000000u) * 1000;
+    pthread_cond_timedwait_relative_np(&wd_cond, &wd_lock, &rel);
+}
+#else
+static int wd_cond_init(void)
+{
+    pthread_condattr_t attr;
+    int err;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    err = pthread_cond_init(&wd_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return err;
+}
+
+static void wd_timedwait(uint64_t deadline, uint64_t now)
+{
+    struct timespec ts;
+    (void)now;
+    ts.tv_sec = (time_t)(deadline / 1000000u);
+    ts.tv_nsec = (long)(deadline % 1000000u) * 1000;
+    pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
+}
+#endif
+
 static void *wd_main(void *arg)
 {
     (void)arg;
@@ -71,11 +114,8 @@ static void *wd_main(void *arg)
             wd_sleeping_until = RM_WD_NEVER;
             pthread_cond_wait(&wd_cond, &wd_lock);
         } else if (now < wd_deadline) {
-            struct timespec ts;
             wd_sleeping_until = wd_deadline;
-            ts.tv_sec = (time_t)(wd_deadline / 1000000u);
-            ts.tv_nsec = (long)(wd_deadline % 1000000u) * 1000;
-            pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
+            wd_timedwait(wd_deadline, now);
         } else {
             uint64_t waited = now - wd_armed_at, timeout = wd_interval;
             unsigned repeat = ++wd_repeat;
@@ -102,7 +142,6 @@ static void wd_after_fork(void)
 /* Called with wd_lock held. */
 static int wd_start(void)
 {
-    pthread_condattr_t attr;
     pthread_attr_t tattr;
     pthread_t tid;
     sigset_t all, old;
@@ -111,10 +150,7 @@ static int wd_start(void)
 
     if (wd_started)
         return 0;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    err = pthread_cond_init(&wd_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    err = wd_cond_init();
     if (err)
         return err;
     /* signals for the process go to other threads, never to this one */
