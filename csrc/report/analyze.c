@@ -1,34 +1,38 @@
 /* SPDX-License-Identifier: MIT */
-/* analyze.c: turns a run's evidence into a verdict, a boundary, a culprit and trends. */
+/* analyze.c: turns a run's evidence into a verdict, a boundary, a culprit and
+ * trends. docs/report.md's rule table is this file's rule table: change both. */
 #include "report.h"
+
+#include "../record/trend.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Available memory below this share of the total counts as "near zero". */
+/* Available memory at or below this share of the total is "near zero" ... */
 #define LOW_AVAIL_PERCENT 5
-/* ... or below this many bytes, whichever is larger. */
+/* ... or at or below this many bytes, whichever is larger. */
 #define LOW_AVAIL_BYTES (256ull << 20)
-/* A cgroup above this share of its limit counts as "at its limit". */
-#define CG_NEAR_LIMIT_PERCENT 95
-/* Fewest tests with an RSS for a trend to be judged. */
-#define TREND_MIN_TESTS 5
-/* A trend is "rising" when R^2 reaches this and the rise over the run is
- * at least TREND_MIN_RISE bytes and TREND_MIN_RISE_PERCENT of the mean. */
-#define TREND_MIN_R2 0.5
-#define TREND_MIN_RISE (32ull << 20)
-#define TREND_MIN_RISE_PERCENT 10
-/* Tests that ended this close to the end of the log are culprit candidates. */
-#define CULPRIT_WINDOW_USEC (60ll * 1000000)
+/* A cgroup using this share of its limit (page cache that can be reclaimed
+ * left out, where the sampler read it) is "at its limit". */
+#define CG_NEAR_LIMIT_PERCENT 90
+/* Memory to spare: this share of the machine available, and a cgroup (if
+ * limited) below this share of its limit. */
+#define AMPLE_AVAIL_PERCENT 20
+#define AMPLE_CG_PERCENT 70
+/* Readings this close to the end (or three sampling intervals, whichever is
+ * longer) say what memory looked like when the run died. */
+#define END_WINDOW_USEC (15ll * 1000000)
+/* The newest reading must be at most this old at the end to say anything. */
+#define END_STALE_USEC (120ll * 1000000)
 
 static const char *const verdict_names[RM_V_COUNT] = {
-    "unknown",  "passed", "failed",       "oom_kill", "runner_shutdown",
-    "segfault", "signal", "memory_error", "hang",     "cancelled"};
+    "unknown", "passed",       "failed", "oom_kill",  "runner_shutdown", "segfault",
+    "signal",  "memory_error", "hang",   "cancelled", "killed"};
 
 static const char *const evidence_names[RM_E_COUNT] = {
-    "exit_code", "shutdown",   "segfault",     "fatal_signal", "killed",
-    "oom",       "low_memory", "memory_error", "hang",         "thread_dump",
-    "summary",   "cancelled",  "terminated"};
+    "exit_code",  "shutdown",     "segfault",     "fatal_signal", "killed",  "oom",
+    "low_memory", "memory_error", "hang",         "thread_dump",  "summary", "cancelled",
+    "terminated", "foreign_oom",  "worker_crash", "ample_memory"};
 
 const char *rm_verdict_name(rm_verdict_kind k)
 {
@@ -40,189 +44,498 @@ const char *rm_evidence_name(rm_evidence_kind k)
     return (unsigned)k < RM_E_COUNT ? evidence_names[k] : "?";
 }
 
-static void why(rm_verdict *v, const char *s)
+/* ---- evidence: a stable order, no copies ---- */
+
+static const rm_run *g_run;
+
+static int cmp_ev(const void *a, const void *b)
 {
-    int k = snprintf(v->why, sizeof(v->why), "%s", s);
-    if (k < 0)
-        v->why[0] = '\0';
+    const rm_evidence *x = a, *y = b;
+    int c;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind - y->kind;
+    if (x->value != y->value)
+        return x->value < y->value ? -1 : 1;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if ((c = strcmp(x->text, y->text)) != 0)
+        return c;
+    if ((c = strcmp(g_run->src[x->src].path, g_run->src[y->src].path)) != 0)
+        return c;
+    return (x->line > y->line) - (x->line < y->line);
 }
 
-static void add_ev(rm_verdict *v, const rm_run *run, rm_evidence_kind e)
+/* Sorts the evidence by time and drops copies (the sampler's verdict echoed
+ * into the job log and read again from its log): the same kind, time, value,
+ * process and text. */
+static void evidence_sort(rm_run *run)
+{
+    int i, k = 0;
+    g_run = run;
+    qsort(run->evl, (size_t)run->n_evl, sizeof(run->evl[0]), cmp_ev);
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (k > 0) {
+            const rm_evidence *p = &run->evl[k - 1];
+            if (p->t == e->t && p->kind == e->kind && p->value == e->value && p->pid == e->pid &&
+                strcmp(p->text, e->text) == 0) {
+                run->evl[k - 1].proof |= e->proof;
+                continue;
+            }
+        }
+        run->evl[k++] = *e;
+    }
+    run->n_evl = k;
+    /* the chart's event marks */
+    run->n_events = 0;
+    for (i = 0; i < run->n_evl; i++) {
+        if (run->n_events == RM_REPORT_MAX_EVENTS) {
+            run->events_dropped++;
+            continue;
+        }
+        run->events[run->n_events].t = run->evl[i].t;
+        run->events[run->n_events].kind = run->evl[i].kind;
+        run->events[run->n_events].src = run->evl[i].src;
+        run->events[run->n_events].line = run->evl[i].line;
+        run->n_events++;
+    }
+}
+
+/* ---- the end of the run ---- */
+
+typedef struct {
+    int final;       /* pytest's final summary was read */
+    int64_t final_t; /* its time */
+    int final_src;   /* its place, for inputs without times */
+    uint64_t final_line;
+    int worker_crash; /* xdist said a worker died */
+    long code;        /* the step's exit code, -1 unknown */
+    int code_ev;      /* its evidence, -1 */
+    int64_t death_t;  /* when the run ended (the exit, else the newest time) */
+    int low, ample;   /* the last readings: memory exhausted / to spare */
+    int low_ev, ample_ev;
+    int counter_watched; /* the sampler read the cgroup's OOM-kill counter */
+} rm_end;
+
+/* After pytest's final summary: by time, or by line in the same input. */
+static int after_final(const rm_end *E, const rm_evidence *e)
+{
+    if (!E->final)
+        return 0;
+    if (e->t && E->final_t)
+        return e->t > E->final_t;
+    return e->src == E->final_src && e->line > E->final_line;
+}
+
+static int before_final(const rm_end *E, const rm_evidence *e)
+{
+    if (!E->final)
+        return 0;
+    if (e->t && E->final_t)
+        return e->t < E->final_t;
+    return e->src == E->final_src && e->line < E->final_line;
+}
+
+/* The final summary: the newest one, with no test started or reported after it. */
+static void find_final(rm_run *run, rm_end *E)
 {
     int i;
-    if (!run->ev[e].seen || v->n_ev >= (int)(sizeof(v->ev) / sizeof(v->ev[0])))
+    int64_t last_test = 0;
+    size_t k;
+    const rm_evidence *best = NULL;
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (e->kind == RM_E_PYTEST_SUMMARY && (!best || e->t >= best->t))
+            best = e;
+        if (e->kind == RM_E_WORKER_CRASH)
+            E->worker_crash = 1;
+    }
+    if (!best)
         return;
-    for (i = 0; i < v->n_ev; i++)
-        if (v->ev[i] == (int)e)
+    for (k = 0; k < run->n_items; k++) {
+        const rm_item *it = &run->items[k];
+        if (it->type != RM_I_RECORD || it->rank)
+            if (it->t > last_test)
+                last_test = it->t;
+    }
+    if (best->t && last_test > best->t)
+        return; /* a summary printed inside a test (pytester), not the run's */
+    E->final = 1;
+    E->final_t = best->t;
+    E->final_src = best->src;
+    E->final_line = best->line;
+}
+
+/* The step's exit code: the runner's line, else the sampler's verdict (an
+ * exit code, or a signal as 128 + its number); the newest of each. */
+static void find_exit(rm_run *run, rm_end *E)
+{
+    int i, best = -1, best_rank = 0;
+    E->code = -1;
+    E->code_ev = -1;
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        int sampler = strstr(e->text, "the sampler saw the command") != NULL, rank;
+        if (e->kind == RM_E_EXIT_CODE)
+            rank = sampler ? 1 : 2;
+        else if (sampler && e->value > 0)
+            rank = 1;
+        else
+            continue;
+        if (rank > best_rank || (rank == best_rank && e->t >= run->evl[best].t)) {
+            best = i;
+            best_rank = rank;
+        }
+    }
+    if (best >= 0) {
+        const rm_evidence *e = &run->evl[best];
+        E->code = e->kind == RM_E_EXIT_CODE ? e->value : 128 + e->value;
+        E->code_ev = best;
+        E->death_t = e->t;
+    }
+    if (!E->death_t)
+        E->death_t = run->t_last;
+}
+
+static int reading_low(const rm_sysread *x)
+{
+    uint64_t lim = LOW_AVAIL_BYTES;
+    if (x->total != RM_UNSET && x->total / 100 * LOW_AVAIL_PERCENT > lim)
+        lim = x->total / 100 * LOW_AVAIL_PERCENT;
+    if (x->avail != RM_UNSET && x->avail <= lim)
+        return 1;
+    if (x->cg_lim != RM_UNSET && x->cg_lim && x->cg_use != RM_UNSET) {
+        uint64_t use = x->cg_use;
+        if (x->cg_file != RM_UNSET && x->cg_file < use)
+            use -= x->cg_file;
+        if (use >= x->cg_lim / 100 * CG_NEAR_LIMIT_PERCENT)
+            return 2;
+    }
+    return 0;
+}
+
+static int reading_ample(const rm_sysread *x)
+{
+    if (x->avail == RM_UNSET || x->total == RM_UNSET || x->total == 0)
+        return 0;
+    if (x->avail < x->total / 100 * AMPLE_AVAIL_PERCENT)
+        return 0;
+    if (x->cg_lim != RM_UNSET && x->cg_lim && x->cg_use != RM_UNSET) {
+        uint64_t use = x->cg_use;
+        if (x->cg_file != RM_UNSET && x->cg_file < use)
+            use -= x->cg_file;
+        if (use > x->cg_lim / 100 * AMPLE_CG_PERCENT)
+            return 0;
+    }
+    return 1;
+}
+
+/* What the newest readings before the end say about memory. */
+static void judge_end_readings(rm_run *run, rm_end *E)
+{
+    int64_t window = END_WINDOW_USEC;
+    int i, recent = 0, ample = 0;
+    char msg[RM_SNIP_MAX], a[32], b[32];
+    E->low_ev = E->ample_ev = -1;
+    E->counter_watched = run->cg_oom_min != RM_UNSET;
+    if (run->n_last >= 2 && 3 * (run->last[0].t - run->last[1].t) > window)
+        window = 3 * (run->last[0].t - run->last[1].t);
+    for (i = 0; i < run->n_last; i++) {
+        rm_sysread *x = &run->last[i];
+        int low;
+        if (x->total == RM_UNSET)
+            x->total = run->mem_total;
+        if (run->last[0].t - x->t > window ||
+            (E->death_t && E->death_t - run->last[0].t > END_STALE_USEC))
+            continue;
+        recent++;
+        low = reading_low(x);
+        if (low && !E->low) {
+            int k;
+            E->low = low;
+            if (low == 2)
+                k = snprintf(
+                    msg, sizeof(msg), "the cgroup used %s of its %s limit",
+                    rm_fmt_size(a, sizeof(a),
+                                x->cg_use - (x->cg_file != RM_UNSET && x->cg_file < x->cg_use
+                                                 ? x->cg_file
+                                                 : 0)),
+                    rm_fmt_size(b, sizeof(b), x->cg_lim));
+            else if (x->total != RM_UNSET)
+                k = snprintf(msg, sizeof(msg), "the machine had %s of %s available",
+                             rm_fmt_size(a, sizeof(a), x->avail),
+                             rm_fmt_size(b, sizeof(b), x->total));
+            else
+                k = snprintf(msg, sizeof(msg), "the machine had %s available",
+                             rm_fmt_size(a, sizeof(a), x->avail));
+            E->low_ev = rm_run_evidence(run, RM_E_LOW_MEMORY, x->src, x->line, x->t, 0, 0, msg,
+                                        k > 0 ? (size_t)k : 0);
+        }
+        ample += reading_ample(x);
+    }
+    /* ample only when every recent reading had memory to spare */
+    if (recent && ample == recent && !E->low) {
+        const rm_sysread *x = &run->last[0];
+        int k = snprintf(msg, sizeof(msg), "%s of %s available%s, %.1f s before the end",
+                         rm_fmt_size(a, sizeof(a), x->avail), rm_fmt_size(b, sizeof(b), x->total),
+                         x->cg_lim != RM_UNSET ? " and the cgroup below its limit" : ", no limit",
+                         E->death_t > x->t ? (double)(E->death_t - x->t) / 1e6 : 0.0);
+        E->ample = 1;
+        E->ample_ev = rm_run_evidence(run, RM_E_AMPLE_MEMORY, x->src, x->line, x->t, 0, 0, msg,
+                                      k > 0 ? (size_t)k : 0);
+    }
+    /* a low_memory event or the sampler's "SIGKILL near a limit" near the end */
+    for (i = 0; i < run->n_evl && !E->low; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (e->kind == RM_E_LOW_MEMORY && (!E->death_t || !e->t || E->death_t - e->t <= window) &&
+            !E->ample) {
+            E->low = 1;
+            E->low_ev = i;
+        }
+    }
+}
+
+static void add_ev(rm_verdict *v, int i, rm_run *run, int role)
+{
+    int k;
+    if (i < 0 || v->n_ev >= (int)(sizeof(v->ev) / sizeof(v->ev[0])))
+        return;
+    for (k = 0; k < v->n_ev; k++)
+        if (v->ev[k] == i)
             return;
-    v->ev[v->n_ev++] = (int)e;
+    v->ev[v->n_ev++] = i;
+    if (role != RM_R_CONTEXT || run->evl[i].role == RM_R_CONTEXT)
+        run->evl[i].role = role;
+}
+
+/* The newest live piece of evidence of a kind (-1 none). */
+static int live(const rm_run *run, int kind)
+{
+    int i;
+    for (i = run->n_evl - 1; i >= 0; i--)
+        if (run->evl[i].kind == kind && run->evl[i].role != RM_R_AFTER_END &&
+            run->evl[i].proof >= 0)
+            return i;
+    return -1;
 }
 
 static void set(rm_verdict *v, rm_verdict_kind k, double conf, const char *text)
 {
+    int n;
     v->kind = k;
     v->confidence = conf;
-    why(v, text);
+    n = snprintf(v->why, sizeof(v->why), "%s", text);
+    if (n < 0)
+        v->why[0] = '\0';
 }
 
-/* Evidence that the run carried on after it (a crash string printed by a
- * test that survived) does not end the run: it counts only when it is not
- * followed by pytest's summary in the same input. */
-static int live(const rm_run *run, rm_evidence_kind e)
+/* Marks evidence that cannot have ended the run: after the final summary
+ * (a shutdown after success), before it (the run went on), or a kernel OOM
+ * line older than the sampler. proof < 0 marks "ruled out". */
+static void rule_out(rm_run *run, const rm_end *E)
 {
-    const rm_evidence *x = &run->ev[e], *s = &run->ev[RM_E_PYTEST_SUMMARY];
-    if (!x->seen)
-        return 0;
-    if (s->seen && s->src == x->src && s->line > x->line)
-        return 0;
-    return 1;
-}
-
-static int low_memory(rm_run *run)
-{
-    int low = 0;
-    if (run->min_avail != RM_UNSET) {
-        uint64_t lim = LOW_AVAIL_BYTES;
-        if (run->mem_total != RM_UNSET && run->mem_total / 100 * LOW_AVAIL_PERCENT > lim)
-            lim = run->mem_total / 100 * LOW_AVAIL_PERCENT;
-        if (run->min_avail <= lim)
-            low = 1;
+    int i;
+    for (i = 0; i < run->n_evl; i++) {
+        rm_evidence *e = &run->evl[i];
+        int death = e->kind == RM_E_SEGV || e->kind == RM_E_FATAL_SIGNAL ||
+                    e->kind == RM_E_KILLED || e->kind == RM_E_TERMINATED ||
+                    e->kind == RM_E_CANCELLED || e->kind == RM_E_SHUTDOWN || e->kind == RM_E_OOM ||
+                    e->kind == RM_E_LOW_MEMORY || e->kind == RM_E_HANG;
+        if (!death)
+            continue;
+        if (after_final(E, e)) {
+            e->role = RM_R_AFTER_END;
+        } else if (e->kind == RM_E_OOM && run->sampler_t0 && e->t && e->t < run->sampler_t0) {
+            e->proof = -1; /* the kernel's log from before the run */
+        } else if (before_final(E, e) && !E->worker_crash && e->kind != RM_E_HANG) {
+            e->proof = -1; /* the run went on after it: a test printed it, or a child died */
+        }
     }
-    if (run->cg_lim != RM_UNSET && run->cg_lim > 0 && run->cg_max != 0 &&
-        run->cg_max >= run->cg_lim / 100 * CG_NEAR_LIMIT_PERCENT)
-        low = 1;
-    if (low && !run->ev[RM_E_LOW_MEMORY].seen) {
-        rm_evidence *e = &run->ev[RM_E_LOW_MEMORY];
-        int k;
-        e->seen = 1;
-        e->count = 1;
-        e->src = run->min_avail_src;
-        e->line = run->min_avail_line;
-        e->t = run->min_avail_t;
-        k = snprintf(e->text, sizeof(e->text), "%s",
-                     run->min_avail != RM_UNSET ? "available memory fell near zero"
-                                                : "the cgroup reached its memory limit");
-        (void)k;
-    }
-    return low;
 }
 
 static void verdict(rm_run *run)
 {
     rm_verdict *v = &run->verdict;
-    long code = run->ev[RM_E_EXIT_CODE].seen ? run->ev[RM_E_EXIT_CODE].value : -1;
-    int low = low_memory(run);
+    rm_end E;
+    int i, oom = -1, k;
+    long code;
     memset(v, 0, sizeof(*v));
+    memset(&E, 0, sizeof(E));
+    find_final(run, &E);
+    find_exit(run, &E);
+    judge_end_readings(run, &E);
+    rule_out(run, &E);
+    code = E.code;
     v->exit_code = code;
-    v->signal = -1;
-    if (code > 128 && code < 160)
-        v->signal = code - 128;
+    v->signal = code > 128 && code < 160 ? code - 128 : -1;
 
     if (run->lines_nonblank == 0) {
-        set(v, RM_V_CANCELLED, 0.9, "the inputs hold no output at all");
+        set(v, RM_V_CANCELLED, 0.7, "the inputs hold no output at all");
         return;
     }
-    if (live(run, RM_E_OOM)) {
-        set(v, RM_V_OOM_KILL, low || code == 137 || live(run, RM_E_KILLED) ? 0.97 : 0.9,
-            "an OOM kill was recorded");
+    /* OOM proof: the cgroup's counter rose, or a kernel line named the tree */
+    for (i = run->n_evl - 1; i >= 0; i--)
+        if (run->evl[i].kind == RM_E_OOM && run->evl[i].proof > 0 &&
+            run->evl[i].role != RM_R_AFTER_END) {
+            oom = i;
+            break;
+        }
+    if (oom < 0 && run->cg_oom_min != RM_UNSET && run->cg_oom_max > run->cg_oom_min) {
+        oom = rm_run_evidence(run, RM_E_OOM, run->last[0].src, run->last[0].line, run->last[0].t, 0,
+                              (long)(run->cg_oom_max - run->cg_oom_min),
+                              "the samples show the cgroup's OOM-kill counter rise", 51);
+        if (oom >= 0)
+            run->evl[oom].proof = 1;
+    }
+
+    if (E.final && !E.worker_crash) {
+        /* pytest finished: its summary is proof of how; what came after it
+           (a slow teardown interrupted, the runner stopping) is not a death */
+        int bad = run->n_failed > 0 || run->n_errors > 0;
+        for (i = 0; i < run->n_evl; i++)
+            if (run->evl[i].role == RM_R_AFTER_END)
+                add_ev(v, i, run, RM_R_AFTER_END);
+        if (run->memerr_test >= 0 && bad) {
+            set(v, RM_V_MEMORY_ERROR, 0.9, "a test failed with MemoryError; pytest finished");
+            add_ev(v, live(run, RM_E_MEMORY_ERROR), run, RM_R_PROVES);
+        } else if (bad && (k = live(run, RM_E_HANG)) >= 0) {
+            set(v, RM_V_HANG, 0.85, "a test timed out; pytest finished");
+            add_ev(v, k, run, RM_R_PROVES);
+        } else {
+            set(v, bad ? RM_V_FAILED : RM_V_PASSED, 0.95,
+                bad ? "pytest finished with failures" : "pytest finished without failures");
+        }
+        for (i = run->n_evl - 1; i >= 0; i--)
+            if (run->evl[i].kind == RM_E_PYTEST_SUMMARY) {
+                add_ev(v, i, run, RM_R_PROVES);
+                break;
+            }
+        if (oom >= 0)
+            add_ev(v, oom, run, RM_R_CONTEXT);
+        add_ev(v, E.code_ev, run, RM_R_CONTEXT);
+        if (v->n_ev > 1 && E.code_ev >= 0 && run->evl[E.code_ev].role == RM_R_AFTER_END)
+            strncat(v->why, "; the signal came after pytest's summary",
+                    sizeof(v->why) - strlen(v->why) - 1);
+        return;
+    }
+    if (oom >= 0) {
+        set(v, RM_V_OOM_KILL, 0.97,
+            strstr(run->evl[oom].text, "kernel")
+                ? "the kernel OOM-killed a process of the run"
+                : "the cgroup's OOM-kill counter rose during the run");
         v->signal = 9;
-        add_ev(v, run, RM_E_OOM);
-        add_ev(v, run, RM_E_EXIT_CODE);
-        add_ev(v, run, RM_E_KILLED);
-        add_ev(v, run, RM_E_LOW_MEMORY);
+        add_ev(v, oom, run, RM_R_PROVES);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
+        add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
+        add_ev(v, live(run, RM_E_KILLED), run, RM_R_SUPPORTS);
         return;
     }
-    if (live(run, RM_E_SHUTDOWN)) {
+    if ((k = live(run, RM_E_SHUTDOWN)) >= 0) {
         set(v, RM_V_RUNNER_SHUTDOWN, 0.95, "the runner was shut down");
         v->signal = 15;
-        add_ev(v, run, RM_E_SHUTDOWN);
-        add_ev(v, run, RM_E_EXIT_CODE);
-        add_ev(v, run, RM_E_TERMINATED);
+        add_ev(v, k, run, RM_R_PROVES);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
+        add_ev(v, live(run, RM_E_TERMINATED), run, RM_R_SUPPORTS);
         return;
     }
-    if (live(run, RM_E_SEGV) || code == 139) {
-        set(v, RM_V_SEGFAULT, live(run, RM_E_SEGV) ? 0.95 : 0.8, "a process died of SIGSEGV");
+    if ((k = live(run, RM_E_SEGV)) >= 0 || code == 139) {
+        set(v, RM_V_SEGFAULT, k >= 0 ? 0.95 : 0.7, "a process died of SIGSEGV");
         v->signal = 11;
-        add_ev(v, run, RM_E_SEGV);
-        add_ev(v, run, RM_E_EXIT_CODE);
-        add_ev(v, run, RM_E_THREAD_DUMP);
+        add_ev(v, k, run, RM_R_PROVES);
+        add_ev(v, E.code_ev, run, k >= 0 ? RM_R_SUPPORTS : RM_R_PROVES);
+        add_ev(v, live(run, RM_E_THREAD_DUMP), run, RM_R_SUPPORTS);
         return;
     }
-    if (live(run, RM_E_FATAL_SIGNAL)) {
+    if ((k = live(run, RM_E_FATAL_SIGNAL)) >= 0) {
         set(v, RM_V_SIGNAL, 0.9, "a process died of a fatal signal");
-        v->signal = run->ev[RM_E_FATAL_SIGNAL].value;
-        add_ev(v, run, RM_E_FATAL_SIGNAL);
-        add_ev(v, run, RM_E_EXIT_CODE);
-        add_ev(v, run, RM_E_THREAD_DUMP);
+        v->signal = run->evl[k].value;
+        add_ev(v, k, run, RM_R_PROVES);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
+        add_ev(v, live(run, RM_E_THREAD_DUMP), run, RM_R_SUPPORTS);
         return;
     }
-    if (code == 137 || live(run, RM_E_KILLED)) {
-        set(v, RM_V_OOM_KILL, low ? 0.85 : 0.6,
-            low ? "SIGKILL while memory was exhausted"
-                : "SIGKILL (exit 137) without memory evidence: OOM is the usual cause");
+    if (code == 137 || (k = live(run, RM_E_KILLED)) >= 0) {
+        int killed = live(run, RM_E_KILLED);
         v->signal = 9;
-        add_ev(v, run, RM_E_EXIT_CODE);
-        add_ev(v, run, RM_E_KILLED);
-        add_ev(v, run, RM_E_LOW_MEMORY);
+        if (E.low && !E.ample) {
+            set(v, RM_V_OOM_KILL, 0.75,
+                "SIGKILL with memory exhausted; no OOM counter or kernel line proves it");
+            add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
+        } else if (E.ample) {
+            set(v, RM_V_KILLED, E.counter_watched ? 0.85 : 0.65,
+                E.counter_watched ? "killed from outside: memory to spare, no OOM kill counted"
+                                  : "killed from outside: memory to spare at the end");
+            add_ev(v, E.ample_ev, run, RM_R_PROVES);
+        } else {
+            set(v, RM_V_OOM_KILL, 0.4,
+                "SIGKILL, no memory readings near the end: OOM is likely, not proven");
+        }
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
+        add_ev(v, killed, run, RM_R_SUPPORTS);
         return;
     }
-    if (code == 143 || live(run, RM_E_TERMINATED)) {
-        set(v, RM_V_RUNNER_SHUTDOWN, code == 143 && live(run, RM_E_TERMINATED) ? 0.8 : 0.6,
-            "SIGTERM without the runner's shutdown message");
+    if (code == 143 || (k = live(run, RM_E_TERMINATED)) >= 0) {
+        int term = live(run, RM_E_TERMINATED);
+        set(v, RM_V_SIGNAL, code == 143 && term >= 0 ? 0.75 : 0.6,
+            "SIGTERM, not the runner's shutdown: a cancel, a timeout or a person");
         v->signal = 15;
-        add_ev(v, run, RM_E_EXIT_CODE);
-        add_ev(v, run, RM_E_TERMINATED);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
+        add_ev(v, term, run, RM_R_SUPPORTS);
         return;
     }
     if (v->signal > 0 && v->signal != 2) {
         set(v, RM_V_SIGNAL, 0.6, "the exit code says a signal ended the step");
-        add_ev(v, run, RM_E_EXIT_CODE);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
-    if (run->ev[RM_E_HANG].seen) {
-        set(v, RM_V_HANG, run->ev[RM_E_THREAD_DUMP].seen ? 0.9 : 0.8,
+    if ((k = live(run, RM_E_HANG)) >= 0) {
+        set(v, RM_V_HANG, live(run, RM_E_THREAD_DUMP) >= 0 ? 0.9 : 0.8,
             "a timeout or watchdog fired");
-        add_ev(v, run, RM_E_HANG);
-        add_ev(v, run, RM_E_THREAD_DUMP);
-        add_ev(v, run, RM_E_EXIT_CODE);
+        add_ev(v, k, run, RM_R_PROVES);
+        add_ev(v, live(run, RM_E_THREAD_DUMP), run, RM_R_SUPPORTS);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
-    if (run->ev[RM_E_MEMORY_ERROR].seen) {
-        set(v, RM_V_MEMORY_ERROR, 0.85, "Python raised MemoryError");
-        add_ev(v, run, RM_E_MEMORY_ERROR);
-        add_ev(v, run, RM_E_LOW_MEMORY);
-        add_ev(v, run, RM_E_PYTEST_SUMMARY);
-        add_ev(v, run, RM_E_EXIT_CODE);
+    if (run->memerr_test >= 0) {
+        set(v, RM_V_MEMORY_ERROR, 0.85, "a test failed with MemoryError");
+        add_ev(v, live(run, RM_E_MEMORY_ERROR), run, RM_R_PROVES);
+        add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
-    if (run->ev[RM_E_CANCELLED].seen || live(run, RM_E_CANCELLED)) {
-        set(v, RM_V_CANCELLED, 0.8, "the job was cancelled");
-        add_ev(v, run, RM_E_CANCELLED);
-        add_ev(v, run, RM_E_EXIT_CODE);
+    if ((k = live(run, RM_E_CANCELLED)) >= 0 || v->signal == 2) {
+        set(v, RM_V_CANCELLED, k >= 0 && strstr(run->evl[k].text, "canceled") ? 0.9 : 0.7,
+            "the job was cancelled (or interrupted)");
+        add_ev(v, k, run, RM_R_PROVES);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
-    if (run->has_summary) {
-        int bad = run->n_failed > 0 || run->n_errors > 0 || (code > 0 && code != 5);
-        set(v, bad ? RM_V_FAILED : RM_V_PASSED, 0.9,
-            bad ? "pytest finished with failures" : "pytest finished without failures");
-        add_ev(v, run, RM_E_PYTEST_SUMMARY);
-        add_ev(v, run, RM_E_EXIT_CODE);
+    if (E.final) { /* a worker crashed, and pytest finished */
+        int bad = run->n_failed > 0 || run->n_errors > 0 || code > 0;
+        set(v, bad ? RM_V_FAILED : RM_V_PASSED, 0.8,
+            bad ? "pytest finished with failures after an xdist worker crashed"
+                : "pytest finished without failures after an xdist worker crashed");
+        add_ev(v, live(run, RM_E_WORKER_CRASH), run, RM_R_SUPPORTS);
         return;
     }
     if (code == 0) {
-        set(v, RM_V_PASSED, 0.7, "the step exited with 0");
-        add_ev(v, run, RM_E_EXIT_CODE);
+        set(v, RM_V_PASSED, 0.6, "the step exited with 0 (no pytest summary read)");
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
     if (code > 0) {
-        set(v, RM_V_FAILED, 0.6, "the step exited non-zero");
-        add_ev(v, run, RM_E_EXIT_CODE);
+        set(v, RM_V_FAILED, 0.6, "the step exited non-zero (no pytest summary read)");
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
     set(v, RM_V_UNKNOWN, 0.2, "the log ends without saying how the run ended");
-    add_ev(v, run, RM_E_LOW_MEMORY);
-    add_ev(v, run, RM_E_THREAD_DUMP);
+    add_ev(v, E.low_ev, run, RM_R_CONTEXT);
+    add_ev(v, live(run, RM_E_THREAD_DUMP), run, RM_R_CONTEXT);
 }
+
+/* ---- boundary: the test that was running when the run died ---- */
 
 static void boundary_from_proc(rm_run *run, int pi, int kind)
 {
@@ -236,12 +549,22 @@ static void boundary_from_proc(rm_run *run, int pi, int kind)
     run->boundary_thr = P->thr;
 }
 
+static int unfinished(const rm_test *T)
+{
+    return !T->finished && !T->text_done;
+}
+
+/* The run did not finish (or the log does not say it did): a test may have
+ * been cut off. */
+static int died(const rm_verdict *v)
+{
+    return v->kind != RM_V_PASSED && v->kind != RM_V_FAILED && v->kind != RM_V_MEMORY_ERROR;
+}
+
 static void boundary(rm_run *run)
 {
     int i, best = -1;
     run->boundary_rss = run->boundary_avail = run->boundary_thr = RM_UNSET;
-    /* The run ended normally after a MemoryError (the verdict says so): no
-       test is left unfinished, the one that raised it is where it broke. */
     if (run->verdict.kind == RM_V_MEMORY_ERROR && run->memerr_test >= 0) {
         run->boundary_test = run->memerr_test;
         run->boundary_kind = RM_B_MEMORY_ERROR;
@@ -253,23 +576,56 @@ static void boundary(rm_run *run)
         run->boundary_thr = run->memerr_thr;
         return;
     }
+    if (!died(&run->verdict) && run->crashed_test < 0)
+        return;
+    /* a process that evidence names as dead, running a test */
     for (i = 0; i < run->n_procs; i++) {
         const rm_proc *P = &run->procs[i];
-        if (P->cur_test < 0 || run->tests[P->cur_test].finished)
+        if (!P->died || P->cur_test < 0 || !unfinished(&run->tests[P->cur_test]))
             continue;
         if (best < 0 || P->last_t > run->procs[best].last_t)
             best = i;
     }
+    /* xdist's word on which test the crashed worker ran */
+    if (best < 0 && run->crashed_test >= 0) {
+        rm_test *T = &run->tests[run->crashed_test];
+        run->boundary_test = run->crashed_test;
+        run->boundary_kind = RM_B_CRASHED;
+        run->boundary_phase = T->phase;
+        T->killed = 1;
+        if (T->proc >= 0)
+            boundary_from_proc(run, T->proc, RM_B_CRASHED);
+        return;
+    }
+    if (!died(&run->verdict))
+        return;
+    if (best < 0)
+        for (i = 0; i < run->n_procs; i++) {
+            const rm_proc *P = &run->procs[i];
+            if (P->cur_test < 0 || !unfinished(&run->tests[P->cur_test]))
+                continue;
+            if (best < 0 || P->last_t > run->procs[best].last_t)
+                best = i;
+        }
     if (best >= 0) {
         run->boundary_test = run->procs[best].cur_test;
+        run->tests[run->boundary_test].killed = 1;
         boundary_from_proc(run, best, RM_B_UNFINISHED);
         return;
     }
-    if (run->text_test >= 0 && !run->tests[run->text_test].finished &&
-        !run->tests[run->text_test].text_done) {
-        run->boundary_test = run->text_test;
+    /* pytest -v printed an id without an outcome: the newest such */
+    for (i = 0; i < run->n_tests; i++) {
+        const rm_test *T = &run->tests[i];
+        if (T->text_started && unfinished(T) &&
+            (best < 0 || T->t_text > run->tests[best].t_text ||
+             (T->t_text == run->tests[best].t_text && T->order > run->tests[best].order)))
+            best = i;
+    }
+    if (best >= 0) {
+        run->boundary_test = best;
         run->boundary_kind = RM_B_TEXT;
-        run->boundary_phase = run->tests[run->text_test].phase;
+        run->boundary_phase = run->tests[best].phase;
+        run->tests[best].killed = 1;
         return;
     }
     /* no test unfinished: the process with the newest mark, if any */
@@ -280,6 +636,8 @@ static void boundary(rm_run *run)
         boundary_from_proc(run, best, RM_B_MARK);
 }
 
+/* ---- each test's own memory ---- */
+
 /* Test processes: those that ran a test. */
 static int test_procs(const rm_run *run)
 {
@@ -289,9 +647,36 @@ static int test_procs(const rm_run *run)
     return procs;
 }
 
+static int cmp_point(const void *a, const void *b)
+{
+    const rm_point *x = a, *y = b;
+    if (x->t != y->t)
+        return (x->t > y->t) - (x->t < y->t);
+    if (x->avail != y->avail)
+        return x->avail < y->avail ? -1 : 1;
+    if (x->rss != y->rss)
+        return x->rss < y->rss ? -1 : 1;
+    if (x->cg != y->cg)
+        return x->cg < y->cg ? -1 : 1;
+    return x->proc - y->proc;
+}
+
+static void credit(rm_test *T, uint64_t rss, int64_t t)
+{
+    if (T->tree_first == RM_UNSET) {
+        T->tree_first = rss;
+        T->tree_first_t = t;
+    }
+    if (rss > T->tree_peak)
+        T->tree_peak = rss;
+    if (!T->finished && t >= T->last_t) {
+        T->last_rss = rss;
+        T->last_t = t;
+    }
+}
+
 /* One test process: the sampler's whole tree is that process (and its
- * children), so the tree's RSS while each test ran counts for the test
- * (the timeline is sorted). */
+ * children), so the tree's RSS while each test ran counts for the test. */
 static void tree_peaks_one(rm_run *run)
 {
     int i;
@@ -308,14 +693,9 @@ static void tree_peaks_one(rm_run *run)
             else
                 hi = mid;
         }
-        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++) {
-            if (run->tl[k].proc >= 0 || run->tl[k].rss == RM_UNSET)
-                continue;
-            if (T->tree_first == RM_UNSET)
-                T->tree_first = run->tl[k].rss;
-            if (run->tl[k].rss > T->tree_peak)
-                T->tree_peak = run->tl[k].rss;
-        }
+        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++)
+            if (run->tl[k].proc < 0 && run->tl[k].rss != RM_UNSET)
+                credit(T, run->tl[k].rss, run->tl[k].t);
     }
 }
 
@@ -324,7 +704,9 @@ static int cmp_tree(const void *a, const void *b)
     const rm_tree_point *x = a, *y = b;
     if (x->pid != y->pid)
         return x->pid < y->pid ? -1 : 1;
-    return (x->t > y->t) - (x->t < y->t);
+    if (x->t != y->t)
+        return (x->t > y->t) - (x->t < y->t);
+    return (x->rss > y->rss) - (x->rss < y->rss);
 }
 
 static const rm_run *g_by_start;
@@ -339,10 +721,8 @@ static int cmp_start(const void *a, const void *b)
 }
 
 /* Several test processes (xdist workers): each process the sampler listed in
- * its tree (treeI_pid) is matched by pid to the process the plugin's records
- * came from, and each reading is credited to the test that process was running
- * at that time, so a worker killed before it wrote a record of its growth is
- * still seen growing in its own test. */
+ * its tree is matched by pid to the process the records came from, and each
+ * reading is credited to the test that process was running at that time. */
 static void tree_peaks_per_process(rm_run *run)
 {
     int *order, n, i, k = 0;
@@ -351,7 +731,6 @@ static void tree_peaks_per_process(rm_run *run)
     order = malloc(sizeof(int) * (size_t)run->n_tests);
     if (!order)
         return;
-    /* tests with a process and a start, by process then start time */
     qsort(run->tree, (size_t)run->n_tree, sizeof(run->tree[0]), cmp_tree);
     while (k < run->n_tree) {
         long long pid = run->tree[k].pid;
@@ -370,7 +749,6 @@ static void tree_peaks_per_process(rm_run *run)
                     order[n++] = i;
         g_by_start = run;
         qsort(order, (size_t)n, sizeof(int), cmp_start);
-        /* both sorted by time: one pass */
         for (j = -1; n > 0 && k < e; k++) {
             const rm_tree_point *p = &run->tree[k];
             rm_test *T;
@@ -384,14 +762,8 @@ static void tree_peaks_per_process(rm_run *run)
                 T->t_end ? T->t_end : (j + 1 < n ? run->tests[order[j + 1]].t_start : run->t_last);
             if (p->t > end)
                 continue;
-            if (T->tree_first == RM_UNSET) {
-                T->tree_first = p->rss;
-                T->tree_first_t = p->t;
-            }
-            if (p->rss > T->tree_peak)
-                T->tree_peak = p->rss;
-            /* the sampler read this test's own process: its peak too */
-            if (p->rss > T->peak)
+            credit(T, p->rss, p->t);
+            if (p->rss > T->peak) /* the sampler read this test's own process */
                 T->peak = p->rss;
         }
         k = e;
@@ -399,140 +771,244 @@ static void tree_peaks_per_process(rm_run *run)
     free(order);
 }
 
-/* Growth of each test's own process while it ran: the highest RSS seen
- * (records and sampler) minus the RSS at its start (its first record, else
- * the first sample). */
+/* What each instance added: a finished one, what it still held at its end
+ * (its RSS then minus at its start); the one its process was running at
+ * death, its process's last reading (sampler, records, the kernel's line,
+ * a last gasp, the kernel's own peak of a single test process) minus its
+ * start. The peak over the start is kept apart (transient). */
 static void own_growth(rm_run *run)
 {
-    int i;
+    int i, procs = test_procs(run);
+    uint64_t before_max = 0;
+    /* the largest reading of any finished test: a kernel peak above it
+       happened after them, in the test that was running */
+    for (i = 0; i < run->n_tests; i++) {
+        const rm_test *T = &run->tests[i];
+        if (T->finished && T->peak > before_max)
+            before_max = T->peak;
+        if (T->finished && T->tree_peak > before_max)
+            before_max = T->tree_peak;
+    }
     for (i = 0; i < run->n_tests; i++) {
         rm_test *T = &run->tests[i];
         uint64_t base = T->rss_start != RM_UNSET ? T->rss_start : T->tree_first;
         uint64_t top = T->peak > T->tree_peak ? T->peak : T->tree_peak;
-        if (T->rss_end != RM_UNSET && T->rss_end > top)
-            top = T->rss_end;
-        T->own_growth = base == RM_UNSET || top == 0 ? RM_UNSET : (top > base ? top - base : 0);
+        if (base == RM_UNSET)
+            continue;
+        if (top)
+            T->transient = top > base ? top - base : 0;
+        if (T->finished || T->text_done) {
+            if (T->rss_end != RM_UNSET)
+                T->own_growth = T->rss_end > base ? T->rss_end - base : 0;
+            continue;
+        }
+        /* running at the end */
+        top = RM_UNSET;
+        if (T->last_rss != RM_UNSET && T->last_t > T->t_start)
+            top = T->last_rss;
+        if (T->death_rss != RM_UNSET && (top == RM_UNSET || T->death_rss > top))
+            top = T->death_rss;
+        if (T->killed && procs <= 1) {
+            uint64_t k = run->root_hwm > run->proc_hwm ? run->root_hwm : run->proc_hwm;
+            if (k > before_max && k > base && (top == RM_UNSET || k > top))
+                top = k;
+        }
+        if (top != RM_UNSET) {
+            T->own_growth = top > base ? top - base : 0;
+            if (T->transient == RM_UNSET || T->own_growth > T->transient)
+                T->transient = T->own_growth;
+        }
     }
 }
 
+static void why_culprit(rm_run *run, const char *fmt, const char *a, const char *b)
+{
+    int k = snprintf(run->culprit_why, sizeof(run->culprit_why), fmt, a, b);
+    if (k < 0)
+        run->culprit_why[0] = '\0';
+}
+
+/* A culprit only for a run that died of memory, and only when one test's own
+ * growth stands out: at least RM_CULPRIT_MIN_GROWTH and RM_CULPRIT_LEAD
+ * times the next. Otherwise none, with the reason. */
 static void culprit(rm_run *run)
 {
-    int i, best = -1, procs = test_procs(run), by_growth = 0;
-    uint64_t best_score = 0;
-    int64_t since = run->t_last ? run->t_last - CULPRIT_WINDOW_USEC : 0;
-    if (run->t_last && run->t_first && (run->t_last - run->t_first) / 10 > CULPRIT_WINDOW_USEC)
-        since = run->t_last - (run->t_last - run->t_first) / 10;
-    /* MemoryError: the allocation that failed never showed in any RSS; the
-       test that asked for it is the culprit (a leak before it shows in the
-       trend) */
+    int i, best = -1, second = -1;
+    char a[32], b[32];
+    run->culprit_test = run->runner_up = -1;
+    run->culprit_rule = RM_C_NONE;
     if (run->verdict.kind == RM_V_MEMORY_ERROR && run->memerr_test >= 0) {
         run->culprit_test = run->memerr_test;
         run->culprit_rule = RM_C_MEMORY_ERROR;
+        why_culprit(run, "it raised the MemoryError", "", "");
         return;
     }
-    /* Several test processes: a test that merely ran on a large worker, or
-       was running when the kill came, is not the one that drove memory up;
-       the test whose own process grew is. Used when any candidate's growth
-       is known. */
-    if (procs > 1)
-        for (i = 0; i < run->n_tests && !by_growth; i++) {
-            const rm_test *T = &run->tests[i];
-            by_growth =
-                T->own_growth != RM_UNSET &&
-                (!(T->finished || T->text_done) || !run->t_last || !T->t_end || T->t_end >= since);
+    if (run->verdict.kind != RM_V_OOM_KILL) {
+        why_culprit(run, "the run did not die of memory", "", "");
+        return;
+    }
+    /* a steady rise over many tests: the leak, not one test, filled memory */
+    for (i = 0; i < run->n_trends; i++)
+        if (strcmp(run->trends[i].cls, "leak") == 0) {
+            why_culprit(
+                run,
+                "memory rose steadily over %s tests (a leak, +%s per test): no single "
+                "test",
+                (snprintf(a, sizeof(a), "%d", run->trends[i].n) > 0 ? a : "many"),
+                rm_fmt_size(b, sizeof(b),
+                            (uint64_t)(run->trends[i].slope > 0 ? run->trends[i].slope : 0)));
+            return;
         }
+    /* the test its process was running at death must have a known growth */
     for (i = 0; i < run->n_tests; i++) {
         const rm_test *T = &run->tests[i];
-        int near_end =
-            !(T->finished || T->text_done) || !run->t_last || !T->t_end || T->t_end >= since;
-        /* one test process: the sampler's tree is that process (and its
-         * children), so its RSS while the test ran counts too */
-        uint64_t score = T->peak;
-        if (procs <= 1 && T->tree_peak > score)
-            score = T->tree_peak;
-        if (by_growth)
-            score = T->own_growth != RM_UNSET && T->own_growth >= RM_CULPRIT_MIN_GROWTH
-                        ? T->own_growth
-                        : 0;
-        if (score == 0 || !near_end)
-            continue;
-        if (best < 0 || score > best_score) {
-            best = i;
-            best_score = score;
+        if (T->killed && T->own_growth == RM_UNSET) {
+            why_culprit(run,
+                        "the running test %.120s has no reading after it started (the "
+                        "sampling or echo interval is too coarse)",
+                        T->id, "");
+            return;
         }
     }
+    for (i = 0; i < run->n_tests; i++) {
+        const rm_test *T = &run->tests[i];
+        if (T->own_growth == RM_UNSET || T->own_growth == 0)
+            continue;
+        if (best < 0 || T->own_growth > run->tests[best].own_growth) {
+            second = best;
+            best = i;
+        } else if (second < 0 || T->own_growth > run->tests[second].own_growth) {
+            second = i;
+        }
+    }
+    run->runner_up = second;
+    if (best < 0) {
+        why_culprit(run, "no test's own memory is known", "", "");
+        return;
+    }
+    if (run->tests[best].own_growth < RM_CULPRIT_MIN_GROWTH) {
+        why_culprit(run, "no test grew by %s or more (the largest: +%s)",
+                    rm_fmt_size(a, sizeof(a), RM_CULPRIT_MIN_GROWTH),
+                    rm_fmt_size(b, sizeof(b), run->tests[best].own_growth));
+        return;
+    }
+    if (second >= 0 && (double)run->tests[best].own_growth <
+                           RM_CULPRIT_LEAD * (double)run->tests[second].own_growth) {
+        why_culprit(run, "no test stands out: the two largest grew +%s and +%s",
+                    rm_fmt_size(a, sizeof(a), run->tests[best].own_growth),
+                    rm_fmt_size(b, sizeof(b), run->tests[second].own_growth));
+        return;
+    }
     run->culprit_test = best;
-    run->culprit_rule = by_growth ? RM_C_GROWTH : RM_C_PEAK;
+    run->culprit_rule = RM_C_GROWTH;
+    why_culprit(run, "its own growth (+%s) is the largest, the next +%s",
+                rm_fmt_size(a, sizeof(a), run->tests[best].own_growth),
+                second >= 0 ? rm_fmt_size(b, sizeof(b), run->tests[second].own_growth) : "0 B");
+}
+
+/* ---- trends: one analysis (csrc/record/trend.c), per test process ---- */
+
+static const rm_run *g_end_run;
+
+static int cmp_end(const void *a, const void *b)
+{
+    const rm_test *x = &g_end_run->tests[*(const int *)a];
+    const rm_test *y = &g_end_run->tests[*(const int *)b];
+    return x->end_order - y->end_order;
 }
 
 static void trends(rm_run *run)
 {
-    int order[RM_REPORT_MAX_PROCS], n = 0, i, j;
+    int order[RM_REPORT_MAX_PROCS], n = 0, i, j, *idx;
+    double *y;
+    if (run->n_tests == 0)
+        return;
+    idx = malloc(sizeof(int) * (size_t)run->n_tests);
+    y = malloc(sizeof(double) * (size_t)run->n_tests);
+    if (!idx || !y) {
+        free(idx);
+        free(y);
+        return;
+    }
     for (i = 0; i < run->n_procs; i++)
         if (run->procs[i].n_tests_ended > 0)
             order[n++] = i;
-    /* most tests first (insertion sort: at most RM_REPORT_MAX_PROCS) */
+    /* most tests first, then by pid (insertion sort: at most RM_REPORT_MAX_PROCS) */
     for (i = 1; i < n; i++)
-        for (j = i;
-             j > 0 && run->procs[order[j]].n_tests_ended > run->procs[order[j - 1]].n_tests_ended;
-             j--) {
-            int t = order[j];
+        for (j = i; j > 0; j--) {
+            const rm_proc *A = &run->procs[order[j]], *B = &run->procs[order[j - 1]];
+            int t;
+            if (A->n_tests_ended < B->n_tests_ended ||
+                (A->n_tests_ended == B->n_tests_ended && A->pid >= B->pid))
+                break;
+            t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     run->n_trends = 0;
     for (i = 0; i < n && run->n_trends < (int)(sizeof(run->trends) / sizeof(run->trends[0])); i++) {
-        const rm_proc *P = &run->procs[order[i]];
         rm_trend *T = &run->trends[run->n_trends];
-        double cnt = 0, den, num, vy;
-        int k;
-        /* count of tests that gave an rss at their end */
+        rm_trend_result r;
+        int m = 0, k;
         for (k = 0; k < run->n_tests; k++)
             if (run->tests[k].proc == order[i] && run->tests[k].end_order >= 0 &&
                 run->tests[k].rss_end != RM_UNSET)
-                cnt++;
+                idx[m++] = k;
+        g_end_run = run;
+        qsort(idx, (size_t)m, sizeof(int), cmp_end);
+        for (k = 0; k < m; k++)
+            y[k] = (double)run->tests[idx[k]].rss_end;
+        rm_trend_analyze(y, (size_t)m, &r);
+        memset(T, 0, sizeof(*T));
         T->proc = order[i];
-        T->n = (int)cnt;
-        T->slope = T->r2 = T->mean = 0;
-        if (cnt < 2) {
-            T->cls = "too few tests";
-            run->n_trends++;
-            continue;
-        }
-        den = cnt * P->sxx - P->sx * P->sx;
-        num = cnt * P->sxy - P->sx * P->sy;
-        vy = cnt * P->syy - P->sy * P->sy;
-        T->mean = P->sy / cnt;
-        if (den > 0)
-            T->slope = num / den;
-        T->r2 = (den > 0 && vy > 0) ? (num * num) / (den * vy) : 0;
-        if (T->r2 > 1)
-            T->r2 = 1;
-        if (cnt < TREND_MIN_TESTS) {
-            T->cls = "too few tests";
-        } else {
-            double rise = T->slope * (cnt - 1), min_rise = (double)TREND_MIN_RISE;
-            if (T->mean * TREND_MIN_RISE_PERCENT / 100 > min_rise)
-                min_rise = T->mean * TREND_MIN_RISE_PERCENT / 100;
-            if (T->r2 >= TREND_MIN_R2 && rise >= min_rise)
-                T->cls = "rising";
-            else if (T->r2 >= TREND_MIN_R2 && -rise >= min_rise)
-                T->cls = "falling";
-            else
-                T->cls = "flat";
-        }
+        T->n = r.n;
+        T->slope = r.slope;
+        T->r2 = r.r2;
+        T->mean = r.level;
+        T->rise = r.rise;
+        T->steps = r.steps;
+        T->top_share = r.top_share;
+        T->top_test = r.top_index >= 0 && r.top_index < m ? idx[r.top_index] : -1;
+        T->cls = rm_trend_name(r.cls);
         run->n_trends++;
     }
+    free(idx);
+    free(y);
 }
 
-static int cmp_point(const void *a, const void *b)
+/* Thins the chart's points to RM_REPORT_TIMELINE, keeping each span's
+ * extremes (lowest available, highest RSS and cgroup use). */
+static void thin_timeline(rm_run *run)
 {
-    const rm_point *x = a, *y = b;
-    return (x->t > y->t) - (x->t < y->t);
+    int per, i, k = 0;
+    if (run->n_tl <= RM_REPORT_TIMELINE)
+        return;
+    per = (run->n_tl + RM_REPORT_TIMELINE - 1) / RM_REPORT_TIMELINE;
+    for (i = 0; i < run->n_tl; i += per) {
+        rm_point a = run->tl[i];
+        int j;
+        for (j = i + 1; j < i + per && j < run->n_tl; j++) {
+            const rm_point *b = &run->tl[j];
+            if (b->avail != RM_UNSET && (a.avail == RM_UNSET || b->avail < a.avail))
+                a.avail = b->avail;
+            if (b->rss != RM_UNSET && (a.rss == RM_UNSET || b->rss > a.rss)) {
+                a.rss = b->rss;
+                a.proc = b->proc;
+            }
+            if (b->cg != RM_UNSET && (a.cg == RM_UNSET || b->cg > a.cg))
+                a.cg = b->cg;
+        }
+        run->tl[k++] = a;
+    }
+    run->n_tl = k;
 }
 
 void rm_run_analyze(rm_run *run)
 {
+    int i;
+    rm_run_fold(run);
+    evidence_sort(run);
+    g_run = run;
     qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
     verdict(run);
     boundary(run);
@@ -541,8 +1017,16 @@ void rm_run_analyze(rm_run *run)
     else
         tree_peaks_per_process(run);
     own_growth(run);
-    culprit(run);
     trends(run);
+    culprit(run);
+    /* the tree's peak: the largest of every reading */
+    for (i = 0; i < run->n_tests; i++) {
+        if (run->tests[i].peak > run->tree_hwm && test_procs(run) <= 1)
+            run->tree_hwm = run->tests[i].peak;
+    }
+    if (run->root_hwm > run->tree_hwm)
+        run->tree_hwm = run->root_hwm;
+    thin_timeline(run);
 }
 
 static const rm_run *g_sort_run;
@@ -573,29 +1057,22 @@ int *rm_tests_by_peak(const rm_run *run, int *n)
 
 int rm_fixture_retained(const rm_fixture *f, int64_t *out)
 {
-    if (f->before_setup == RM_UNSET)
+    if (!f->n_kept)
         return 0;
-    if (f->torn_down && f->after_teardown != RM_UNSET) {
-        *out = (int64_t)(f->after_teardown - f->before_setup);
-        return 1;
-    }
-    if (f->after_setup != RM_UNSET) {
-        *out = (int64_t)(f->after_setup - f->before_setup);
-        return 1;
-    }
-    return 0;
+    *out = f->kept_max;
+    return 1;
 }
 
 int rm_fixture_held(const rm_fixture *f, int64_t *out)
 {
-    if (f->before_setup == RM_UNSET || f->after_setup == RM_UNSET)
+    if (!f->n_held)
         return 0;
-    *out = (int64_t)(f->after_setup - f->before_setup);
+    *out = f->held_max;
     return 1;
 }
 
-/* What a fixture stands for in the ranking: what it held while alive, or
- * what stayed after its teardown, whichever is larger. */
+/* What a fixture stands for in the ranking: the most one instance held
+ * while alive, or kept after its teardown, whichever is larger. */
 static int64_t fixture_weight(const rm_fixture *f)
 {
     int64_t held = 0, kept = 0;
@@ -606,11 +1083,12 @@ static int64_t fixture_weight(const rm_fixture *f)
 
 static int cmp_retained(const void *a, const void *b)
 {
-    int64_t x = fixture_weight(&g_sort_run->fix[*(const int *)a]);
-    int64_t y = fixture_weight(&g_sort_run->fix[*(const int *)b]);
+    const rm_fixture *fa = &g_sort_run->fix[*(const int *)a],
+                     *fb = &g_sort_run->fix[*(const int *)b];
+    int64_t x = fixture_weight(fa), y = fixture_weight(fb);
     if (x != y)
         return x < y ? 1 : -1;
-    return *(const int *)a - *(const int *)b;
+    return strcmp(fa->key, fb->key);
 }
 
 int *rm_fixtures_by_retained(const rm_run *run, int *n)
@@ -620,11 +1098,9 @@ int *rm_fixtures_by_retained(const rm_run *run, int *n)
         *n = 0;
         return NULL;
     }
-    for (i = 0; i < run->n_fix; i++) {
-        int64_t r;
-        if (rm_fixture_retained(&run->fix[i], &r))
+    for (i = 0; i < run->n_fix; i++)
+        if (run->fix[i].n_held || run->fix[i].n_kept)
             idx[k++] = i;
-    }
     g_sort_run = run;
     qsort(idx, (size_t)k, sizeof(int), cmp_retained);
     *n = k;

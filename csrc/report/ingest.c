@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* ingest.c: reads inputs line by line and folds every record and telling log line into a run. */
+/* ingest.c: reads inputs line by line. What does not depend on order (samples,
+ * the sampler's verdict, evidence found in text) is folded at once; what does
+ * (the records of tests, fixtures, marks, crashes, and the tests pytest names)
+ * is kept as items that fold.c sorts by time and folds after every input is
+ * read, so the report is the same for any order or split of the inputs. */
 #include "report.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Lines of an old bash-loop "Resource Usage" block read after its header. */
 #define BASH_BLOCK_LINES 60
@@ -13,9 +20,77 @@
 #define FIRST_WORD_MAX 128
 /* Tree members a sample record may list (treeI_*): the sampler writes 12. */
 #define RM_TREE_MEMBERS 32
+/* Bytes kept of the arena that holds the items' lines (4 GiB: offsets are 32-bit). */
+#define ARENA_MAX 0xffffffffu
 
 /* One parse buffer per process: records are parsed one at a time. */
 static rm_rec g_rec;
+
+/* ---- keyed hashing (SipHash-1-3) -------------------------------------- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+/* SipHash-1-3 of s under the key (k0, k1): with a random key, ids crafted to
+ * collide in the tables cannot be made without knowing it. */
+uint64_t rm_siphash(uint64_t k0, uint64_t k1, const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+    uint64_t m, b = (uint64_t)n << 56;
+    size_t i, k;
+    for (i = 0; i + 8 <= n; i += 8) {
+        for (m = 0, k = 0; k < 8; k++)
+            m |= (uint64_t)p[i + k] << (8 * k);
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    for (k = 0; i + k < n; k++)
+        b |= (uint64_t)p[i + k] << (8 * k);
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &s, sizeof(s)) != (ssize_t)sizeof(s))
+            s = 0;
+        close(fd);
+    }
+    if (s == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+    }
+    return s;
+}
 
 rm_run *rm_run_new(const char *name)
 {
@@ -30,19 +105,20 @@ rm_run *rm_run_new(const char *name)
     while (run->n_slots < 2u * RM_REPORT_MAX_TESTS)
         run->n_slots <<= 1;
     run->slots = calloc(run->n_slots, sizeof(int));
-    if (!run->slots) {
+    run->id_slots = calloc(run->n_slots, sizeof(int));
+    if (!run->slots || !run->id_slots) {
+        free(run->slots);
+        free(run->id_slots);
         free(run);
         return NULL;
     }
+    run->seed = random_seed();
     run->mem_total = run->min_avail = run->cg_lim = RM_UNSET;
     run->cg_max = 0;
-    run->cg_oom_first = run->cg_oom_last = run->cg_oom_run = RM_UNSET;
-    run->tl_stride = 1;
-    run->boundary_test = run->boundary_proc = run->culprit_test = -1;
-    run->text_test = -1;
-    run->memerr_test = run->memerr_proc = -1;
+    run->cg_oom_min = run->cg_oom_max = run->cg_oom_run = RM_UNSET;
+    run->boundary_test = run->boundary_proc = run->culprit_test = run->runner_up = -1;
+    run->memerr_test = run->memerr_proc = run->crashed_test = -1;
     run->memerr_rss = run->memerr_avail = run->memerr_thr = RM_UNSET;
-    run->tree_stride = 1;
     run->n_passed = run->n_failed = run->n_errors = run->n_skipped = -1;
     return run;
 }
@@ -60,9 +136,15 @@ void rm_run_free(rm_run *run)
         free(run->src[i].path);
     free(run->tests);
     free(run->slots);
+    free(run->id_slots);
     free(run->fix);
+    free(run->fopen);
     free(run->src);
     free(run->tree);
+    free(run->tl);
+    free(run->evl);
+    free(run->items);
+    free(run->arena);
     free(run);
 }
 
@@ -88,14 +170,6 @@ static int starts(const char *s, size_t n, const char *lit)
     return n >= l && memcmp(s, lit, l) == 0;
 }
 
-static void copy_str(char *dst, size_t cap, const char *s, size_t n)
-{
-    size_t i, k = 0;
-    for (i = 0; i < n && k + 1 < cap; i++)
-        dst[k++] = s[i];
-    dst[k] = '\0';
-}
-
 /* Copies a line for quoting as evidence: printable ASCII only. */
 static void snip(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -117,262 +191,60 @@ static void snip(char *dst, size_t cap, const char *s, size_t n)
     dst[k] = '\0';
 }
 
-static void evidence(rm_run *run, rm_evidence_kind kind, int src, uint64_t line, int64_t t,
-                     long value, const char *text, size_t tlen)
+int rm_run_evidence(rm_run *run, rm_evidence_kind kind, int src, uint64_t line, int64_t t,
+                    long long pid, long value, const char *text, size_t tlen)
 {
-    rm_evidence *e = &run->ev[kind];
-    e->seen = 1;
-    e->count++;
+    rm_evidence *e;
+    if (run->n_evl >= RM_REPORT_MAX_EVIDENCE) {
+        run->evl_dropped++;
+        return -1;
+    }
+    if (run->n_evl == run->cap_evl) {
+        int cap = run->cap_evl ? run->cap_evl * 2 : 64;
+        rm_evidence *ne = realloc(run->evl, sizeof(*ne) * (size_t)cap);
+        if (!ne) {
+            run->evl_dropped++;
+            return -1;
+        }
+        run->evl = ne;
+        run->cap_evl = cap;
+    }
+    e = &run->evl[run->n_evl];
+    memset(e, 0, sizeof(*e));
+    e->kind = (int)kind;
     e->src = src;
     e->line = line;
     e->t = t;
+    e->pid = pid;
     e->value = value;
     snip(e->text, sizeof(e->text), text, tlen);
-    if (run->n_events < RM_REPORT_MAX_EVENTS) {
-        rm_event *ev = &run->events[run->n_events++];
-        ev->t = t;
-        ev->kind = kind;
-        ev->src = src;
-        ev->line = line;
-    } else {
-        run->events_dropped++;
-    }
+    return run->n_evl++;
 }
 
-static void evidence_str(rm_run *run, rm_evidence_kind kind, int src, uint64_t line, int64_t t,
-                         long value, const char *text)
+static int evidence(rm_run *run, rm_evidence_kind kind, int src, uint64_t line, int64_t t,
+                    long value, const char *text, size_t tlen)
 {
-    evidence(run, kind, src, line, t, value, text, strlen(text));
+    return rm_run_evidence(run, kind, src, line, t, 0, value, text, tlen);
 }
 
-static uint32_t hash(const char *s, size_t n)
+static int evidence_str(rm_run *run, rm_evidence_kind kind, int src, uint64_t line, int64_t t,
+                        long long pid, long value, const char *text)
 {
-    uint32_t h = 2166136261u;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
+    return rm_run_evidence(run, kind, src, line, t, pid, value, text, strlen(text));
 }
 
-/* Finds or adds a test; -1 when the table is full. */
-static int test_index(rm_run *run, const char *id, size_t n, int add)
+static int val_eq(const rm_field *f, const char *lit)
 {
-    uint32_t h;
-    unsigned mask = run->n_slots - 1, i;
-    if (n >= RM_ID_MAX)
-        n = RM_ID_MAX - 1;
-    n = strnlen(id, n); /* an id is cut at an (escaped) NUL byte */
-    if (n == 0)
-        return -1;
-    h = hash(id, n);
-    for (i = h & mask;; i = (i + 1) & mask) {
-        int k = run->slots[i];
-        rm_test *t;
-        if (k == 0)
-            break;
-        t = &run->tests[k - 1];
-        if (strlen(t->id) == n && memcmp(t->id, id, n) == 0)
-            return k - 1;
-    }
-    if (!add)
-        return -1;
-    if (run->n_tests >= RM_REPORT_MAX_TESTS) {
-        run->tests_over_cap++;
-        return -1;
-    }
-    if (run->n_tests == run->cap_tests) {
-        int cap = run->cap_tests ? run->cap_tests * 2 : 256;
-        rm_test *nt = realloc(run->tests, sizeof(*nt) * (size_t)cap);
-        if (!nt)
-            return -1;
-        run->tests = nt;
-        run->cap_tests = cap;
-    }
-    {
-        rm_test *t = &run->tests[run->n_tests];
-        memset(t, 0, sizeof(*t));
-        t->id = malloc(n + 1);
-        if (!t->id)
-            return -1;
-        memcpy(t->id, id, n);
-        t->id[n] = '\0';
-        t->proc = -1;
-        t->order = run->n_tests;
-        t->end_order = -1;
-        t->rss_start = t->rss_end = t->min_avail = RM_UNSET;
-        t->others_at_min = RM_UNSET;
-        t->peak = 0;
-        t->tree_first = t->own_growth = RM_UNSET;
-        run->slots[i] = ++run->n_tests;
-        return run->n_tests - 1;
-    }
+    return f && f->val_len == strlen(lit) && memcmp(f->val, lit, f->val_len) == 0;
 }
 
-int rm_run_find_test(const rm_run *run, const char *id)
+static uint64_t get_u64(const rm_rec *r, const char *key)
 {
-    return test_index((rm_run *)run, id, strlen(id), 0);
+    uint64_t v;
+    return rm_rec_u64(r, key, &v) == 0 ? v : RM_UNSET;
 }
 
-/* Finds or adds the process with this pid (0 unknown) and worker. */
-static int proc_index(rm_run *run, long long pid, const char *worker, size_t wlen)
-{
-    int i;
-    char w[16];
-    copy_str(w, sizeof(w), worker ? worker : "", worker ? wlen : 0);
-    for (i = 0; i < run->n_procs; i++) {
-        rm_proc *p = &run->procs[i];
-        if (pid ? p->pid == pid : (p->pid == 0 && strcmp(p->worker, w) == 0)) {
-            if (!p->worker[0] && w[0])
-                memcpy(p->worker, w, sizeof(w));
-            return i;
-        }
-    }
-    if (run->n_procs >= RM_REPORT_MAX_PROCS) {
-        run->procs_over_cap++;
-        return -1;
-    }
-    {
-        rm_proc *p = &run->procs[run->n_procs];
-        memset(p, 0, sizeof(*p));
-        p->pid = pid;
-        memcpy(p->worker, w, sizeof(w));
-        p->cur_test = -1;
-        p->rss = p->hwm = p->avail = p->thr = p->cg_use = RM_UNSET;
-        return run->n_procs++;
-    }
-}
-
-static void timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, uint64_t cg,
-                         int proc)
-{
-    rm_point *p;
-    if (t == 0 || (avail == RM_UNSET && rss == RM_UNSET && cg == RM_UNSET))
-        return;
-    if (run->n_tl > 0 && run->tl_skip + 1 < run->tl_stride) {
-        /* merge into the last point, keeping the extremes */
-        p = &run->tl[run->n_tl - 1];
-        run->tl_skip++;
-        if (avail != RM_UNSET && (p->avail == RM_UNSET || avail < p->avail))
-            p->avail = avail;
-        if (rss != RM_UNSET && (p->rss == RM_UNSET || rss > p->rss)) {
-            p->rss = rss;
-            p->proc = proc;
-        }
-        if (cg != RM_UNSET && (p->cg == RM_UNSET || cg > p->cg))
-            p->cg = cg;
-        return;
-    }
-    if (run->n_tl == RM_REPORT_TIMELINE) {
-        int i;
-        for (i = 0; i + 1 < run->n_tl; i += 2) {
-            rm_point a = run->tl[i], b = run->tl[i + 1];
-            if (b.avail != RM_UNSET && (a.avail == RM_UNSET || b.avail < a.avail))
-                a.avail = b.avail;
-            if (b.rss != RM_UNSET && (a.rss == RM_UNSET || b.rss > a.rss)) {
-                a.rss = b.rss;
-                a.proc = b.proc;
-            }
-            if (b.cg != RM_UNSET && (a.cg == RM_UNSET || b.cg > a.cg))
-                a.cg = b.cg;
-            run->tl[i / 2] = a;
-        }
-        run->n_tl /= 2;
-        run->tl_stride *= 2;
-    }
-    run->tl_skip = 0;
-    p = &run->tl[run->n_tl++];
-    p->t = t;
-    p->avail = avail;
-    p->rss = rss;
-    p->cg = cg;
-    p->proc = proc;
-}
-
-/* Keeps the RSS of each process of the sampler's tree (treeI_pid, treeI_rss)
- * at this sample. Bounded: when the table is full, every other sample is
- * dropped and from then on only every second one is kept. */
-static void tree_add(rm_run *run, const rm_rec *r, int64_t t)
-{
-    int i;
-    if (t == 0)
-        return;
-    if (run->tree_skip + 1 < run->tree_stride) {
-        run->tree_skip++;
-        run->tree_dropped++;
-        return;
-    }
-    run->tree_skip = 0;
-    for (i = 0; i < RM_TREE_MEMBERS; i++) {
-        char kp[16], kr[16];
-        int64_t pid;
-        uint64_t rss;
-        int a = snprintf(kp, sizeof(kp), "tree%d_pid", i),
-            b = snprintf(kr, sizeof(kr), "tree%d_rss", i);
-        if (a < 0 || (size_t)a >= sizeof(kp) || b < 0 || (size_t)b >= sizeof(kr))
-            return;
-        if (rm_rec_i64(r, kp, &pid) != 0)
-            break; /* members are numbered from 0 without gaps */
-        if (rm_rec_u64(r, kr, &rss) != 0 || pid <= 0)
-            continue;
-        if (run->n_tree == RM_REPORT_TREE_POINTS) {
-            /* drop every other sample (points of one sample share their t) */
-            int k, w = 0, group = -1;
-            int64_t last = 0;
-            for (k = 0; k < run->n_tree; k++) {
-                if (k == 0 || run->tree[k].t != last) {
-                    group++;
-                    last = run->tree[k].t;
-                }
-                if (group % 2 == 0)
-                    run->tree[w++] = run->tree[k];
-            }
-            run->tree_dropped += (uint64_t)(run->n_tree - w);
-            run->n_tree = w;
-            run->tree_stride *= 2;
-        }
-        if (run->n_tree == run->cap_tree) {
-            int cap = run->cap_tree ? run->cap_tree * 2 : 1024;
-            rm_tree_point *nt;
-            if (cap > RM_REPORT_TREE_POINTS)
-                cap = RM_REPORT_TREE_POINTS;
-            nt = realloc(run->tree, sizeof(*nt) * (size_t)cap);
-            if (!nt)
-                return;
-            run->tree = nt;
-            run->cap_tree = cap;
-        }
-        run->tree[run->n_tree].t = t;
-        run->tree[run->n_tree].pid = (long long)pid;
-        run->tree[run->n_tree].rss = rss;
-        run->n_tree++;
-    }
-}
-
-static void see_time(rm_run *run, int64_t t)
-{
-    if (t == 0)
-        return;
-    if (run->t_first == 0 || t < run->t_first)
-        run->t_first = t;
-    if (t > run->t_last)
-        run->t_last = t;
-}
-
-static void see_avail(rm_run *run, int src, uint64_t line, int64_t t, uint64_t avail)
-{
-    if (avail == RM_UNSET)
-        return;
-    if (run->min_avail == RM_UNSET || avail < run->min_avail) {
-        run->min_avail = avail;
-        run->min_avail_src = src;
-        run->min_avail_line = line;
-        run->min_avail_t = t;
-    }
-}
-
-static long signal_number(const char *v, size_t n)
+long rm_signal_number(const char *v, size_t n)
 {
     static const struct {
         const char *name;
@@ -399,8 +271,7 @@ static long signal_number(const char *v, size_t n)
     return -1;
 }
 
-/* Evidence kind for a fatal signal number. */
-static rm_evidence_kind signal_evidence(long sig)
+rm_evidence_kind rm_signal_evidence(long sig)
 {
     if (sig == 11)
         return RM_E_SEGV;
@@ -413,227 +284,397 @@ static rm_evidence_kind signal_evidence(long sig)
     return RM_E_FATAL_SIGNAL;
 }
 
-static int phase_code(const rm_field *f)
+/* ---- readings (order-free: kept, then sorted by the analysis) ---- */
+
+static void *grow(void *p, int *cap, size_t size, int min)
 {
-    if (!f)
-        return 0;
-    if (f->val_len == 5 && memcmp(f->val, "setup", 5) == 0)
+    int c = *cap ? *cap * 2 : min;
+    void *np;
+    if (c > RM_REPORT_READINGS)
+        c = RM_REPORT_READINGS;
+    if (c <= *cap)
+        return NULL;
+    np = realloc(p, size * (size_t)c);
+    if (np)
+        *cap = c;
+    return np;
+}
+
+void rm_timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, uint64_t cg, int proc)
+{
+    rm_point *p;
+    if (t == 0 || (avail == RM_UNSET && rss == RM_UNSET && cg == RM_UNSET))
+        return;
+    if (run->n_tl == run->cap_tl) {
+        rm_point *np = grow(run->tl, &run->cap_tl, sizeof(*np), 1024);
+        if (!np) {
+            run->tl_dropped++;
+            return;
+        }
+        run->tl = np;
+    }
+    p = &run->tl[run->n_tl++];
+    p->t = t;
+    p->avail = avail;
+    p->rss = rss;
+    p->cg = cg;
+    p->proc = proc;
+}
+
+/* Keeps the RSS of each process of the sampler's tree (treeI_pid, treeI_rss)
+ * at this sample. */
+static void tree_add(rm_run *run, const rm_rec *r, int64_t t)
+{
+    int i;
+    if (t == 0)
+        return;
+    for (i = 0; i < RM_TREE_MEMBERS; i++) {
+        char kp[16], kr[16];
+        int64_t pid;
+        uint64_t rss;
+        int a = snprintf(kp, sizeof(kp), "tree%d_pid", i),
+            b = snprintf(kr, sizeof(kr), "tree%d_rss", i);
+        if (a < 0 || (size_t)a >= sizeof(kp) || b < 0 || (size_t)b >= sizeof(kr))
+            return;
+        if (rm_rec_i64(r, kp, &pid) != 0)
+            break; /* members are numbered from 0 without gaps */
+        if (rm_rec_u64(r, kr, &rss) != 0 || pid <= 0)
+            continue;
+        if (run->n_tree == run->cap_tree) {
+            rm_tree_point *nt = grow(run->tree, &run->cap_tree, sizeof(*nt), 1024);
+            if (!nt) {
+                run->tree_dropped++;
+                continue;
+            }
+            run->tree = nt;
+        }
+        run->tree[run->n_tree].t = t;
+        run->tree[run->n_tree].pid = (long long)pid;
+        run->tree[run->n_tree].rss = rss;
+        run->n_tree++;
+    }
+}
+
+static void see_time(rm_run *run, int64_t t)
+{
+    if (t == 0)
+        return;
+    if (run->t_first == 0 || t < run->t_first)
+        run->t_first = t;
+    if (t > run->t_last)
+        run->t_last = t;
+}
+
+/* The lowest available memory: ties go to the earlier reading, then to the
+ * input whose path sorts first, so the order of the inputs does not matter. */
+void rm_see_avail(rm_run *run, int src, uint64_t line, int64_t t, uint64_t avail)
+{
+    int better;
+    if (avail == RM_UNSET)
+        return;
+    better = run->min_avail == RM_UNSET || avail < run->min_avail;
+    if (!better && avail == run->min_avail) {
+        int c = strcmp(run->src[src].path, run->src[run->min_avail_src].path);
+        better = t < run->min_avail_t ||
+                 (t == run->min_avail_t && (c < 0 || (c == 0 && line < run->min_avail_line)));
+    }
+    if (better) {
+        run->min_avail = avail;
+        run->min_avail_src = src;
+        run->min_avail_line = line;
+        run->min_avail_t = t;
+    }
+}
+
+/* Keeps the newest RM_LAST_READS whole-system readings (newest first). */
+static void see_sysread(rm_run *run, const rm_sysread *x)
+{
+    int i, at;
+    if (x->t == 0)
+        return;
+    for (i = 0; i < run->n_last; i++)
+        if (run->last[i].t == x->t)
+            return; /* a copy of the same sample (the echo of it, say) */
+    for (at = 0; at < run->n_last && run->last[at].t > x->t; at++)
+        ;
+    if (at >= RM_LAST_READS)
+        return;
+    if (run->n_last < RM_LAST_READS)
+        run->n_last++;
+    memmove(&run->last[at + 1], &run->last[at],
+            sizeof(run->last[0]) * (size_t)(run->n_last - 1 - at));
+    run->last[at] = *x;
+}
+
+/* ---- items: lines whose effect depends on order ---- */
+
+/* FNV-1a, unkeyed: an item's identity must not depend on the run's seed, since
+ * it orders items that share a time. */
+static uint64_t fnv(uint64_t h, const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull;
+}
+
+int rm_item_push(rm_run *run, int type, int64_t t, long long pid, uint32_t rank, uint64_t ident,
+                 int src, uint64_t line, const char *data, size_t len)
+{
+    rm_item *it;
+    if (run->n_items >= RM_REPORT_MAX_ITEMS || run->arena_len + len > ARENA_MAX) {
+        run->items_dropped++;
+        return -1;
+    }
+    if (run->n_items == run->cap_items) {
+        size_t cap = run->cap_items ? run->cap_items * 2 : 1024;
+        rm_item *ni = realloc(run->items, sizeof(*ni) * cap);
+        if (!ni) {
+            run->items_dropped++;
+            return -1;
+        }
+        run->items = ni;
+        run->cap_items = cap;
+    }
+    if (run->arena_len + len > run->arena_cap) {
+        size_t cap = run->arena_cap ? run->arena_cap : 65536;
+        char *na;
+        while (cap < run->arena_len + len)
+            cap *= 2;
+        if (cap > ARENA_MAX)
+            cap = ARENA_MAX;
+        na = realloc(run->arena, cap);
+        if (!na) {
+            run->items_dropped++;
+            return -1;
+        }
+        run->arena = na;
+        run->arena_cap = cap;
+    }
+    memcpy(run->arena + run->arena_len, data, len);
+    it = &run->items[run->n_items++];
+    it->t = t;
+    it->pid = pid;
+    it->rank = rank;
+    it->ident = ident;
+    it->off = (uint32_t)run->arena_len;
+    it->len = (uint32_t)len;
+    it->src = src;
+    it->line = line;
+    it->type = type;
+    run->arena_len += len;
+    return 0;
+}
+
+static int phase_num(const rm_field *f)
+{
+    if (val_eq(f, "setup"))
         return 1;
-    if (f->val_len == 4 && memcmp(f->val, "call", 4) == 0)
+    if (val_eq(f, "call"))
         return 2;
-    if (f->val_len == 8 && memcmp(f->val, "teardown", 8) == 0)
+    if (val_eq(f, "teardown"))
         return 3;
     return 0;
 }
 
-static int val_eq(const rm_field *f, const char *lit)
+/* Kinds whose effect depends on the order they are read in. */
+static int ordered_kind(const rm_rec *r)
 {
-    return f && f->val_len == strlen(lit) && memcmp(f->val, lit, f->val_len) == 0;
+    const char *k = r->kind;
+    return r->type == RM_PARSE_LEGACY || strcmp(k, "test") == 0 || strcmp(k, "fixture") == 0 ||
+           strcmp(k, "mark") == 0 || strcmp(k, "gasp") == 0 || strcmp(k, "dump") == 0 ||
+           strcmp(k, "event") == 0;
 }
 
-static uint64_t get_u64(const rm_rec *r, const char *key)
+/* Keeps a record for the fold. Its identity is what a copy of it shares with
+ * the original (the plugin writes a record both to the job log and to its
+ * file, the job log's copy maybe shorter): kind, time, process and the fields
+ * that name what it is about. */
+static void keep_record(rm_run *run, int src, uint64_t line, const char *s, size_t n,
+                        const rm_rec *r, int64_t t)
 {
-    uint64_t v;
-    return rm_rec_u64(r, key, &v) == 0 ? v : RM_UNSET;
+    static const char *const keys[] = {"test",      "phase",   "at",     "name",   "scope",
+                                       "param",     "what",    "label",  "signal", "source",
+                                       "lifecycle", "context", "nodeid", "key"};
+    uint64_t h = fnv(14695981039346656037ull, r->kind, strlen(r->kind));
+    int64_t pid = 0;
+    uint32_t rank = 0;
+    size_t i;
+    if (rm_rec_i64(r, "pid", &pid) != 0)
+        pid = 0;
+    h = fnv(h, r->label, r->label_len);
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const rm_field *f = rm_rec_get(r, keys[i]);
+        if (f)
+            h = fnv(fnv(h, keys[i], strlen(keys[i])), f->val, f->val_len);
+    }
+    if (strcmp(r->kind, "test") == 0)
+        rank = 1 + 2 * (uint32_t)phase_num(rm_rec_get(r, "phase")) +
+               (val_eq(rm_rec_get(r, "at"), "end") ? 1u : 0u);
+    rm_item_push(run, RM_I_RECORD, t, (long long)pid, rank, h, src, line, s, n);
 }
 
-/* ---- tests ---- */
-
-static void test_end(rm_run *run, int ti, uint64_t rss, int64_t t)
+/* Keeps a test named by pytest's output: "OUTCOME\tWORKER\tID" in the arena. */
+static void keep_text_test(rm_run *run, int type, int src, uint64_t line, int64_t t,
+                           const char *outcome, size_t on, const char *worker, size_t wn,
+                           const char *id, size_t idn)
 {
-    rm_test *T = &run->tests[ti];
-    rm_proc *P;
-    if (T->finished)
+    char buf[RM_ID_MAX * 2 + 64];
+    size_t k = 0, i;
+    if (on > 16)
+        on = 16;
+    if (wn > 15)
+        wn = 15;
+    if (idn > sizeof(buf) - 40)
+        idn = sizeof(buf) - 40; /* ids this long are cut again, the same way */
+    for (i = 0; i < on; i++)
+        buf[k++] =
+            (char)(outcome[i] >= 'A' && outcome[i] <= 'Z' ? outcome[i] - 'A' + 'a' : outcome[i]);
+    buf[k++] = '\t';
+    memcpy(buf + k, worker, wn);
+    k += wn;
+    buf[k++] = '\t';
+    memcpy(buf + k, id, idn);
+    k += idn;
+    rm_item_push(run, type, t, 0, 0, fnv(fnv(14695981039346656037ull, buf, k), "text", 4), src,
+                 line, buf, k);
+    run->src[src].pytest_lines++;
+}
+
+/* ---- records read at once ---- */
+
+/* The record's own time: ts=, else GitHub's prefix, else the newest time of
+ * its input. */
+static int64_t record_time(const rm_rec *r, const rm_source *S)
+{
+    const rm_field *f_ts = rm_rec_get(r, "ts");
+    int64_t v;
+    if (f_ts && rm_parse_utc(f_ts->val, f_ts->val_len, &v) == f_ts->val_len)
+        return v;
+    if (r->has_gh_ts)
+        return r->gh_ts_usec;
+    return S->clock;
+}
+
+static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
+{
+    const rm_field *f = rm_rec_get(r, "signal"), *ev = rm_rec_get(r, "oom_evidence");
+    int64_t ex, pid = 0;
+    uint64_t u;
+    if (rm_rec_i64(r, "pid", &pid) != 0)
+        pid = 0;
+    run->has_sampler_verdict = 1;
+    if ((u = get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
+        run->tree_hwm = u;
+    if ((u = get_u64(r, "root_hwm")) != RM_UNSET && u > run->root_hwm)
+        run->root_hwm = u;
+    if ((u = get_u64(r, "proc_hwm")) != RM_UNSET && u > run->proc_hwm)
+        run->proc_hwm = u;
+    if ((u = get_u64(r, "cg_oom")) != RM_UNSET)
+        run->cg_oom_run = u; /* the verdict counts the run's kills, after the last sample */
+    if (f && !val_eq(f, "0") && !val_eq(f, "none")) {
+        long sig = rm_signal_number(f->val, f->val_len);
+        if (sig > 0)
+            evidence_str(run, rm_signal_evidence(sig), src, line, t, pid, sig,
+                         "the sampler saw the command die by a signal");
+    } else if (rm_rec_i64(r, "exit", &ex) == 0) {
+        evidence_str(run, RM_E_EXIT_CODE, src, line, t, pid, (long)ex,
+                     "the sampler saw the command exit");
+    }
+    /* oom=1 is proof only for what proves: the cgroup's counter or a kernel
+       line of the tree (older samplers also wrote it for a SIGKILL near a
+       limit, which is support) */
+    if (ev && (memmem(ev->val, ev->val_len, "cgroup_counter", 14) ||
+               memmem(ev->val, ev->val_len, "kernel_log", 10))) {
+        int k = evidence_str(run, RM_E_OOM, src, line, t, pid, 1,
+                             memmem(ev->val, ev->val_len, "cgroup_counter", 14)
+                                 ? "the sampler saw the cgroup's OOM-kill counter rise"
+                                 : "the sampler read a kernel OOM kill of the watched tree");
+        if (k >= 0)
+            run->evl[k].proof = 1;
+    } else if (ev && memmem(ev->val, ev->val_len, "sigkill_near_limit", 18)) {
+        evidence_str(run, RM_E_LOW_MEMORY, src, line, t, pid, 0,
+                     "the sampler saw a SIGKILL near a memory limit");
+    }
+}
+
+/* A sample, an echo line or a head: whole-system readings. */
+static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
+{
+    uint64_t avail = get_u64(r, "mem_avail"), total = get_u64(r, "mem_total");
+    uint64_t cg = get_u64(r, "cg_use"), cg_lim = get_u64(r, "cg_lim"),
+             cg_oom = get_u64(r, "cg_oom");
+    uint64_t tree = get_u64(r, "tree_rss"), thr = get_u64(r, "thr"), u;
+    rm_sysread x;
+    if (r->kind[0] != 'h') /* echo lines list tree members too (job log alone) */
+        run->samples++;
+    if (total != RM_UNSET && t >= run->mem_total_t) {
+        run->mem_total = total;
+        run->mem_total_t = t;
+    }
+    if (cg_lim != RM_UNSET && t >= run->cg_lim_t) {
+        run->cg_lim = cg_lim;
+        run->cg_lim_t = t;
+    }
+    if (cg != RM_UNSET && cg > run->cg_max)
+        run->cg_max = cg;
+    if (thr != RM_UNSET && thr > run->max_threads)
+        run->max_threads = thr;
+    if ((u = get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
+        run->tree_hwm = u;
+    if (cg_oom != RM_UNSET) {
+        if (run->cg_oom_min == RM_UNSET || cg_oom < run->cg_oom_min)
+            run->cg_oom_min = cg_oom;
+        if (run->cg_oom_max == RM_UNSET || cg_oom > run->cg_oom_max)
+            run->cg_oom_max = cg_oom;
+    }
+    rm_see_avail(run, src, line, t, avail);
+    rm_timeline_add(run, t, avail, tree, cg, -1);
+    if (r->kind[0] == 'h') {
+        /* the sampler's head (the plugin's has pytest=): the run's start */
+        if (!rm_rec_get(r, "pytest") && t && (!run->sampler_t0 || t < run->sampler_t0))
+            run->sampler_t0 = t;
         return;
-    T->finished = 1;
-    T->t_end = t;
-    if (rss != RM_UNSET)
-        T->rss_end = rss;
-    if (T->proc < 0)
+    }
+    tree_add(run, r, t);
+    memset(&x, 0, sizeof(x));
+    x.t = t;
+    x.total = total;
+    x.avail = avail;
+    x.cg_use = cg;
+    x.cg_lim = cg_lim;
+    x.cg_file = get_u64(r, "cg_inactive_file");
+    if (x.cg_file == RM_UNSET)
+        x.cg_file = get_u64(r, "cg_file");
+    x.src = src;
+    x.line = line;
+    see_sysread(run, &x);
+}
+
+/* The plugin's summary record: the newest summary gives pytest's counts. */
+static void summary_record(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
+{
+    int64_t v;
+    if (run->has_summary && t < run->summary_t)
         return;
-    P = &run->procs[T->proc];
-    T->end_order = P->n_tests_ended++;
-    if (T->rss_end != RM_UNSET) {
-        double x = T->end_order, y = (double)T->rss_end;
-        P->sx += x;
-        P->sy += y;
-        P->sxx += x * x;
-        P->sxy += x * y;
-        P->syy += y * y;
-    }
-    if (P->cur_test == ti)
-        P->cur_test = -1;
+    run->has_summary = 1;
+    run->summary_from_record = 1;
+    run->summary_t = t;
+    run->n_passed = rm_rec_i64(r, "passed", &v) == 0 ? (long)v : 0;
+    run->n_failed = rm_rec_i64(r, "failed", &v) == 0 ? (long)v : 0;
+    run->n_errors =
+        (rm_rec_i64(r, "errors", &v) == 0 || rm_rec_i64(r, "error", &v) == 0) ? (long)v : 0;
+    run->n_skipped = rm_rec_i64(r, "skipped", &v) == 0 ? (long)v : 0;
+    evidence_str(run, RM_E_PYTEST_SUMMARY, src, line, t, 0, run->n_failed + run->n_errors,
+                 "session summary record");
 }
 
-/* Folds the sample values of a record into the test it belongs to. */
-static void test_values(rm_run *run, int ti, uint64_t rss, uint64_t hwm, uint64_t avail,
-                        uint64_t cg, uint64_t total)
-{
-    rm_test *T = &run->tests[ti];
-    uint64_t peak = rss;
-    if (hwm != RM_UNSET && (peak == RM_UNSET || hwm > peak))
-        peak = hwm;
-    if (peak != RM_UNSET && peak > T->peak)
-        T->peak = peak;
-    if (rss != RM_UNSET) {
-        if (T->rss_start == RM_UNSET)
-            T->rss_start = rss;
-        if (!T->finished)
-            T->rss_end = rss;
-    }
-    if (avail != RM_UNSET && (T->min_avail == RM_UNSET || avail < T->min_avail)) {
-        T->min_avail = avail;
-        if (total != RM_UNSET && rss != RM_UNSET && total >= avail + rss)
-            T->others_at_min = total - avail - rss;
-    }
-    if (cg != RM_UNSET && cg > T->cg_max)
-        T->cg_max = cg;
-}
-
-/* ---- fixtures ---- */
-
-static rm_fixture *fixture_get(rm_run *run, const char *name, size_t nl, const char *scope,
-                               size_t sl, const char *param, size_t pl)
-{
-    char key[RM_ID_MAX];
-    int i, k = snprintf(key, sizeof(key), "%.*s|%.*s|%.*s", (int)(nl > 200 ? 200 : nl), name,
-                        (int)(sl > 15 ? 15 : sl), scope, (int)(pl > 200 ? 200 : pl), param);
-    rm_fixture *f;
-    if (k < 0 || (size_t)k >= sizeof(key))
-        return NULL;
-    /* fixtures are few: a linear scan from the newest */
-    for (i = run->n_fix - 1; i >= 0; i--)
-        if (strcmp(run->fix[i].key, key) == 0)
-            return &run->fix[i];
-    if (run->n_fix >= RM_REPORT_MAX_FIXTURES) {
-        run->fix_over_cap++;
-        return NULL;
-    }
-    if ((run->n_fix & (run->n_fix - 1)) == 0) {
-        size_t cap = run->n_fix ? (size_t)run->n_fix * 2 : 16;
-        rm_fixture *nf = realloc(run->fix, sizeof(*nf) * cap);
-        if (!nf)
-            return NULL;
-        run->fix = nf;
-    }
-    f = &run->fix[run->n_fix];
-    memset(f, 0, sizeof(*f));
-    f->key = strdup(key);
-    if (!f->key)
-        return NULL;
-    copy_str(f->name, sizeof(f->name), name, nl);
-    copy_str(f->scope, sizeof(f->scope), scope, sl);
-    f->before_setup = f->after_setup = f->before_teardown = f->after_teardown = RM_UNSET;
-    run->n_fix++;
-    return f;
-}
-
-/* at: 1 setup start, 2 setup end, 3 teardown start, 4 teardown end. */
-static void fixture_event(rm_run *run, rm_proc *P, const char *name, size_t nl, const char *scope,
-                          size_t sl, const char *param, size_t pl, int at, uint64_t rss,
-                          int64_t d_rss, int has_d)
-{
-    rm_fixture *f = fixture_get(run, name, nl, scope, sl, param, pl);
-    if (P) {
-        copy_str(P->fixture, sizeof(P->fixture), name, nl);
-        copy_str(P->fixture_scope, sizeof(P->fixture_scope), scope, sl);
-        P->fixture_active = (at == 1 || at == 3);
-    }
-    if (!f)
-        return;
-    switch (at) {
-    case 1:
-        f->count++;
-        f->before_setup = rss;
-        break;
-    case 2:
-        f->after_setup = rss;
-        if (has_d && rss != RM_UNSET && (d_rss < 0 || (uint64_t)d_rss <= rss) &&
-            f->before_setup == RM_UNSET)
-            f->before_setup = rss - (uint64_t)d_rss;
-        if (f->count == 0)
-            f->count = 1;
-        break;
-    case 3:
-        f->before_teardown = rss;
-        break;
-    case 4:
-        f->after_teardown = rss;
-        f->torn_down = 1;
-        if (has_d && rss != RM_UNSET && f->before_teardown == RM_UNSET &&
-            (d_rss > 0 || (uint64_t)(-d_rss) <= UINT64_MAX - rss))
-            f->before_teardown = rss - (uint64_t)d_rss;
-        break;
-    default:
-        break;
-    }
-}
-
-static int fixture_at(const rm_field *at)
-{
-    if (val_eq(at, "setup_start") || val_eq(at, "setup:start"))
-        return 1;
-    if (val_eq(at, "setup") || val_eq(at, "setup_end") || val_eq(at, "setup:end"))
-        return 2;
-    if (val_eq(at, "teardown_start") || val_eq(at, "teardown:start"))
-        return 3;
-    if (val_eq(at, "teardown") || val_eq(at, "teardown_end") || val_eq(at, "teardown:end"))
-        return 4;
-    return 0;
-}
-
-/* ---- records ---- */
-
-/* Kinds a test process writes itself (the plugin and the crash handlers). */
-static int own_kind(const char *kind)
-{
-    return strcmp(kind, "test") == 0 || strcmp(kind, "fixture") == 0 || strcmp(kind, "mark") == 0 ||
-           strcmp(kind, "gasp") == 0 || strcmp(kind, "dump") == 0;
-}
-
-/* FNV-1a over a record's keys and values: tells a copy from another record
-   written in the same microsecond. */
-static uint64_t rec_hash(const rm_rec *r)
-{
-    uint64_t h = 14695981039346656037ULL;
-    unsigned i;
-    size_t k;
-    for (i = 0; i < r->n_fields; i++) {
-        const rm_field *f = &r->f[i];
-        for (k = 0; f->key[k]; k++)
-            h = (h ^ (unsigned char)f->key[k]) * 1099511628211ULL;
-        h = (h ^ '=') * 1099511628211ULL;
-        for (k = 0; k < f->val_len; k++)
-            h = (h ^ (unsigned char)f->val[k]) * 1099511628211ULL;
-        h = (h ^ ' ') * 1099511628211ULL;
-    }
-    return h;
-}
-
-static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
+static void record(rm_run *run, int src, uint64_t line, const char *s, size_t n, const rm_rec *r)
 {
     rm_source *S = &run->src[src];
-    const rm_field *f_test = rm_rec_get(r, "test"), *f_worker = rm_rec_get(r, "worker");
-    const rm_field *f_ts = rm_rec_get(r, "ts"), *f;
-    int64_t t = r->has_gh_ts ? r->gh_ts_usec : 0, pid = 0;
-    uint64_t rss = get_u64(r, "rss"), hwm = get_u64(r, "hwm"), avail = get_u64(r, "mem_avail");
-    uint64_t total = get_u64(r, "mem_total"), thr = get_u64(r, "thr"), cg = get_u64(r, "cg_use");
-    uint64_t cg_lim = get_u64(r, "cg_lim"), cg_oom = get_u64(r, "cg_oom"), u;
-    int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY, stale = 0;
+    int64_t t = record_time(r, S);
     const char *kind = r->kind;
-    /* the plugin's interval peaks; at a test's start they belong to the
-     * interval before it, so only rss counts there */
-    if (strcmp(kind, "test") == 0 && val_eq(rm_rec_get(r, "at"), "start")) {
-        hwm = RM_UNSET;
-    } else {
-        uint64_t pk = get_u64(r, "peak"), tp = get_u64(r, "test_peak");
-        if (pk != RM_UNSET && (hwm == RM_UNSET || pk > hwm))
-            hwm = pk;
-        if (tp != RM_UNSET && (hwm == RM_UNSET || tp > hwm))
-            hwm = tp;
-    }
-
-    if (is_legacy)
+    if (r->type == RM_PARSE_LEGACY)
         S->legacy++;
     else
         S->records++;
@@ -648,298 +689,37 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
     }
     if (r->flags & RM_REC_INCOMPLETE)
         S->incomplete_records++;
-    if (f_ts) {
-        int64_t v;
-        if (rm_parse_utc(f_ts->val, f_ts->val_len, &v) == f_ts->val_len)
-            t = v;
-    }
     see_time(run, t);
-    if (rm_rec_i64(r, "pid", &pid) != 0)
-        pid = 0;
-    if (total != RM_UNSET)
-        run->mem_total = total;
-    see_avail(run, src, line, t, avail);
-    if (cg_lim != RM_UNSET)
-        run->cg_lim = cg_lim;
-    if (cg != RM_UNSET && cg > run->cg_max)
-        run->cg_max = cg;
-    if (thr != RM_UNSET && thr > run->max_threads)
-        run->max_threads = thr;
-    if (cg_oom != RM_UNSET && strcmp(kind, "verdict") == 0)
-        run->cg_oom_run = cg_oom; /* the verdict counts the run's kills, after the last sample */
-    if (cg_oom != RM_UNSET && strcmp(kind, "verdict") != 0) { /* verdict: a difference */
-        if (run->cg_oom_first == RM_UNSET)
-            run->cg_oom_first = cg_oom;
-        if (run->cg_oom_last != RM_UNSET && cg_oom > run->cg_oom_last)
-            evidence_str(run, RM_E_OOM, src, line, t, (long)cg_oom,
-                         "the cgroup's OOM-kill counter rose");
-        run->cg_oom_last = cg_oom;
-    }
-
+    if (t > S->clock)
+        S->clock = t;
     if (strcmp(kind, "sample") == 0 || strcmp(kind, "echo") == 0 || strcmp(kind, "head") == 0) {
-        uint64_t tree = get_u64(r, "tree_rss");
-        if (kind[0] != 'h')
-            run->samples++;
-        timeline_add(run, t, avail, tree, cg, -1);
-        if (kind[0] != 'h') /* echo lines list tree members too (job log alone) */
-            tree_add(run, r, t);
+        reading(run, src, line, r, t);
         return;
     }
     if (strcmp(kind, "verdict") == 0) {
-        uint64_t oom = get_u64(r, "oom");
-        int64_t ex;
-        if ((u = get_u64(r, "tree_hwm")) != RM_UNSET)
-            run->tree_hwm = u;
-        f = rm_rec_get(r, "signal");
-        if (f && !val_eq(f, "0") && !val_eq(f, "none")) {
-            long sig = signal_number(f->val, f->val_len);
-            if (sig > 0)
-                evidence_str(run, signal_evidence(sig), src, line, t, sig,
-                             "the sampler saw the command die by a signal");
-        } else if (rm_rec_i64(r, "exit", &ex) == 0) {
-            evidence_str(run, RM_E_EXIT_CODE, src, line, t, (long)ex,
-                         "the sampler saw the command exit");
-        }
-        if (oom != RM_UNSET && oom > 0)
-            evidence_str(run, RM_E_OOM, src, line, t, (long)oom,
-                         "the sampler counted OOM kills during the run");
-        return;
-    }
-
-    /* records that describe a process */
-    if (pid || f_worker || is_legacy)
-        pi =
-            proc_index(run, pid, f_worker ? f_worker->val : NULL, f_worker ? f_worker->val_len : 0);
-    /* The plugin writes each record to the job log and to its record file,
-       and files are read one after the other: a record of the process's own
-       (test, fixture, mark, gasp, dump) older than the newest one read, or
-       the same again, is such a copy (or the fuller original of one). Its
-       values count, but it must not move the process's current test, phase,
-       fixture, mark or last values back. The sampler's events carry the
-       command's pid: not checked. */
-    if (pi >= 0 && !is_legacy && t && own_kind(kind)) {
-        rm_proc *P = &run->procs[pi];
-        uint64_t h = rec_hash(r);
-        if (t < P->rec_t || (t == P->rec_t && h == P->rec_hash)) {
-            stale = 1;
-        } else {
-            P->rec_t = t;
-            P->rec_hash = h;
-        }
-    }
-    if (f_test && f_test->val_len)
-        ti = test_index(run, f_test->val, f_test->val_len, 1);
-    else if (pi >= 0)
-        ti = run->procs[pi].cur_test;
-    if (pi >= 0 && stale) {
-        rm_proc *P = &run->procs[pi];
-        if (rss != RM_UNSET && rss > P->peak_rss)
-            P->peak_rss = rss;
-        if (hwm != RM_UNSET && hwm > P->peak_rss)
-            P->peak_rss = hwm;
-        if (ti >= 0 && run->tests[ti].proc < 0)
-            run->tests[ti].proc = pi;
-    } else if (pi >= 0) {
-        rm_proc *P = &run->procs[pi];
-        if (t)
-            P->last_t = t;
-        if (rss != RM_UNSET) {
-            P->rss = rss;
-            if (rss > P->peak_rss)
-                P->peak_rss = rss;
-        }
-        if (hwm != RM_UNSET) {
-            P->hwm = hwm;
-            if (hwm > P->peak_rss)
-                P->peak_rss = hwm;
-        }
-        if (avail != RM_UNSET)
-            P->avail = avail;
-        if (thr != RM_UNSET)
-            P->thr = thr;
-        if (cg != RM_UNSET)
-            P->cg_use = cg;
-        if (ti >= 0 && run->tests[ti].proc < 0)
-            run->tests[ti].proc = pi;
-        if (ti >= 0 && ti == P->cur_test && strcmp(kind, "test") != 0) {
-            int ph = phase_code(rm_rec_get(r, "phase"));
-            if (ph && ph != P->phase) {
-                P->phase = ph;
-                P->at_end = 0;
-            }
-        }
-    }
-    timeline_add(run, t, avail, rss, cg, pi);
-    if (ti >= 0) {
-        if (run->tests[ti].src == 0 && run->tests[ti].line == 0) {
-            run->tests[ti].src = src;
-            run->tests[ti].line = line;
-        }
-        if (run->tests[ti].t_start == 0)
-            run->tests[ti].t_start = t;
-        test_values(run, ti, rss, hwm, avail, cg, run->mem_total);
-    }
-
-    if (is_legacy) {
-        const rm_field *ctx = rm_rec_get(r, "context"), *lc = rm_rec_get(r, "lifecycle");
-        rm_proc *P = pi >= 0 ? &run->procs[pi] : NULL;
-        if (val_eq(ctx, "test") && ti >= 0 && P) {
-            if (val_eq(lc, "start")) {
-                P->cur_test = ti;
-                P->phase = 2;
-                P->at_end = 0;
-            } else if (val_eq(lc, "end")) {
-                test_end(run, ti, rss, t);
-            }
-        } else if (val_eq(ctx, "fixture")) {
-            const rm_field *fk = rm_rec_get(r, "kind"), *fs = rm_rec_get(r, "scope");
-            const rm_field *fkey = rm_rec_get(r, "key");
-            fixture_event(run, P, fk ? fk->val : "?", fk ? fk->val_len : 1, fs ? fs->val : "",
-                          fs ? fs->val_len : 0, fkey ? fkey->val : "", fkey ? fkey->val_len : 0,
-                          fixture_at(lc), rss, 0, 0);
-        } else if (P) {
-            P->has_mark = 1;
-            copy_str(P->mark_label, sizeof(P->mark_label), r->label, r->label_len);
-            P->mark_src = src;
-            P->mark_line = line;
-            P->mark_t = t;
-        }
-        return;
-    }
-
-    if (strcmp(kind, "test") == 0) {
-        const rm_field *at = rm_rec_get(r, "at"), *oc = rm_rec_get(r, "outcome");
-        int ph = phase_code(rm_rec_get(r, "phase"));
-        rm_proc *P = pi >= 0 && !stale ? &run->procs[pi] : NULL;
-        if (ti < 0)
-            return;
-        if (!oc)
-            oc = rm_rec_get(r, "result");
-        if (oc && oc->val_len && !(val_eq(oc, "passed") && run->tests[ti].outcome[0]))
-            copy_str(run->tests[ti].outcome, sizeof(run->tests[ti].outcome), oc->val, oc->val_len);
-        if (ph && !stale)
-            run->tests[ti].phase = ph;
-        if (val_eq(at, "start")) {
-            if (P) {
-                P->cur_test = ti;
-                P->phase = ph;
-                P->at_end = 0;
-                if (ph == 1)
-                    P->fixture_active = 0;
-            }
-            if (ph == 1 && rss != RM_UNSET)
-                run->tests[ti].rss_start = rss;
-        } else if (val_eq(at, "end")) {
-            if (P) {
-                P->cur_test = ti;
-                P->phase = ph;
-                P->at_end = 1;
-            }
-            if (ph == 3 || ph == 0)
-                test_end(run, ti, rss, t);
-        }
-        return;
-    }
-    if (strcmp(kind, "fixture") == 0) {
-        const rm_field *nm = rm_rec_get(r, "name"), *sc = rm_rec_get(r, "scope");
-        const rm_field *pa = rm_rec_get(r, "param");
-        int64_t d = 0;
-        int has_d = rm_rec_i64(r, "d_rss", &d) == 0;
-        if (!nm)
-            return;
-        uint64_t held;
-        rm_fixture *f;
-        fixture_event(run, pi >= 0 && !stale ? &run->procs[pi] : NULL, nm->val, nm->val_len,
-                      sc ? sc->val : "", sc ? sc->val_len : 0, pa ? pa->val : "",
-                      pa ? pa->val_len : 0, fixture_at(rm_rec_get(r, "at")), rss, d, has_d);
-        if (rm_rec_u64(r, "held", &held) == 0 &&
-            (f = fixture_get(run, nm->val, nm->val_len, sc ? sc->val : "", sc ? sc->val_len : 0,
-                             pa ? pa->val : "", pa ? pa->val_len : 0)))
-            f->held_tests = held;
-        return;
-    }
-    if (strcmp(kind, "mark") == 0) {
-        if (pi >= 0 && !stale) {
-            rm_proc *P = &run->procs[pi];
-            const rm_field *lb = rm_rec_get(r, "label");
-            P->has_mark = 1;
-            copy_str(P->mark_label, sizeof(P->mark_label), lb ? lb->val : "", lb ? lb->val_len : 0);
-            P->mark_src = src;
-            P->mark_line = line;
-            P->mark_t = t;
-        }
-        return;
-    }
-    if (strcmp(kind, "gasp") == 0) {
-        f = rm_rec_get(r, "signal");
-        if (f) {
-            long sig = signal_number(f->val, f->val_len);
-            char msg[96];
-            int k = snprintf(msg, sizeof(msg), "last gasp before signal %ld", sig);
-            if (k < 0 || (size_t)k >= sizeof(msg))
-                msg[0] = '\0';
-            if (sig > 0)
-                evidence_str(run, signal_evidence(sig), src, line, t, sig, msg);
-        }
-        return;
-    }
-    if (strcmp(kind, "event") == 0) {
-        const rm_field *what = rm_rec_get(r, "what");
-        if (val_eq(what, "oom_kill"))
-            evidence_str(run, RM_E_OOM, src, line, t, 1, "OOM-kill event");
-        else if (val_eq(what, "signal") && (f = rm_rec_get(r, "signal")) != NULL) {
-            long sig = signal_number(f->val, f->val_len);
-            if (sig == 15 || sig == 1)
-                evidence_str(run, RM_E_SHUTDOWN, src, line, t, sig,
-                             "the sampler received SIGTERM (runner shutdown or cancel)");
-            else if (sig == 2)
-                evidence_str(run, RM_E_CANCELLED, src, line, t, sig,
-                             "the sampler received SIGINT (cancel)");
-        } else if (val_eq(what, "low_memory"))
-            evidence_str(run, RM_E_LOW_MEMORY, src, line, t, 0, "low_memory event (sampler)");
-        else if (val_eq(what, "sigterm"))
-            evidence_str(run, RM_E_SHUTDOWN, src, line, t, 15, "SIGTERM received (sigterm event)");
-        else if (val_eq(what, "memory_error")) {
-            evidence_str(run, RM_E_MEMORY_ERROR, src, line, t, 0, "MemoryError event");
-            /* the first one (by time) names the test and phase that raised it */
-            if (ti >= 0 && (!run->memerr_from_record || (t && t < run->memerr_t))) {
-                run->memerr_test = ti;
-                run->memerr_proc = pi;
-                run->memerr_phase = phase_code(rm_rec_get(r, "phase"));
-                run->memerr_from_record = 1;
-                run->memerr_t = t;
-                run->memerr_rss = rss;
-                run->memerr_avail = avail;
-                run->memerr_thr = thr;
-            }
-        } else if (val_eq(what, "hang"))
-            evidence_str(run, RM_E_HANG, src, line, t, 0, "hang event (watchdog)");
-        else if (val_eq(what, "threads") && thr != RM_UNSET)
-            evidence_str(run, RM_E_THREAD_DUMP, src, line, t, (long)thr, "threads event");
-        return;
-    }
-    if (strcmp(kind, "dump") == 0) {
-        if (val_eq(rm_rec_get(r, "at"), "begin"))
-            evidence_str(run, RM_E_THREAD_DUMP, src, line, t, (long)(thr == RM_UNSET ? 0 : thr),
-                         "thread dump");
+        sampler_verdict(run, src, line, r, t);
         return;
     }
     if (strcmp(kind, "summary") == 0) {
-        int64_t v;
-        run->has_summary = 1;
-        if (rm_rec_i64(r, "passed", &v) == 0)
-            run->n_passed = (long)v;
-        if (rm_rec_i64(r, "failed", &v) == 0)
-            run->n_failed = (long)v;
-        if (rm_rec_i64(r, "errors", &v) == 0 || rm_rec_i64(r, "error", &v) == 0)
-            run->n_errors = (long)v;
-        if (rm_rec_i64(r, "skipped", &v) == 0)
-            run->n_skipped = (long)v;
-        evidence_str(run, RM_E_PYTEST_SUMMARY, src, line, t,
-                     (run->n_failed > 0 ? run->n_failed : 0) +
-                         (run->n_errors > 0 ? run->n_errors : 0),
-                     "session summary record");
+        summary_record(run, src, line, r, t);
         return;
+    }
+    if (ordered_kind(r)) {
+        uint64_t avail = get_u64(r, "mem_avail"), cg = get_u64(r, "cg_use");
+        keep_record(run, src, line, s, n, r, t);
+        if (avail != RM_UNSET || cg != RM_UNSET) { /* a test process's view of memory */
+            rm_sysread x;
+            memset(&x, 0, sizeof(x));
+            x.t = t;
+            x.total = get_u64(r, "mem_total");
+            x.avail = avail;
+            x.cg_use = cg;
+            x.cg_lim = get_u64(r, "cg_lim");
+            x.cg_file = RM_UNSET;
+            x.src = src;
+            x.line = line;
+            see_sysread(run, &x);
+        }
     }
 }
 
@@ -1033,42 +813,31 @@ static void bash_line(rm_run *run, int src, uint64_t line, int64_t t, const char
             run->mem_total = total;
         if (avail != RM_UNSET) {
             run->bash_samples++;
-            see_avail(run, src, line, run->ts.bash_t ? run->ts.bash_t : t, avail);
-            timeline_add(run, run->ts.bash_t ? run->ts.bash_t : t, avail, RM_UNSET, RM_UNSET, -1);
+            rm_see_avail(run, src, line, run->ts.bash_t ? run->ts.bash_t : t, avail);
+            rm_timeline_add(run, run->ts.bash_t ? run->ts.bash_t : t, avail, RM_UNSET, RM_UNSET,
+                            -1);
+            {
+                rm_sysread x;
+                memset(&x, 0, sizeof(x));
+                x.t = run->ts.bash_t ? run->ts.bash_t : t;
+                x.total = total;
+                x.avail = avail;
+                x.cg_use = x.cg_lim = x.cg_file = RM_UNSET;
+                x.src = src;
+                x.line = line;
+                see_sysread(run, &x);
+            }
         }
     }
 }
 
-/* Records a pytest outcome or start for a test named in plain output. */
-static void text_test(rm_run *run, int src, uint64_t line, const char *id, size_t n,
-                      const char *outcome, size_t on)
+/* Keeps a pytest outcome (or a start: outcome NULL) of a test named in plain
+ * output, for the fold. */
+static void text_test(rm_run *run, int src, uint64_t line, int64_t t, const char *id, size_t n,
+                      const char *outcome, size_t on, const char *worker, size_t wn)
 {
-    int ti = test_index(run, id, n, 1);
-    rm_test *T;
-    if (ti < 0)
-        return;
-    T = &run->tests[ti];
-    if (T->src == 0 && T->line == 0) {
-        T->src = src;
-        T->line = line;
-    }
-    run->src[src].pytest_lines++;
-    if (on) {
-        char oc[12];
-        size_t i;
-        copy_str(oc, sizeof(oc), outcome, on);
-        for (i = 0; oc[i]; i++)
-            oc[i] = (char)(oc[i] >= 'A' && oc[i] <= 'Z' ? oc[i] - 'A' + 'a' : oc[i]);
-        if (!T->outcome[0] || strcmp(oc, "passed") != 0)
-            memcpy(T->outcome, oc, sizeof(oc));
-        T->text_done = 1;
-        if (run->text_test == ti)
-            run->text_test = -1;
-    } else {
-        run->text_test = ti;
-        run->text_test_src = src;
-        run->text_test_line = line;
-    }
+    keep_text_test(run, on ? RM_I_TEXT_DONE : RM_I_TEXT_START, src, line, t, outcome, on, worker,
+                   wn, id, n);
 }
 
 static size_t outcome_word(const char *s, size_t n)
@@ -1085,7 +854,7 @@ static size_t outcome_word(const char *s, size_t n)
 
 /* "tests/x.py::test_a PASSED [ 10%]", "tests/x.py::test_a " (started), and
  * "[gw0] [ 10%] PASSED tests/x.py::test_a". Returns 1 when handled. */
-static int pytest_line(rm_run *run, int src, uint64_t line, const char *s, size_t n)
+static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n)
 {
     const char *sp, *cc;
     size_t idl, i;
@@ -1110,7 +879,8 @@ static int pytest_line(rm_run *run, int src, uint64_t line, const char *s, size_
         sp = memchr(w[i + 1], ' ', (size_t)(s + n - w[i + 1]));
         idl = sp ? (size_t)(sp - w[i + 1]) : (size_t)(s + n - w[i + 1]);
         (void)o;
-        text_test(run, src, line, w[i + 1], idl, w[i], wl[i]);
+        text_test(run, src, line, t, w[i + 1], idl, w[i], wl[i], w[0] + 1,
+                  wl[0] >= 2 ? wl[0] - 2 : 0);
         return 1;
     }
     /* the first word must hold "::" and look like a path */
@@ -1132,12 +902,12 @@ static int pytest_line(rm_run *run, int src, uint64_t line, const char *s, size_
     {
         size_t ow = outcome_word(s + i, n - i);
         if (ow) {
-            text_test(run, src, line, s, idl, s + i, ow);
+            text_test(run, src, line, t, s, idl, s + i, ow, "", 0);
             return 1;
         }
     }
     /* "id " with nothing or other output after it: the test started */
-    text_test(run, src, line, s, idl, NULL, 0);
+    text_test(run, src, line, t, s, idl, NULL, 0, "", 0);
     return 0; /* the rest of the line may hold more evidence */
 }
 
@@ -1181,12 +951,19 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
     if (passed < 0 && failed < 0 && errors < 0 && skipped < 0 &&
         !memmem(s + b, e - b, "no tests ran", 12) && !memmem(s + b, e - b, "deselected", 10))
         return 0;
+    evidence(run, RM_E_PYTEST_SUMMARY, src, line, t,
+             (failed < 0 ? 0 : failed) + (errors < 0 ? 0 : errors), s, n);
+    /* the newest summary counts; the plugin's record beats pytest's line */
+    if (run->has_summary &&
+        (t < run->summary_t || (t == run->summary_t && run->summary_from_record)))
+        return 1;
     run->has_summary = 1;
+    run->summary_from_record = 0;
+    run->summary_t = t;
     run->n_passed = passed < 0 ? 0 : passed;
     run->n_failed = failed < 0 ? 0 : failed;
     run->n_errors = errors < 0 ? 0 : errors;
     run->n_skipped = skipped < 0 ? 0 : skipped;
-    evidence(run, RM_E_PYTEST_SUMMARY, src, line, t, run->n_failed + run->n_errors, s, n);
     return 1;
 }
 
@@ -1297,18 +1074,11 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             const char *sp = memchr(s + b, ' ', n - b);
             size_t idl = sp ? (size_t)(sp - s) - b : n - b;
             if (memmem(s + b, idl, "::", 2)) {
-                text_test(run, src, line, s + b, idl, s, b - 1);
+                text_test(run, src, line, t, s + b, idl, s, b - 1, "", 0);
                 /* "FAILED id - MemoryError: ...": the test, not the phase;
                    the plugin's event, when there is one, says more */
-                if (s[0] == 'F' && !run->memerr_from_record && run->memerr_test < 0 &&
-                    memmem(s + b + idl, n - b - idl, "MemoryError", 11)) {
-                    int ti = test_index(run, s + b, idl, 0);
-                    if (ti >= 0) {
-                        run->memerr_test = ti;
-                        run->memerr_proc = run->tests[ti].proc;
-                        run->memerr_t = t;
-                    }
-                }
+                if (s[0] == 'F' && memmem(s + b + idl, n - b - idl, "MemoryError", 11))
+                    keep_text_test(run, RM_I_MEMERR, src, line, t, "", 0, "", 0, s + b, idl);
             }
             return;
         }
@@ -1387,7 +1157,20 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             return;
         }
     }
-    pytest_line(run, src, line, s, n);
+    /* xdist: "[gw0] node down: ..." then "worker 'gw0' crashed while running 'id'" */
+    {
+        const char *c = n > 40 ? memmem(s, n, "crashed while running '", 23) : NULL;
+        const char *w = c ? memmem(s, (size_t)(c - s), "worker '", 8) : NULL;
+        if (c && w && s[n - 1] == '\'') {
+            const char *we = memchr(w + 8, '\'', (size_t)(c - w - 8));
+            size_t wn = we ? (size_t)(we - w - 8) : 0;
+            evidence(run, RM_E_WORKER_CRASH, src, line, t, 0, s, n);
+            keep_text_test(run, RM_I_TEXT_DONE, src, line, t, "crashed", 7, w + 8, wn, c + 23,
+                           (size_t)(s + n - 1 - (c + 23)));
+            return;
+        }
+    }
+    pytest_line(run, src, line, t, s, n);
 }
 
 void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t len,
@@ -1399,8 +1182,6 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
     int64_t t;
     run->lines_total++;
     S->lines = lineno;
-    run->last_src = src;
-    run->last_line = lineno;
     if (flags & RM_READ_CUT) {
         if (!S->cut_lines)
             S->first_cut_line = lineno;
@@ -1408,11 +1189,14 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
     }
     type = rm_parse_line(line, len, &g_rec);
     body = g_rec.body_off;
-    t = g_rec.has_gh_ts ? g_rec.gh_ts_usec : 0;
     if (g_rec.has_gh_ts) {
         S->gh_lines++;
-        see_time(run, t);
+        see_time(run, g_rec.gh_ts_usec);
+        if (g_rec.gh_ts_usec > S->clock)
+            S->clock = g_rec.gh_ts_usec;
     }
+    /* a line without a time of its own happened after the newest one read */
+    t = g_rec.has_gh_ts ? g_rec.gh_ts_usec : S->clock;
     for (i = body; i < len; i++)
         if (line[i] != ' ' && line[i] != '\r' && line[i] != '\t')
             break;
@@ -1422,7 +1206,7 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
     if (end > body)
         text(run, src, lineno, t, line + body, end - body);
     if (type != RM_PARSE_NONE)
-        record(run, src, lineno, &g_rec);
+        record(run, src, lineno, line + g_rec.tag_off, len - g_rec.tag_off, &g_rec);
 }
 
 int rm_run_ingest(rm_run *run, const char *path)

@@ -150,6 +150,12 @@ static const char *conf_word(double c)
     return c >= 0.8 ? "high" : c >= 0.5 ? "medium" : "low";
 }
 
+static const char *role_name(int r)
+{
+    static const char *names[] = {"context", "proves", "supports", "contradicts", "after end"};
+    return (r >= 0 && r <= 4) ? names[r] : "?";
+}
+
 static const char *phase_name(int ph)
 {
     static const char *names[] = {"-", "setup", "call", "teardown"};
@@ -222,13 +228,13 @@ static void text_verdict(FILE *o, const rm_run *run)
         fprintf(o, "; signal %ld", v->signal);
     fputc('\n', o);
     for (i = 0; i < v->n_ev; i++) {
-        const rm_evidence *e = &run->ev[v->ev[i]];
+        const rm_evidence *e = &run->evl[v->ev[i]];
         int k = snprintf(b, sizeof(b), "%s:%llu", ascii(a, 60, src_name(run, e->src), 58),
                          (unsigned long long)e->line);
         if (k < 0 || (size_t)k >= sizeof(b))
             b[0] = '\0';
-        fprintf(o, "  evidence %-12s %s\n    > %s\n", rm_evidence_name((rm_evidence_kind)v->ev[i]),
-                b, ascii(a, sizeof(a), e->text, 94));
+        fprintf(o, "  %-9s %-12s %s\n    > %s\n", role_name(e->role),
+                rm_evidence_name((rm_evidence_kind)e->kind), b, ascii(a, sizeof(a), e->text, 94));
     }
     if (run->max_dump_threads)
         fprintf(o, "  threads in the last dump: %llu\n", (unsigned long long)run->max_dump_threads);
@@ -240,6 +246,7 @@ static void text_verdict(FILE *o, const rm_run *run)
 static const char *boundary_words(const rm_run *run)
 {
     return run->boundary_kind == RM_B_MEMORY_ERROR ? "raised MemoryError (the run went on)"
+           : run->boundary_kind == RM_B_CRASHED    ? "xdist: its worker crashed while running it"
                                                    : "last test started, not finished";
 }
 
@@ -293,44 +300,33 @@ static void text_culprit(FILE *o, const rm_run *run)
 {
     char a[TEXT_COLUMNS], s1[32], s2[32];
     int i, victims = 0;
-    if (run->culprit_test < 0 && !(run->culprit_rule == RM_C_GROWTH && run->boundary_test >= 0))
-        return;
     if (run->culprit_test < 0) {
-        fprintf(o,
-                "\nCULPRIT  unknown: no test's own process was seen to grow by %s while it ran\n"
-                "  (several test processes; a worker killed mid-test left no record of its\n"
-                "  growth: the sampler's log, with its per-process tree, tells)\n",
-                rm_fmt_size(s1, sizeof(s1), RM_CULPRIT_MIN_GROWTH));
+        if (run->verdict.kind != RM_V_OOM_KILL)
+            return; /* no death of memory: no culprit to look for */
+        fprintf(o, "\nCULPRIT  unknown: %s\n", ascii(a, sizeof(a), run->culprit_why, 88));
     } else {
         const rm_test *T = &run->tests[run->culprit_test];
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
-        if (run->culprit_rule == RM_C_GROWTH)
-            fprintf(o, "\nCULPRIT  (its own process grew most while it ran, near the end)\n");
-        else if (run->culprit_rule == RM_C_MEMORY_ERROR)
-            fprintf(o, "\nCULPRIT  (it raised the MemoryError; the failed allocation shows in no "
-                       "RSS)\n");
-        else
-            fprintf(o, "\nCULPRIT  (largest peak among the tests running near the end)\n");
+        fprintf(o, "\nCULPRIT  (%s)\n", ascii(a, sizeof(a), run->culprit_why, 86));
         fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
-        if (run->culprit_rule == RM_C_GROWTH)
-            /* the growth seen from its records and the sampler, not rss_end -
-               rss_start: a killed worker wrote no end */
-            fprintf(o, "    peak %s, own growth %s", rm_fmt_size(s1, sizeof(s1), T->peak),
-                    fmt_delta(s2, sizeof(s2), 0, T->own_growth));
-        else
-            fprintf(o, "    peak %s, grew %s", T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
-                    fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end));
+        fprintf(o, "    peak %s, own growth %s",
+                T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
+                fmt_delta(s2, sizeof(s2), 0, T->own_growth));
         if (T->tree_peak > T->peak)
             fprintf(o, ", process tree %s", rm_fmt_size(s1, sizeof(s1), T->tree_peak));
         if (P && P->pid)
             fprintf(o, ", pid %lld", P->pid);
         if (P && P->worker[0])
             fprintf(o, ", worker %s", P->worker);
-        fprintf(o, "%s\n", T->finished || T->text_done ? "" : ", unfinished");
+        fprintf(o, "%s\n",
+                T->killed                     ? ", killed"
+                : T->finished || T->text_done ? ""
+                                              : ", unfinished");
     }
     for (i = 0; i < run->n_procs; i++) {
         const rm_proc *P = &run->procs[i];
-        if (P->cur_test < 0 || P->cur_test == run->culprit_test || run->tests[P->cur_test].finished)
+        if (P->cur_test < 0 || P->cur_test == run->culprit_test ||
+            run->tests[P->cur_test].finished || run->tests[P->cur_test].text_done)
             continue;
         if (!victims++)
             fprintf(o, run->culprit_test < 0
@@ -354,14 +350,14 @@ static void text_system(FILE *o, const rm_run *run)
     if (run->cg_lim != RM_UNSET || run->cg_max)
         fprintf(o, "  cgroup limit %s, highest use %s\n", rm_fmt_size(s1, sizeof(s1), run->cg_lim),
                 rm_fmt_size(s3, sizeof(s3), run->cg_max ? run->cg_max : RM_UNSET));
-    if (run->cg_oom_first != RM_UNSET)
+    if (run->cg_oom_min != RM_UNSET)
         fprintf(o, "  cgroup OOM kills %llu -> %llu in the samples",
-                (unsigned long long)run->cg_oom_first, (unsigned long long)run->cg_oom_last);
+                (unsigned long long)run->cg_oom_min, (unsigned long long)run->cg_oom_max);
     if (run->cg_oom_run != RM_UNSET)
         fprintf(o, "%s%llu during the whole run (the sampler's verdict)",
-                run->cg_oom_first != RM_UNSET ? "; " : "  cgroup OOM kills: ",
+                run->cg_oom_min != RM_UNSET ? "; " : "  cgroup OOM kills: ",
                 (unsigned long long)run->cg_oom_run);
-    if (run->cg_oom_first != RM_UNSET || run->cg_oom_run != RM_UNSET)
+    if (run->cg_oom_min != RM_UNSET || run->cg_oom_run != RM_UNSET)
         fputc('\n', o);
     if (run->samples || run->bash_samples)
         fprintf(o, "  %llu sampler samples, %llu bash-loop samples\n",
@@ -405,13 +401,42 @@ static void text_tests(FILE *o, const rm_run *run, int top)
     free(idx);
 }
 
+/* One line on what the main process's trend means. */
+const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill)
+{
+    static char buf[160];
+    char a[32];
+    int k;
+    (void)run;
+    if (strcmp(T->cls, "leak") == 0)
+        k = snprintf(buf, sizeof(buf), "rising steadily over %d tests (%s per test): likely a leak",
+                     T->n, fmt_signed(a, sizeof(a), T->slope));
+    else if (strcmp(T->cls, "steps") == 0)
+        k = snprintf(buf, sizeof(buf),
+                     "%d step(s) carry the rise: caches, imports or fixtures, "
+                     "not a steady leak",
+                     T->steps);
+    else if (strcmp(T->cls, "single") == 0)
+        k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise: that test, not a leak",
+                     T->top_share * 100);
+    else if (strcmp(T->cls, "flat") == 0 && kill)
+        k = snprintf(buf, sizeof(buf),
+                     "flat before the end: one large test or the runner, not a "
+                     "leak");
+    else if (strcmp(T->cls, "noise") == 0)
+        k = snprintf(buf, sizeof(buf), "memory swings with no direction: no leak");
+    else
+        k = snprintf(buf, sizeof(buf), "%s", T->cls);
+    return k > 0 ? buf : T->cls;
+}
+
 static void text_trend(FILE *o, const rm_run *run)
 {
     int i, kill;
     char s1[32];
     if (run->n_trends == 0)
         return;
-    fprintf(o, "\nTREND    RSS at the end of each test, least squares over tests\n");
+    fprintf(o, "\nTREND    RSS at the end of each test, per process (docs/report.md: trends)\n");
     for (i = 0; i < run->n_trends; i++) {
         const rm_trend *T = &run->trends[i];
         const rm_proc *P = &run->procs[T->proc];
@@ -420,12 +445,10 @@ static void text_trend(FILE *o, const rm_run *run)
                 P->worker[0] ? " " : "", P->worker, fmt_signed(s1, sizeof(s1), T->slope), T->n,
                 T->r2, T->cls);
     }
-    kill = run->verdict.kind == RM_V_OOM_KILL || run->verdict.kind == RM_V_RUNNER_SHUTDOWN;
-    if (kill && strcmp(run->trends[0].cls, "flat") == 0)
-        fprintf(o, "  a flat trend before a kill points at one large test or at runner "
-                   "instability, not a leak\n");
-    if (strcmp(run->trends[0].cls, "rising") == 0)
-        fprintf(o, "  a rising trend across tests suggests a leak or a cache that keeps growing\n");
+    kill = run->verdict.kind == RM_V_OOM_KILL || run->verdict.kind == RM_V_RUNNER_SHUTDOWN ||
+           run->verdict.kind == RM_V_KILLED;
+    if (strcmp(run->trends[0].cls, "too few tests") != 0)
+        fprintf(o, "  %s\n", rm_trend_words(run, &run->trends[0], kill));
 }
 
 static void text_fixtures(FILE *o, const rm_run *run, int top)
@@ -492,10 +515,11 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
     put_html(o, v->why, 1);
     fprintf(o, "\n\n");
     if (v->n_ev) {
-        fprintf(o, "| evidence | where | line |\n|---|---|---|\n");
+        fprintf(o, "| evidence | role | where | line |\n|---|---|---|---|\n");
         for (i = 0; i < v->n_ev; i++) {
-            const rm_evidence *e = &run->ev[v->ev[i]];
-            fprintf(o, "| %s | ", rm_evidence_name((rm_evidence_kind)v->ev[i]));
+            const rm_evidence *e = &run->evl[v->ev[i]];
+            fprintf(o, "| %s | %s | ", rm_evidence_name((rm_evidence_kind)e->kind),
+                    role_name(e->role));
             put_html(o, src_name(run, e->src), 1);
             fprintf(o, ":%llu | ", (unsigned long long)e->line);
             put_html(o, e->text, 1);
@@ -531,15 +555,18 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
     }
     if (run->culprit_test >= 0) {
         const rm_test *T = &run->tests[run->culprit_test];
-        fprintf(o, "**Culprit** (%s): ",
-                run->culprit_rule == RM_C_GROWTH         ? "its own process grew most, near the end"
-                : run->culprit_rule == RM_C_MEMORY_ERROR ? "it raised the MemoryError"
-                                                         : "largest peak near the end");
+        fprintf(o, "**Culprit** (");
+        put_html(o, run->culprit_why, 1);
+        fprintf(o, "): ");
         put_html(o, T->id, 1);
         fprintf(o, ", peak %s",
                 rm_fmt_size(s1, sizeof(s1), T->peak > T->tree_peak ? T->peak : T->tree_peak));
         if (run->culprit_rule == RM_C_GROWTH && T->own_growth != RM_UNSET)
             fprintf(o, ", own growth +%s", rm_fmt_size(s2, sizeof(s2), T->own_growth));
+        fprintf(o, "\n\n");
+    } else if (run->verdict.kind == RM_V_OOM_KILL) {
+        fprintf(o, "**Culprit**: unknown: ");
+        put_html(o, run->culprit_why, 1);
         fprintf(o, "\n\n");
     }
     idx = rm_tests_by_peak(run, &n);
@@ -852,6 +879,8 @@ static cJSON *j_test(const rm_run *run, int i)
     }
     j_str(t, "outcome", T->outcome);
     cJSON_AddBoolToObject(t, "finished", T->finished || T->text_done);
+    cJSON_AddBoolToObject(t, "killed", T->killed);
+    j_i64(t, "attempt", T->attempt);
     j_str(t, "phase", phase_name(T->phase));
     j_u64(t, "rss_start", T->rss_start);
     j_u64(t, "rss_end", T->rss_end);
@@ -862,6 +891,7 @@ static cJSON *j_test(const rm_run *run, int i)
     j_u64(t, "peak", T->peak ? T->peak : RM_UNSET);
     j_u64(t, "tree_peak", T->tree_peak ? T->tree_peak : RM_UNSET);
     j_u64(t, "own_growth", T->own_growth);
+    j_u64(t, "transient", T->transient);
     j_u64(t, "min_avail", T->min_avail);
     j_u64(t, "others", T->others_at_min);
     j_u64(t, "cg_max", T->cg_max ? T->cg_max : RM_UNSET);
@@ -915,12 +945,17 @@ static cJSON *json_run(const rm_run *run, int top)
         cJSON_AddNullToObject(o, "signal");
     a = cJSON_AddArrayToObject(o, "evidence");
     for (i = 0; i < v->n_ev; i++) {
-        const rm_evidence *e = &run->ev[v->ev[i]];
+        const rm_evidence *e = &run->evl[v->ev[i]];
         cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "kind", rm_evidence_name((rm_evidence_kind)v->ev[i]));
+        cJSON_AddStringToObject(x, "kind", rm_evidence_name((rm_evidence_kind)e->kind));
+        cJSON_AddStringToObject(x, "role", role_name(e->role));
         j_where(x, run, e->src, e->line);
+        j_time(x, "ts", e->t);
+        if (e->pid)
+            j_i64(x, "pid", e->pid);
+        else
+            cJSON_AddNullToObject(x, "pid");
         j_str(x, "text", e->text);
-        j_u64(x, "count", e->count);
         cJSON_AddItemToArray(a, x);
     }
     j_u64(o, "threads_in_dump", run->max_dump_threads ? run->max_dump_threads : RM_UNSET);
@@ -932,8 +967,8 @@ static cJSON *json_run(const rm_run *run, int top)
     if (run->boundary_test >= 0 || run->boundary_proc >= 0) {
         const rm_proc *P = run->boundary_proc >= 0 ? &run->procs[run->boundary_proc] : NULL;
         o = cJSON_AddObjectToObject(root, "boundary");
-        static const char *const kinds[] = {"none", "unfinished", "pytest_output", "memory_error",
-                                            "mark"};
+        static const char *const kinds[] = {"none",         "unfinished", "pytest_output",
+                                            "memory_error", "mark",       "worker_crashed"};
         int mem = run->boundary_kind == RM_B_MEMORY_ERROR;
         if (run->boundary_test >= 0)
             j_str(o, "test", run->tests[run->boundary_test].id);
@@ -945,7 +980,7 @@ static cJSON *json_run(const rm_run *run, int top)
             cJSON_AddNullToObject(o, "phase");
         cJSON_AddStringToObject(
             o, "why",
-            kinds[run->boundary_kind >= 0 && run->boundary_kind <= 4 ? run->boundary_kind : 0]);
+            kinds[run->boundary_kind >= 0 && run->boundary_kind <= 5 ? run->boundary_kind : 0]);
         if (P) {
             j_i64(o, "pid", P->pid);
             j_str(o, "worker", P->worker);
@@ -979,6 +1014,11 @@ static cJSON *json_run(const rm_run *run, int top)
         cJSON_AddItemToObject(root, "culprit", j_test(run, run->culprit_test));
     else
         cJSON_AddNullToObject(root, "culprit");
+    j_str(root, "culprit_why", run->culprit_why);
+    if (run->runner_up >= 0)
+        j_str(root, "culprit_runner_up", run->tests[run->runner_up].id);
+    else
+        cJSON_AddNullToObject(root, "culprit_runner_up");
 
     o = cJSON_AddObjectToObject(root, "system");
     j_u64(o, "mem_total", run->mem_total);
@@ -987,8 +1027,8 @@ static cJSON *json_run(const rm_run *run, int top)
         j_where(o, run, run->min_avail_src, run->min_avail_line);
     j_u64(o, "cg_lim", run->cg_lim);
     j_u64(o, "cg_max", run->cg_max ? run->cg_max : RM_UNSET);
-    j_u64(o, "cg_oom_first", run->cg_oom_first);
-    j_u64(o, "cg_oom_last", run->cg_oom_last);
+    j_u64(o, "cg_oom_first", run->cg_oom_min);
+    j_u64(o, "cg_oom_last", run->cg_oom_max);
     j_u64(o, "cg_oom_run", run->cg_oom_run);
     j_u64(o, "tree_hwm", run->tree_hwm ? run->tree_hwm : RM_UNSET);
     j_u64(o, "samples", run->samples);
@@ -1023,6 +1063,13 @@ static cJSON *json_run(const rm_run *run, int top)
         j_i64(x, "slope_bytes_per_test", (int64_t)T->slope);
         cJSON_AddNumberToObject(x, "r2", T->r2);
         j_i64(x, "mean_rss", (int64_t)T->mean);
+        j_i64(x, "rise", (int64_t)T->rise);
+        j_i64(x, "steps", T->steps);
+        if (T->top_test >= 0)
+            j_str(x, "top_test", run->tests[T->top_test].id);
+        else
+            cJSON_AddNullToObject(x, "top_test");
+        cJSON_AddNumberToObject(x, "top_share", T->top_share);
         cJSON_AddStringToObject(x, "class", T->cls);
         cJSON_AddItemToArray(a, x);
     }
@@ -1032,10 +1079,13 @@ static cJSON *json_run(const rm_run *run, int top)
         const rm_fixture *f = &run->fix[idx[i]];
         cJSON *x = cJSON_CreateObject();
         int64_t r = 0;
-        rm_fixture_retained(f, &r);
         j_str(x, "name", f->name);
         j_str(x, "scope", f->scope);
-        j_i64(x, "retained", r);
+        if (rm_fixture_retained(f, &r))
+            j_i64(x, "retained", r);
+        else
+            cJSON_AddNullToObject(x, "retained");
+        j_u64(x, "instances", f->count);
         if (rm_fixture_held(f, &r))
             j_i64(x, "held", r);
         else
@@ -1123,6 +1173,34 @@ static int cmp_rows(const void *a, const void *b)
     return (dx < dy) - (dx > dy);
 }
 
+/* What the runs' ends say together: the same test after a leak, the same
+ * test with a flat trend (that test), or different tests (the runner). */
+const char *rm_compare_words(rm_run *const *runs, int n, int same, int in_test)
+{
+    int i, leak = 0, flat = 0;
+    for (i = 0; i < n; i++) {
+        const char *c = runs[i]->n_trends ? runs[i]->trends[0].cls : "";
+        leak += strcmp(c, "leak") == 0;
+        flat += strcmp(c, "flat") == 0 || strcmp(c, "noise") == 0 || strcmp(c, "steps") == 0 ||
+                strcmp(c, "single") == 0;
+    }
+    if (same && !in_test)
+        return "no run stopped inside a test";
+    if (same && leak == n)
+        return "all runs died in the same test after a steady rise: a leak that the test "
+               "tips over, not the test itself";
+    if (same && flat == n)
+        return "all runs died in the same test with memory flat before it: that test";
+    if (same)
+        return "all runs stopped at the same test";
+    if (leak == n)
+        return "the runs stopped at different tests after a steady rise: a leak";
+    if (flat == n)
+        return "the runs stopped at different tests, memory flat before: runner instability, "
+               "not one test";
+    return "the runs stopped at different tests: the runner or accumulated state, not one test";
+}
+
 int rm_compare_write(FILE *o, rm_run *const *runs, int n, int format, int top)
 {
     cmp_row *rows = NULL;
@@ -1185,6 +1263,7 @@ int rm_compare_write(FILE *o, rm_run *const *runs, int n, int format, int top)
         for (i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, json_run(runs[i], top));
         cJSON_AddBoolToObject(root, "same_boundary", same && n > 1);
+        cJSON_AddStringToObject(root, "conclusion", rm_compare_words(runs, n, same, b0 && *b0));
         t = cJSON_AddArrayToObject(root, "tests");
         for (r = 0; r < nrows && shown < top; r++, shown++) {
             cJSON *x = cJSON_CreateObject(), *peaks = cJSON_AddArrayToObject(x, "peaks");
@@ -1267,11 +1346,7 @@ int rm_compare_write(FILE *o, rm_run *const *runs, int n, int format, int top)
     for (i = 0; i < n; i++)
         fprintf(o, "  run %d = %s\n", i + 1, ascii(a, 90, runs[i]->name, 88));
     if (n > 1)
-        fprintf(o, "\n  %s\n",
-                same ? (b0 && *b0 ? "all runs stopped at the same test: a test-specific cause"
-                                  : "no run stopped inside a test")
-                     : "the runs stopped at different tests: points at the runner or at "
-                       "accumulated state, not one test");
+        fprintf(o, "\n  %s\n", rm_compare_words(runs, n, same, b0 && *b0));
     fprintf(o, "\nTESTS    largest peak differences across runs (and tests missing from some)\n");
     fprintf(o, "  %-11s %-5s", "delta", "runs");
     for (j = 0; j < n && j < 4; j++)

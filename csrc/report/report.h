@@ -24,18 +24,22 @@
 #define RM_REPORT_MAX_FIXTURES 4096
 #endif
 
-/* Points kept for charts; when full, neighbours merge (min available, max
- * RSS) so the extremes survive. */
+/* Points a chart shows: every reading is kept (up to RM_REPORT_READINGS),
+ * sorted, then thinned to this many, keeping each span's extremes. */
 #ifndef RM_REPORT_TIMELINE
 #define RM_REPORT_TIMELINE 4096
 #endif
 
-/* Per-process RSS readings kept from the sampler's tree (treeI_pid/treeI_rss
- * of each sample): they credit each worker's growth to the test it was
- * running. When full, every other sample is dropped (and then only every
- * second sample is kept), so peaks between kept samples may be missed. */
-#ifndef RM_REPORT_TREE_POINTS
-#define RM_REPORT_TREE_POINTS 131072
+/* Readings kept: chart points, and the sampler tree's per-process RSS
+ * (treeI_pid/treeI_rss of each sample, which credit each worker's growth to
+ * the test it was running). Past this, readings are counted and dropped. */
+#ifndef RM_REPORT_READINGS
+#define RM_REPORT_READINGS (1 << 21)
+#endif
+
+/* Order-dependent lines kept for the fold (records of tests, fixtures...). */
+#ifndef RM_REPORT_MAX_ITEMS
+#define RM_REPORT_MAX_ITEMS (1 << 22)
 #endif
 
 /* Events kept for the timeline and the evidence list. */
@@ -43,9 +47,15 @@
 #define RM_REPORT_MAX_EVENTS 256
 #endif
 
-/* With several test processes, the culprit is the test whose own process grew
- * most while it ran, by at least this much (less is noise: imports, caches). */
+/* Pieces of evidence kept (every occurrence, in reading order). */
+#ifndef RM_REPORT_MAX_EVIDENCE
+#define RM_REPORT_MAX_EVIDENCE 2048
+#endif
+
+/* A culprit's own growth is at least this (less is noise: imports, caches)
+ * and at least RM_CULPRIT_LEAD times the next largest. */
 #define RM_CULPRIT_MIN_GROWTH (32ull << 20)
+#define RM_CULPRIT_LEAD 1.5
 
 /* Bytes kept of a test id, fixture name or label (longer ones are cut). */
 #define RM_ID_MAX 512
@@ -67,6 +77,7 @@ typedef enum {
     RM_V_MEMORY_ERROR,
     RM_V_HANG,
     RM_V_CANCELLED,
+    RM_V_KILLED, /* SIGKILL that the evidence does not tie to memory: from outside */
     RM_V_COUNT
 } rm_verdict_kind;
 
@@ -85,49 +96,76 @@ typedef enum {
     RM_E_PYTEST_SUMMARY, /* "=== 3 passed, 1 failed in 2.0s ===" or summary record */
     RM_E_CANCELLED,      /* "The operation was canceled." */
     RM_E_TERMINATED,     /* gasp SIGTERM, shell "Terminated" */
+    RM_E_FOREIGN_OOM,    /* a kernel OOM kill of a process outside the watched tree */
+    RM_E_WORKER_CRASH,   /* xdist: "worker 'gw0' crashed while running 'id'" */
+    RM_E_AMPLE_MEMORY,   /* the last readings before the end show memory to spare */
     RM_E_COUNT
 } rm_evidence_kind;
 
+/* How a piece of evidence bears on the verdict. */
+typedef enum {
+    RM_R_CONTEXT = 0, /* said for the record, decides nothing */
+    RM_R_PROVES,      /* proof: the verdict may be "high" */
+    RM_R_SUPPORTS,    /* points to the verdict, proves nothing alone */
+    RM_R_CONTRADICTS, /* points away from it */
+    RM_R_AFTER_END    /* came after pytest's final summary: not a cause of death */
+} rm_role;
+
+/* One piece of evidence: its kind, where it was read (file:line), the
+ * process it is about (pid, 0 unknown), its time, and what it says. Every
+ * occurrence is kept (up to RM_REPORT_MAX_EVIDENCE), so the verdict is the
+ * same for any order of the inputs. */
 typedef struct rm_evidence {
-    int seen;
-    uint64_t count;
-    int src;       /* input index of the last occurrence */
-    uint64_t line; /* its line */
-    int64_t t;     /* its time (usec since epoch), 0 unknown */
-    long value;    /* exit code, signal number, failed count... */
+    int kind; /* rm_evidence_kind */
+    int role; /* rm_role, set by the analysis */
+    int src;
+    uint64_t line;
+    int64_t t; /* usec since the epoch, 0 unknown */
+    long long pid;
+    long value; /* exit code, signal number, failed count... */
+    int proof;  /* the record itself is proof (a cgroup counter, a kernel line of the tree) */
     char text[RM_SNIP_MAX];
 } rm_evidence;
 
+/* One instance of a test: a test id run once in one process (an xdist
+ * worker that replaced a crashed one, or a rerun, makes another instance). */
 typedef struct rm_test {
     char *id;
-    int proc; /* index into procs, -1 unknown */
-    int order;
-    int end_order; /* order of its end within its process, -1 not ended */
-    int finished;  /* a record said its teardown ended */
-    int text_done; /* pytest's output printed its outcome */
-    int phase;     /* last phase seen: 0 none, 1 setup, 2 call, 3 teardown */
+    int proc;         /* index into procs, -1 unknown (pytest's text alone) */
+    int attempt;      /* 1, 2, ... for the same id in the same process */
+    int same_id;      /* the previous instance of the same id, -1 none */
+    int order;        /* index of creation (the time order of the fold) */
+    int end_order;    /* order of its end within its process, -1 not ended */
+    int finished;     /* a record said its teardown ended */
+    int text_done;    /* pytest's output printed its outcome */
+    int text_started; /* pytest -v printed its id without an outcome */
+    int killed;       /* the analysis: it was running when its process died */
+    int phase;        /* last phase seen: 0 none, 1 setup, 2 call, 3 teardown */
     int src;
     uint64_t line;
-    int64_t t_start, t_end;
+    int64_t t_start, t_end, t_text;
     uint64_t rss_start, rss_end, peak, min_avail, others_at_min, cg_max;
     uint64_t tree_peak;  /* largest sampler tree RSS while it ran (0 unknown): the
                             test's own process when the sampler listed it (several
                             test processes), else the whole tree (one) */
     uint64_t tree_first; /* that RSS at the first sample while it ran (RM_UNSET) */
     int64_t tree_first_t;
-    uint64_t own_growth; /* analysis: its own process's growth while it ran,
-                            peak minus RSS at its start (RM_UNSET unknown) */
+    uint64_t last_rss; /* newest RSS read of its process while it ran (RM_UNSET) */
+    int64_t last_t;
+    uint64_t death_rss;  /* its process's RSS at death (kernel line, gasp), RM_UNSET */
+    uint64_t own_growth; /* analysis: what it added and still held at its end (or
+                            at death), RM_UNSET unknown */
+    uint64_t transient;  /* analysis: its peak over its start (RM_UNSET unknown) */
     char outcome[12];
 } rm_test;
 
 typedef struct rm_proc {
     long long pid;
     char worker[16];
-    int cur_test;      /* index into tests, -1 none */
-    int phase;         /* 1 setup, 2 call, 3 teardown */
-    int at_end;        /* the phase has ended */
-    int64_t rec_t;     /* ts of the newest own record read (copies are skipped) */
-    uint64_t rec_hash; /* and its hash */
+    int cur_test; /* index into tests, -1 none */
+    int phase;    /* 1 setup, 2 call, 3 teardown */
+    int at_end;   /* the phase has ended */
+    int died;     /* evidence names this process as killed or crashed */
     char fixture[128];
     char fixture_scope[16];
     int fixture_active;
@@ -141,20 +179,32 @@ typedef struct rm_proc {
     int64_t last_t;
     uint64_t rss, hwm, avail, thr, cg_use;
     uint64_t peak_rss;
+    uint64_t death_rss; /* RSS at death: the kernel's anon-rss, a gasp (RM_UNSET) */
     int n_tests_ended;
-    /* least squares of rss at the end of each test against its index */
-    double sx, sy, sxx, sxy, syy;
 } rm_proc;
 
+/* A fixture (name, scope, param), summarised over its instances; each
+ * instance is one setup to its teardown in one process. */
 typedef struct rm_fixture {
     char *key; /* name, scope, param */
     char name[128];
     char scope[16];
-    uint64_t before_setup, after_setup, before_teardown, after_teardown;
-    uint64_t count;
+    uint64_t count;      /* instances set up */
+    uint64_t n_held;     /* instances whose setup growth is known */
+    int64_t held_max;    /* most one setup added */
+    uint64_t n_kept;     /* instances whose teardown is known */
+    int64_t kept_max;    /* most one instance left behind after its teardown */
     uint64_t held_tests; /* tests it lived through (the plugin's held=), 0 unknown */
     int torn_down;
 } rm_fixture;
+
+/* A fixture instance between its setup and its teardown (analysis state). */
+typedef struct rm_fix_open {
+    int fix, proc;
+    uint64_t before; /* RSS before its setup (RM_UNSET) */
+    int64_t held;    /* its setup's growth */
+    int has_held;
+} rm_fix_open;
 
 typedef struct rm_point {
     int64_t t;
@@ -171,10 +221,40 @@ typedef struct rm_tree_point {
     uint64_t rss;
 } rm_tree_point;
 
+/* A whole-system reading: the newest few are kept to judge the end. */
+typedef struct rm_sysread {
+    int64_t t;
+    uint64_t total, avail, cg_use, cg_file, cg_lim;
+    int src;
+    uint64_t line;
+} rm_sysread;
+#define RM_LAST_READS 4
+
+/* An input line whose effect depends on order (a test, fixture, mark,
+ * gasp, event or summary record, or a test named by pytest's output):
+ * kept, sorted by time, de-duplicated and folded after all inputs are read. */
+typedef struct rm_item {
+    int64_t t;
+    long long pid;
+    uint64_t ident; /* hash of what makes it this record: copies share it */
+    uint32_t rank;  /* order of records of one process within one microsecond */
+    uint32_t off, len;
+    int src;
+    uint64_t line;
+    int type; /* RM_I_* */
+} rm_item;
+
+enum {
+    RM_I_RECORD = 0, /* a record line from its tag */
+    RM_I_TEXT_START, /* pytest -v printed an id: "id" (worker in the arena after it) */
+    RM_I_TEXT_DONE,  /* pytest printed an outcome: "outcome id" */
+    RM_I_MEMERR      /* "FAILED id - ...MemoryError" */
+};
+
 /* How the culprit was chosen. */
 enum {
-    RM_C_PEAK = 0,    /* the largest peak near the end (one test process) */
-    RM_C_GROWTH,      /* its own process grew most near the end (several) */
+    RM_C_NONE = 0,    /* no culprit: see culprit_why */
+    RM_C_GROWTH,      /* the test instance whose own growth stood out */
     RM_C_MEMORY_ERROR /* it raised the MemoryError of the verdict */
 };
 
@@ -184,7 +264,8 @@ enum {
     RM_B_UNFINISHED,   /* a test started and not finished (records, legacy lines) */
     RM_B_TEXT,         /* pytest -v printed a node id without an outcome */
     RM_B_MEMORY_ERROR, /* the run ended normally; this test raised MemoryError */
-    RM_B_MARK          /* no test: the process with the newest mark */
+    RM_B_MARK,         /* no test: the process with the newest mark */
+    RM_B_CRASHED       /* xdist said the worker crashed while running it */
 };
 
 typedef struct rm_event {
@@ -202,6 +283,7 @@ typedef struct rm_source {
     unsigned long unknown_version;
     uint64_t unknown_version_line;
     int gz, gz_cut;
+    int64_t clock; /* newest time read in it: the time of lines that carry none */
     char error[256];
 } rm_source;
 
@@ -223,14 +305,16 @@ typedef struct rm_verdict {
     long signal;    /* -1 unknown */
     char why[256];
     int n_ev;
-    int ev[8]; /* rm_evidence_kind, strongest first */
+    int ev[12]; /* indexes into run->evl, strongest first */
 } rm_verdict;
 
 typedef struct rm_trend {
     int proc;
     int n;
-    double slope, r2, mean;
-    const char *cls; /* "rising", "flat", "falling", "too few tests" */
+    double slope, r2, mean, rise;
+    int steps, top_test; /* top_test: the test of the largest jump, -1 */
+    double top_share;
+    const char *cls; /* rm_trend_name(): "leak", "steps", "single", "flat", ... */
 } rm_trend;
 
 typedef struct rm_run {
@@ -238,10 +322,12 @@ typedef struct rm_run {
     rm_source *src;
     int n_src;
     uint64_t lines_total, lines_nonblank;
-    /* tests */
+    uint64_t seed; /* keys the hash tables: crafted ids cannot collide on purpose */
+    /* test instances */
     rm_test *tests;
     int n_tests, cap_tests;
-    int *slots; /* open addressing: index+1, 0 empty */
+    int *slots;    /* open addressing over (id, process): index+1, 0 empty */
+    int *id_slots; /* over the id alone: the newest instance */
     unsigned n_slots;
     uint64_t tests_over_cap;
     /* processes */
@@ -252,40 +338,48 @@ typedef struct rm_run {
     rm_fixture *fix;
     int n_fix;
     uint64_t fix_over_cap;
+    rm_fix_open *fopen;
+    int n_fopen, cap_fopen;
+    /* order-dependent lines, folded after reading */
+    rm_item *items;
+    size_t n_items, cap_items;
+    char *arena;
+    size_t arena_len, arena_cap;
+    uint64_t items_dropped, copies;
     /* system */
-    uint64_t mem_total, min_avail, cg_lim, cg_max, cg_oom_first, cg_oom_last;
+    uint64_t mem_total, min_avail, cg_lim, cg_max, cg_oom_min, cg_oom_max;
+    int64_t mem_total_t, cg_lim_t;
     uint64_t cg_oom_run; /* OOM kills during the run, from the sampler's verdict */
     int min_avail_src;
     uint64_t min_avail_line;
     int64_t min_avail_t;
-    uint64_t samples, bash_samples, max_threads, tree_hwm;
-    int has_cg_oom;
+    uint64_t samples, bash_samples, max_threads, tree_hwm, root_hwm, proc_hwm;
+    rm_sysread last[RM_LAST_READS]; /* newest whole-system readings, newest first */
+    int n_last;
+    int64_t sampler_t0; /* the sampler's start (its head or start event), 0 unknown */
+    int has_sampler_verdict;
     int64_t t_first, t_last; /* first and last time seen */
-    int last_src;
-    uint64_t last_line;
-    /* pytest counts from the summary line or record */
+    /* pytest counts from the summary line or record (the newest) */
     long n_passed, n_failed, n_errors, n_skipped;
-    int has_summary;
-    /* plain pytest -v output: the last test printed without an outcome */
-    int text_test;
-    int text_test_src;
-    uint64_t text_test_line;
+    int has_summary, summary_from_record;
+    int64_t summary_t;
     /* faulthandler: the innermost frame of the current thread, threads dumped */
     char crash_frame[RM_SNIP_MAX];
     uint64_t max_dump_threads;
-    /* evidence */
-    rm_evidence ev[RM_E_COUNT];
+    /* evidence: every occurrence, in reading order */
+    rm_evidence *evl;
+    int n_evl, cap_evl;
+    uint64_t evl_dropped;
     rm_event events[RM_REPORT_MAX_EVENTS];
     int n_events;
     uint64_t events_dropped;
-    /* chart */
-    rm_point tl[RM_REPORT_TIMELINE];
-    int n_tl;
-    unsigned tl_stride, tl_skip;
+    /* every reading for the chart (sorted, then thinned to RM_REPORT_TIMELINE) */
+    rm_point *tl;
+    int n_tl, cap_tl;
+    uint64_t tl_dropped;
     /* the sampler's per-process tree RSS */
     rm_tree_point *tree;
     int n_tree, cap_tree;
-    unsigned tree_stride, tree_skip;
     uint64_t tree_dropped;
     /* the first MemoryError tied to a test: the plugin's event what=memory_error
        (test, phase, values), else pytest's "FAILED id - ...MemoryError" */
@@ -295,6 +389,8 @@ typedef struct rm_run {
     int memerr_from_record;
     int64_t memerr_t;
     uint64_t memerr_rss, memerr_avail, memerr_thr;
+    /* xdist: "worker 'gw0' crashed while running 'id'" */
+    int crashed_test;
     rm_textstate ts;
     /* analysis */
     rm_verdict verdict;
@@ -305,7 +401,9 @@ typedef struct rm_run {
     int boundary_at_end;
     uint64_t boundary_rss, boundary_avail, boundary_thr;
     int culprit_test;
-    int culprit_rule; /* RM_C_*: how the culprit was chosen */
+    int culprit_rule;      /* RM_C_*: how the culprit was chosen */
+    char culprit_why[200]; /* why there is none, or how it stood out */
+    int runner_up;         /* the next largest grower, -1 */
     rm_trend trends[8];
     int n_trends;
 } rm_run;
@@ -321,6 +419,22 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
 /* Reads a whole file ("-" is stdin) line by line. Returns 0, or -1 when it
  * could not be opened or read (the message is in the source's error). */
 int rm_run_ingest(rm_run *run, const char *path);
+
+/* Shared by ingest.c and fold.c. */
+uint64_t rm_siphash(uint64_t k0, uint64_t k1, const void *s, size_t n);
+long rm_signal_number(const char *v, size_t n);
+rm_evidence_kind rm_signal_evidence(long sig);
+void rm_timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, uint64_t cg, int proc);
+void rm_see_avail(rm_run *run, int src, uint64_t line, int64_t t, uint64_t avail);
+int rm_item_push(rm_run *run, int type, int64_t t, long long pid, uint32_t rank, uint64_t ident,
+                 int src, uint64_t line, const char *data, size_t len);
+
+/* fold.c */
+/* Folds the order-dependent lines in time order (rm_run_analyze calls it). */
+void rm_run_fold(rm_run *run);
+/* Adds a piece of evidence; returns its index, -1 when the list is full. */
+int rm_run_evidence(rm_run *run, rm_evidence_kind kind, int src, uint64_t line, int64_t t,
+                    long long pid, long value, const char *text, size_t tlen);
 
 /* analyze.c */
 void rm_run_analyze(rm_run *run);
@@ -343,6 +457,10 @@ enum { RM_FMT_TEXT, RM_FMT_JSON, RM_FMT_MARKDOWN, RM_FMT_HTML };
 int rm_report_write(FILE *out, const rm_run *run, int format, int top);
 /* Writes a comparison of several runs. */
 int rm_compare_write(FILE *out, rm_run *const *runs, int n, int format, int top);
+/* One line on what a trend means (static buffer). */
+const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill);
+/* The conclusion of a comparison. */
+const char *rm_compare_words(rm_run *const *runs, int n, int same, int in_test);
 /* Formats a size as "1.5 GiB" (binary units, ASCII). */
 const char *rm_fmt_size(char *buf, size_t n, uint64_t v);
 

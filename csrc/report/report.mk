@@ -7,7 +7,7 @@
 
 REPORT_SRC = $(sort $(wildcard report/*.c))
 REPORT_HDR = $(wildcard report/*.h)
-REPORT_CORE = record/parse.c record/write.c
+REPORT_CORE = record/parse.c record/write.c record/trend.c
 HAVE_ZLIB := $(shell $(PKG_CONFIG) --exists zlib 2>/dev/null && echo 1)
 REPORT_CFLAGS =
 REPORT_LIBS = -lm

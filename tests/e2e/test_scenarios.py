@@ -266,7 +266,7 @@ def leak_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_leaking_suite_trend_is_rising(leak_run, variant):
+def test_leaking_suite_trend_is_a_leak(leak_run, variant):
     # an OOM kill at the end of a steady rise: the trend says leak
     run = leak_run
     assert run.returncode == 137, run.tail()
@@ -278,11 +278,11 @@ def test_leaking_suite_trend_is_rising(leak_run, variant):
     # the killed test is the one that started last
     started = [line for line in run.output.splitlines() if b" phase=setup at=start" in line]
     assert ('test="%s"' % test).encode() in started[-1]
-    assert doc["trend"] and doc["trend"][0]["class"] == "rising", doc["trend"]
+    assert doc["trend"] and doc["trend"][0]["class"] == "leak", doc["trend"]
     slope = doc["trend"][0]["slope_bytes_per_test"]
     assert 20 * MiB < slope < 30 * MiB, slope
     _, text = run.report(variant, fmt="text")
-    assert "suggests a leak" in text
+    assert "likely a leak" in text
 
 
 KILL_AT = random.Random().randrange(6, 14)
@@ -314,13 +314,15 @@ def test_kill_on_flat_suite_is_instability(flat_kill_run, variant):
     rc, doc = run.report(variant)
     _check_inputs(doc, variant)
     v = doc["verdict"]
-    # a SIGKILL without memory evidence: OOM is the usual cause, but not sure
-    assert v["kind"] == "oom_kill" and v["confidence"] < 0.8, v
+    # a SIGKILL with memory to spare in the last readings: killed from outside,
+    # not an OOM kill; and no culprit for a death that was not of memory
+    assert v["kind"] == "killed", v
+    assert doc["culprit"] is None
     assert _boundary(doc) == ("test_suite.py::test_flat[%d]" % KILL_AT, "call")
     assert doc["trend"] and doc["trend"][0]["class"] == "flat", doc["trend"]
     assert doc["trend"][0]["n"] == KILL_AT
     _, text = run.report(variant, fmt="text")
-    assert "runner instability, not a leak" in text
+    assert "one large test or the runner, not a leak" in text
 
 
 # ------------------------ 7. pytest-xdist -n 2, the culprit on one worker --

@@ -81,7 +81,7 @@ def test_leaking_suite_with_a_failure(tmp_path):
     assert doc["verdict"]["kind"] == "failed" and rc == 1
     assert doc["pytest"]["failed"] == 1 and doc["pytest"]["passed"] == 8
     trend = doc["trend"][0]
-    assert trend["class"] == "rising", trend
+    assert trend["class"] == "leak", trend
     assert trend["n"] == 9
     assert 30 << 20 < trend["slope_bytes_per_test"] < 50 << 20
     outcomes = {t["id"]: t["outcome"] for t in doc["tests"]}
@@ -92,7 +92,7 @@ def test_leaking_suite_with_a_failure(tmp_path):
     assert doc["fixtures"][0]["name"] == "big_module_data"
     assert doc["fixtures"][0]["retained"] > 50 << 20
     text = check_text(run([job, str(tmp_path / "records.log")]).stdout)
-    assert "rising" in text and "big_module_data" in text
+    assert "likely a leak" in text and "big_module_data" in text
 
 
 def test_ctypes_segfault(tmp_path):

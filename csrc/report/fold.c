@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: MIT */
+/* fold.c: sorts the order-dependent lines of all inputs by time, drops the
+ * copies (the plugin writes each record to the job log and to its file), and
+ * folds them into test instances, processes and fixture instances. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The fold's own parse buffer. */
+static rm_rec g_frec;
+
+static void copy_str(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n && k + 1 < cap; i++)
+        dst[k++] = s[i];
+    dst[k] = '\0';
+}
+
+static int val_eq(const rm_field *f, const char *lit)
+{
+    return f && f->val_len == strlen(lit) && memcmp(f->val, lit, f->val_len) == 0;
+}
+
+static uint64_t get_u64(const rm_rec *r, const char *key)
+{
+    uint64_t v;
+    return rm_rec_u64(r, key, &v) == 0 ? v : RM_UNSET;
+}
+
+static int phase_code(const rm_field *f)
+{
+    if (val_eq(f, "setup"))
+        return 1;
+    if (val_eq(f, "call"))
+        return 2;
+    if (val_eq(f, "teardown"))
+        return 3;
+    return 0;
+}
+
+/* ---- test instances ---- */
+
+/* An id too long to keep is cut in its middle, keeping both ends, with a
+ * hash of the whole id between them, so two cut ids never look alike. The
+ * hash key is fixed: the report shows it. Returns the length. */
+static size_t norm_id(const char *id, size_t n, char out[RM_ID_MAX])
+{
+    size_t head, tail;
+    int k;
+    n = strnlen(id, n); /* an id ends at an (escaped) NUL byte */
+    if (n < RM_ID_MAX) {
+        memcpy(out, id, n);
+        out[n] = '\0';
+        return n;
+    }
+    head = (RM_ID_MAX - 1 - 24) / 2;
+    tail = RM_ID_MAX - 1 - 24 - head;
+    memcpy(out, id, head);
+    k = snprintf(out + head, 25, "...#%016llx...",
+                 (unsigned long long)rm_siphash(0x7265736d6f6e6964ull, 0x63757420696473ull, id, n));
+    if (k != 23)
+        return 0;
+    memcpy(out + head + 23, id + n - tail - 1, tail + 1);
+    out[RM_ID_MAX - 1] = '\0';
+    return strlen(out);
+}
+
+static uint64_t id_hash(const rm_run *run, const char *id, size_t n, int proc, int by_id)
+{
+    return rm_siphash(run->seed, by_id ? 0 : (uint64_t)(proc + 2), id, n);
+}
+
+/* The newest instance of id in process proc, or (by_id) in any; -1 none. */
+static int find(const rm_run *run, const char *id, size_t n, int proc, int by_id)
+{
+    const int *tab = by_id ? run->id_slots : run->slots;
+    unsigned mask = run->n_slots - 1, i = (unsigned)id_hash(run, id, n, proc, by_id) & mask;
+    for (;; i = (i + 1) & mask) {
+        const rm_test *T;
+        if (tab[i] == 0)
+            return -1;
+        T = &run->tests[tab[i] - 1];
+        if ((by_id || T->proc == proc) && strlen(T->id) == n && memcmp(T->id, id, n) == 0)
+            return tab[i] - 1;
+    }
+}
+
+/* Makes ti the newest instance under its key in one table. */
+static void put(rm_run *run, int ti, int by_id)
+{
+    int *tab = by_id ? run->id_slots : run->slots;
+    const rm_test *T = &run->tests[ti];
+    size_t n = strlen(T->id);
+    unsigned mask = run->n_slots - 1, i = (unsigned)id_hash(run, T->id, n, T->proc, by_id) & mask;
+    for (;; i = (i + 1) & mask) {
+        const rm_test *U;
+        if (tab[i] == 0)
+            break;
+        U = &run->tests[tab[i] - 1];
+        if ((by_id || U->proc == T->proc) && strcmp(U->id, T->id) == 0)
+            break;
+    }
+    tab[i] = ti + 1;
+}
+
+static int new_instance(rm_run *run, const char *id, size_t n, int proc, int attempt)
+{
+    rm_test *T;
+    if (run->n_tests >= RM_REPORT_MAX_TESTS) {
+        run->tests_over_cap++;
+        return -1;
+    }
+    if (run->n_tests == run->cap_tests) {
+        int cap = run->cap_tests ? run->cap_tests * 2 : 256;
+        rm_test *nt = realloc(run->tests, sizeof(*nt) * (size_t)cap);
+        if (!nt)
+            return -1;
+        run->tests = nt;
+        run->cap_tests = cap;
+    }
+    T = &run->tests[run->n_tests];
+    memset(T, 0, sizeof(*T));
+    T->id = malloc(n + 1);
+    if (!T->id)
+        return -1;
+    memcpy(T->id, id, n);
+    T->id[n] = '\0';
+    T->proc = proc;
+    T->attempt = attempt;
+    T->same_id = find(run, id, n, 0, 1);
+    T->order = run->n_tests;
+    T->end_order = -1;
+    T->rss_start = T->rss_end = T->min_avail = T->others_at_min = RM_UNSET;
+    T->tree_first = T->own_growth = T->transient = T->last_rss = T->death_rss = RM_UNSET;
+    run->n_tests++;
+    put(run, run->n_tests - 1, 0);
+    put(run, run->n_tests - 1, 1);
+    return run->n_tests - 1;
+}
+
+/* The instance a record of process pi is about. A setup that starts again
+ * in the same process (a rerun) begins a new instance; an instance known
+ * only from pytest's text is claimed by the first process that names it. */
+static int record_test(rm_run *run, const char *raw, size_t rawn, int pi, int setup_start)
+{
+    char id[RM_ID_MAX];
+    size_t n = norm_id(raw, rawn, id);
+    int ti;
+    if (n == 0)
+        return -1;
+    ti = find(run, id, n, pi, 0);
+    if (ti < 0 && pi >= 0) {
+        int k = find(run, id, n, 0, 1);
+        if (k >= 0 && run->tests[k].proc < 0) {
+            run->tests[k].proc = pi;
+            put(run, k, 0);
+            ti = k;
+        }
+    }
+    if (ti >= 0 && setup_start && (run->tests[ti].phase > 0 || run->tests[ti].finished))
+        return new_instance(run, id, n, pi, run->tests[ti].attempt + 1);
+    if (ti < 0)
+        ti = new_instance(run, id, n, pi, 1);
+    return ti;
+}
+
+/* The instance pytest's text names: on that xdist worker when it says which. */
+static int text_instance(rm_run *run, const char *raw, size_t rawn, const char *w, size_t wn,
+                         int start)
+{
+    char id[RM_ID_MAX];
+    size_t n = norm_id(raw, rawn, id);
+    int ti, k;
+    if (n == 0)
+        return -1;
+    ti = find(run, id, n, 0, 1);
+    if (wn)
+        for (k = ti; k >= 0; k = run->tests[k].same_id) {
+            const rm_test *T = &run->tests[k];
+            if (T->proc >= 0 && strlen(run->procs[T->proc].worker) == wn &&
+                memcmp(run->procs[T->proc].worker, w, wn) == 0)
+                return k;
+        }
+    if (ti >= 0 && start && run->tests[ti].text_done && run->tests[ti].proc < 0)
+        return new_instance(run, id, n, -1, run->tests[ti].attempt + 1);
+    if (ti < 0)
+        ti = new_instance(run, id, n, -1, 1);
+    return ti;
+}
+
+int rm_run_find_test(const rm_run *run, const char *id)
+{
+    char buf[RM_ID_MAX];
+    size_t n = norm_id(id, strlen(id), buf);
+    return n ? find(run, buf, n, 0, 1) : -1;
+}
+
+/* Finds or adds the process with this pid (0 unknown) and worker. */
+static int proc_index(rm_run *run, long long pid, const char *worker, size_t wlen)
+{
+    int i;
+    char w[16];
+    copy_str(w, sizeof(w), worker ? worker : "", worker ? wlen : 0);
+    for (i = 0; i < run->n_procs; i++) {
+        rm_proc *p = &run->procs[i];
+        if (pid ? p->pid == pid : (p->pid == 0 && strcmp(p->worker, w) == 0)) {
+            if (!p->worker[0] && w[0])
+                memcpy(p->worker, w, sizeof(w));
+            return i;
+        }
+    }
+    if (run->n_procs >= RM_REPORT_MAX_PROCS) {
+        run->procs_over_cap++;
+        return -1;
+    }
+    {
+        rm_proc *p = &run->procs[run->n_procs];
+        memset(p, 0, sizeof(*p));
+        p->pid = pid;
+        memcpy(p->worker, w, sizeof(w));
+        p->cur_test = -1;
+        p->rss = p->hwm = p->avail = p->thr = p->cg_use = p->death_rss = RM_UNSET;
+        return run->n_procs++;
+    }
+}
+
+static int find_proc(const rm_run *run, long long pid)
+{
+    int i;
+    for (i = 0; pid && i < run->n_procs; i++)
+        if (run->procs[i].pid == pid)
+            return i;
+    return -1;
+}
+
+static void test_end(rm_run *run, int ti, uint64_t rss, int64_t t)
+{
+    rm_test *T = &run->tests[ti];
+    if (T->finished)
+        return;
+    T->finished = 1;
+    T->t_end = t;
+    if (rss != RM_UNSET)
+        T->rss_end = rss;
+    if (T->proc < 0)
+        return;
+    T->end_order = run->procs[T->proc].n_tests_ended++;
+    if (run->procs[T->proc].cur_test == ti)
+        run->procs[T->proc].cur_test = -1;
+}
+
+/* Folds the sample values of a record into the test it belongs to. */
+static void test_values(rm_run *run, int ti, int64_t t, uint64_t rss, uint64_t hwm, uint64_t avail,
+                        uint64_t cg)
+{
+    rm_test *T = &run->tests[ti];
+    uint64_t peak = rss;
+    if (hwm != RM_UNSET && (peak == RM_UNSET || hwm > peak))
+        peak = hwm;
+    if (peak != RM_UNSET && peak > T->peak)
+        T->peak = peak;
+    if (rss != RM_UNSET) {
+        if (T->rss_start == RM_UNSET)
+            T->rss_start = rss;
+        if (!T->finished) {
+            T->rss_end = rss;
+            T->last_rss = rss;
+            T->last_t = t;
+        }
+    }
+    if (avail != RM_UNSET && (T->min_avail == RM_UNSET || avail < T->min_avail)) {
+        T->min_avail = avail;
+        if (run->mem_total != RM_UNSET && rss != RM_UNSET && run->mem_total >= avail + rss)
+            T->others_at_min = run->mem_total - avail - rss;
+    }
+    if (cg != RM_UNSET && cg > T->cg_max)
+        T->cg_max = cg;
+}
+
+/* ---- fixtures: one instance from its setup to its teardown, per process ---- */
+
+static int fixture_get(rm_run *run, const char *name, size_t nl, const char *scope, size_t sl,
+                       const char *param, size_t pl)
+{
+    char key[RM_ID_MAX];
+    int i, k = snprintf(key, sizeof(key), "%.*s|%.*s|%.*s", (int)(nl > 200 ? 200 : nl), name,
+                        (int)(sl > 15 ? 15 : sl), scope, (int)(pl > 200 ? 200 : pl), param);
+    rm_fixture *f;
+    if (k < 0 || (size_t)k >= sizeof(key))
+        return -1;
+    /* fixtures are few: a linear scan from the newest */
+    for (i = run->n_fix - 1; i >= 0; i--)
+        if (strcmp(run->fix[i].key, key) == 0)
+            return i;
+    if (run->n_fix >= RM_REPORT_MAX_FIXTURES) {
+        run->fix_over_cap++;
+        return -1;
+    }
+    if ((run->n_fix & (run->n_fix - 1)) == 0) {
+        size_t cap = run->n_fix ? (size_t)run->n_fix * 2 : 16;
+        rm_fixture *nf = realloc(run->fix, sizeof(*nf) * cap);
+        if (!nf)
+            return -1;
+        run->fix = nf;
+    }
+    f = &run->fix[run->n_fix];
+    memset(f, 0, sizeof(*f));
+    f->key = strdup(key);
+    if (!f->key)
+        return -1;
+    copy_str(f->name, sizeof(f->name), name, nl);
+    copy_str(f->scope, sizeof(f->scope), scope, sl);
+    return run->n_fix++;
+}
+
+/* The newest open instance of fixture fi in process pi; add: 0 find, 1 find
+ * or open one, 2 open one. */
+static rm_fix_open *fix_open(rm_run *run, int fi, int pi, int add)
+{
+    int i;
+    for (i = run->n_fopen - 1; add < 2 && i >= 0; i--)
+        if (run->fopen[i].fix == fi && run->fopen[i].proc == pi)
+            return &run->fopen[i];
+    if (!add)
+        return NULL;
+    if (run->n_fopen == run->cap_fopen) {
+        int cap = run->cap_fopen ? run->cap_fopen * 2 : 32;
+        rm_fix_open *n;
+        if (cap > 1 << 16)
+            return NULL;
+        n = realloc(run->fopen, sizeof(*n) * (size_t)cap);
+        if (!n)
+            return NULL;
+        run->fopen = n;
+        run->cap_fopen = cap;
+    }
+    memset(&run->fopen[run->n_fopen], 0, sizeof(run->fopen[0]));
+    run->fopen[run->n_fopen].before = RM_UNSET;
+    run->fopen[run->n_fopen].fix = fi;
+    run->fopen[run->n_fopen].proc = pi;
+    run->fix[fi].count++;
+    return &run->fopen[run->n_fopen++];
+}
+
+/* at: 1 setup start, 2 setup end, 3 teardown start, 4 teardown end. The
+ * growth of a setup (d_rss, else RSS after minus before) is what the
+ * instance held; what its teardown did not give back, it kept. Both are
+ * measured within one instance, never across instances or processes. */
+static void fixture_event(rm_run *run, int pi, const char *name, size_t nl, const char *scope,
+                          size_t sl, const char *param, size_t pl, int at, uint64_t rss,
+                          int64_t d_rss, int has_d)
+{
+    int fi = fixture_get(run, name, nl, scope, sl, param, pl);
+    rm_fixture *f;
+    rm_fix_open *o;
+    if (pi >= 0) {
+        rm_proc *P = &run->procs[pi];
+        copy_str(P->fixture, sizeof(P->fixture), name, nl);
+        copy_str(P->fixture_scope, sizeof(P->fixture_scope), scope, sl);
+        P->fixture_active = (at == 1 || at == 3);
+    }
+    if (fi < 0)
+        return;
+    f = &run->fix[fi];
+    switch (at) {
+    case 1:
+        o = fix_open(run, fi, pi, 2);
+        if (o)
+            o->before = rss;
+        break;
+    case 2:
+        o = fix_open(run, fi, pi, 0);
+        if (!o || o->has_held)
+            o = fix_open(run, fi, pi, 2);
+        if (!o)
+            break;
+        if (has_d) {
+            o->held = d_rss;
+            o->has_held = 1;
+        } else if (!o->has_held && o->before != RM_UNSET && rss != RM_UNSET) {
+            o->held = (int64_t)(rss - o->before);
+            o->has_held = 1;
+        }
+        if (o->has_held) {
+            if (!f->n_held || o->held > f->held_max)
+                f->held_max = o->held;
+            f->n_held++;
+        }
+        o->before = RM_UNSET;
+        break;
+    case 3:
+        o = fix_open(run, fi, pi, 0);
+        if (o)
+            o->before = rss; /* now: RSS before the teardown */
+        break;
+    case 4:
+        o = fix_open(run, fi, pi, 0);
+        f->torn_down = 1;
+        if (o) {
+            if (!has_d && o->before != RM_UNSET && rss != RM_UNSET) {
+                d_rss = (int64_t)(rss - o->before);
+                has_d = 1;
+            }
+            if (o->has_held && has_d) {
+                int64_t kept = o->held + d_rss;
+                if (!f->n_kept || kept > f->kept_max)
+                    f->kept_max = kept;
+                f->n_kept++;
+            }
+            *o = run->fopen[--run->n_fopen];
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static int fixture_at(const rm_field *at)
+{
+    if (val_eq(at, "setup_start") || val_eq(at, "setup:start"))
+        return 1;
+    if (val_eq(at, "setup") || val_eq(at, "setup_end") || val_eq(at, "setup:end"))
+        return 2;
+    if (val_eq(at, "teardown_start") || val_eq(at, "teardown:start"))
+        return 3;
+    if (val_eq(at, "teardown") || val_eq(at, "teardown_end") || val_eq(at, "teardown:end"))
+        return 4;
+    return 0;
+}
+
+/* ---- one record ---- */
+
+static void mark_death(rm_run *run, int pi, uint64_t rss)
+{
+    rm_proc *P = &run->procs[pi];
+    P->died = 1;
+    if (rss != RM_UNSET)
+        P->death_rss = rss;
+    if (P->cur_test >= 0 && rss != RM_UNSET)
+        run->tests[P->cur_test].death_rss = rss;
+}
+
+static void oom_event(rm_run *run, const rm_item *it, const rm_rec *r)
+{
+    const rm_field *src = rm_rec_get(r, "source"), *in = rm_rec_get(r, "in_tree");
+    int64_t pid = 0;
+    int k;
+    if (rm_rec_i64(r, "pid", &pid) != 0)
+        pid = 0;
+    if (val_eq(src, "cgroup")) {
+        k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, 0, 1,
+                            "the cgroup's OOM-kill counter rose", 34);
+        if (k >= 0)
+            run->evl[k].proof = 1;
+    } else if (val_eq(in, "0")) {
+        rm_run_evidence(run, RM_E_FOREIGN_OOM, it->src, it->line, it->t, pid, 1,
+                        "the kernel OOM-killed a process outside the watched tree", 56);
+    } else {
+        uint64_t anon = get_u64(r, "anon_rss");
+        int pi = find_proc(run, pid);
+        k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, pid, 1,
+                            "the kernel OOM-killed a process of the watched tree", 51);
+        if (k >= 0)
+            run->evl[k].proof = val_eq(in, "1");
+        if (pi >= 0)
+            mark_death(run, pi, anon);
+    }
+}
+
+static void event(rm_run *run, const rm_item *it, const rm_rec *r, int pi, int ti)
+{
+    const rm_field *what = rm_rec_get(r, "what"), *f;
+    int64_t t = it->t;
+    if (val_eq(what, "oom_kill")) {
+        oom_event(run, it, r);
+    } else if (val_eq(what, "start")) {
+        if (t && (!run->sampler_t0 || t < run->sampler_t0))
+            run->sampler_t0 = t;
+    } else if (val_eq(what, "signal") && (f = rm_rec_get(r, "signal")) != NULL) {
+        long sig = rm_signal_number(f->val, f->val_len);
+        if (sig == 15 || sig == 1)
+            rm_run_evidence(run, RM_E_TERMINATED, it->src, it->line, t, it->pid, sig,
+                            "the sampler received SIGTERM (runner shutdown or cancel)", 56);
+        else if (sig == 2)
+            rm_run_evidence(run, RM_E_CANCELLED, it->src, it->line, t, it->pid, sig,
+                            "the sampler received SIGINT (cancel)", 36);
+    } else if (val_eq(what, "low_memory")) {
+        if (val_eq(rm_rec_get(r, "at"), "start") || !rm_rec_get(r, "at"))
+            rm_run_evidence(run, RM_E_LOW_MEMORY, it->src, it->line, t, 0, 0,
+                            "low_memory event (sampler)", 26);
+    } else if (val_eq(what, "sigterm")) {
+        rm_run_evidence(run, RM_E_TERMINATED, it->src, it->line, t, it->pid, 15,
+                        "SIGTERM received (sigterm event)", 32);
+    } else if (val_eq(what, "memory_error")) {
+        rm_run_evidence(run, RM_E_MEMORY_ERROR, it->src, it->line, t, it->pid, 0,
+                        "MemoryError event", 17);
+        /* the first one (the fold runs in time order) names the test */
+        if (ti >= 0 && !run->memerr_from_record) {
+            run->memerr_test = ti;
+            run->memerr_proc = pi;
+            run->memerr_phase = phase_code(rm_rec_get(r, "phase"));
+            run->memerr_from_record = 1;
+            run->memerr_t = t;
+            run->memerr_rss = get_u64(r, "rss");
+            run->memerr_avail = get_u64(r, "mem_avail");
+            run->memerr_thr = get_u64(r, "thr");
+        }
+    } else if (val_eq(what, "hang")) {
+        rm_run_evidence(run, RM_E_HANG, it->src, it->line, t, it->pid, 0, "hang event (watchdog)",
+                        21);
+    } else if (val_eq(what, "threads") && get_u64(r, "thr") != RM_UNSET) {
+        rm_run_evidence(run, RM_E_THREAD_DUMP, it->src, it->line, t, it->pid,
+                        (long)get_u64(r, "thr"), "threads event", 13);
+    }
+}
+
+static void legacy(rm_run *run, const rm_item *it, const rm_rec *r, int pi, int ti, uint64_t rss)
+{
+    const rm_field *ctx = rm_rec_get(r, "context"), *lc = rm_rec_get(r, "lifecycle");
+    if (val_eq(ctx, "test") && ti >= 0 && pi >= 0) {
+        rm_proc *P = &run->procs[pi];
+        if (val_eq(lc, "start")) {
+            P->cur_test = ti;
+            P->phase = 2;
+            P->at_end = 0;
+            if (!run->tests[ti].phase)
+                run->tests[ti].phase = 2;
+        } else if (val_eq(lc, "end")) {
+            test_end(run, ti, rss, it->t);
+        }
+    } else if (val_eq(ctx, "fixture")) {
+        const rm_field *fk = rm_rec_get(r, "kind"), *fs = rm_rec_get(r, "scope");
+        const rm_field *fkey = rm_rec_get(r, "key");
+        fixture_event(run, pi, fk ? fk->val : "?", fk ? fk->val_len : 1, fs ? fs->val : "",
+                      fs ? fs->val_len : 0, fkey ? fkey->val : "", fkey ? fkey->val_len : 0,
+                      fixture_at(lc), rss, 0, 0);
+    } else if (pi >= 0) {
+        rm_proc *P = &run->procs[pi];
+        P->has_mark = 1;
+        copy_str(P->mark_label, sizeof(P->mark_label), r->label, r->label_len);
+        P->mark_src = it->src;
+        P->mark_line = it->line;
+        P->mark_t = it->t;
+    }
+}
+
+static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi, int ti,
+                        uint64_t rss)
+{
+    const rm_field *at = rm_rec_get(r, "at"), *oc = rm_rec_get(r, "outcome");
+    int ph = phase_code(rm_rec_get(r, "phase"));
+    rm_test *T = &run->tests[ti];
+    rm_proc *P = pi >= 0 ? &run->procs[pi] : NULL;
+    if (!oc)
+        oc = rm_rec_get(r, "result");
+    if (oc && oc->val_len && !(val_eq(oc, "passed") && T->outcome[0]))
+        copy_str(T->outcome, sizeof(T->outcome), oc->val, oc->val_len);
+    if (ph)
+        T->phase = ph;
+    if (val_eq(at, "start")) {
+        if (P) {
+            P->cur_test = ti;
+            P->phase = ph;
+            P->at_end = 0;
+            if (ph == 1)
+                P->fixture_active = 0;
+        }
+        if (ph == 1 && rss != RM_UNSET)
+            T->rss_start = rss;
+    } else if (val_eq(at, "end")) {
+        if (P) {
+            P->cur_test = ti;
+            P->phase = ph;
+            P->at_end = 1;
+        }
+        if (ph == 3 || ph == 0)
+            test_end(run, ti, rss, it->t);
+    }
+}
+
+static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
+{
+    const rm_field *f_test = rm_rec_get(r, "test"), *f_worker = rm_rec_get(r, "worker"), *f;
+    const char *kind = r->kind;
+    uint64_t rss = get_u64(r, "rss"), hwm = get_u64(r, "hwm"), avail = get_u64(r, "mem_avail");
+    uint64_t thr = get_u64(r, "thr"), cg = get_u64(r, "cg_use");
+    int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY, is_test = !strcmp(kind, "test");
+    int64_t t = it->t;
+    /* the plugin's interval peaks; at a test's start they belong to the
+     * interval before it, so only rss counts there */
+    if (is_test && val_eq(rm_rec_get(r, "at"), "start")) {
+        hwm = RM_UNSET;
+    } else {
+        uint64_t pk = get_u64(r, "peak"), tp = get_u64(r, "test_peak");
+        if (pk != RM_UNSET && (hwm == RM_UNSET || pk > hwm))
+            hwm = pk;
+        if (tp != RM_UNSET && (hwm == RM_UNSET || tp > hwm))
+            hwm = tp;
+    }
+    if (!strcmp(kind, "event") && val_eq(rm_rec_get(r, "what"), "oom_kill")) {
+        oom_event(run, it, r); /* its pid is the killed process, not a writer */
+        return;
+    }
+    if (it->pid || f_worker || is_legacy)
+        pi = proc_index(run, it->pid, f_worker ? f_worker->val : NULL,
+                        f_worker ? f_worker->val_len : 0);
+    if (!f_test && is_legacy && val_eq(rm_rec_get(r, "context"), "test"))
+        f_test = rm_rec_get(r, "nodeid");
+    if (f_test && f_test->val_len) {
+        int setup_start = (is_test && val_eq(rm_rec_get(r, "at"), "start") &&
+                           phase_code(rm_rec_get(r, "phase")) == 1) ||
+                          (is_legacy && val_eq(rm_rec_get(r, "lifecycle"), "start"));
+        ti = record_test(run, f_test->val, f_test->val_len, pi, setup_start);
+    } else if (pi >= 0) {
+        ti = run->procs[pi].cur_test;
+    }
+    if (pi >= 0) {
+        rm_proc *P = &run->procs[pi];
+        if (t >= P->last_t)
+            P->last_t = t;
+        if (rss != RM_UNSET) {
+            P->rss = rss;
+            if (rss > P->peak_rss)
+                P->peak_rss = rss;
+        }
+        if (hwm != RM_UNSET) {
+            P->hwm = hwm;
+            if (hwm > P->peak_rss)
+                P->peak_rss = hwm;
+        }
+        if (avail != RM_UNSET)
+            P->avail = avail;
+        if (thr != RM_UNSET)
+            P->thr = thr;
+        if (cg != RM_UNSET)
+            P->cg_use = cg;
+        if (ti >= 0 && run->tests[ti].proc < 0)
+            run->tests[ti].proc = pi;
+        if (ti >= 0 && ti == P->cur_test && !is_test) {
+            int ph = phase_code(rm_rec_get(r, "phase"));
+            if (ph && ph != P->phase) {
+                P->phase = ph;
+                P->at_end = 0;
+            }
+        }
+    }
+    rm_timeline_add(run, t, avail, rss, cg, pi);
+    if (ti >= 0) {
+        rm_test *T = &run->tests[ti];
+        if (T->src == 0 && T->line == 0) {
+            T->src = it->src;
+            T->line = it->line;
+        }
+        if (T->t_start == 0)
+            T->t_start = t;
+        test_values(run, ti, t, rss, hwm, avail, cg);
+    }
+
+    if (is_legacy) {
+        legacy(run, it, r, pi, ti, rss);
+    } else if (is_test) {
+        if (ti >= 0)
+            test_record(run, it, r, pi, ti, rss);
+    } else if (!strcmp(kind, "fixture")) {
+        const rm_field *nm = rm_rec_get(r, "name"), *sc = rm_rec_get(r, "scope");
+        const rm_field *pa = rm_rec_get(r, "param");
+        int64_t d = 0;
+        int has_d = rm_rec_i64(r, "d_rss", &d) == 0, fi;
+        uint64_t held;
+        if (!nm)
+            return;
+        fixture_event(run, pi, nm->val, nm->val_len, sc ? sc->val : "", sc ? sc->val_len : 0,
+                      pa ? pa->val : "", pa ? pa->val_len : 0, fixture_at(rm_rec_get(r, "at")), rss,
+                      d, has_d);
+        if (rm_rec_u64(r, "held", &held) == 0 &&
+            (fi = fixture_get(run, nm->val, nm->val_len, sc ? sc->val : "", sc ? sc->val_len : 0,
+                              pa ? pa->val : "", pa ? pa->val_len : 0)) >= 0 &&
+            held > run->fix[fi].held_tests)
+            run->fix[fi].held_tests = held;
+    } else if (!strcmp(kind, "mark")) {
+        if (pi >= 0) {
+            rm_proc *P = &run->procs[pi];
+            const rm_field *lb = rm_rec_get(r, "label");
+            P->has_mark = 1;
+            copy_str(P->mark_label, sizeof(P->mark_label), lb ? lb->val : "", lb ? lb->val_len : 0);
+            P->mark_src = it->src;
+            P->mark_line = it->line;
+            P->mark_t = t;
+        }
+    } else if (!strcmp(kind, "gasp")) {
+        f = rm_rec_get(r, "signal");
+        if (f) {
+            long sig = rm_signal_number(f->val, f->val_len);
+            char msg[96];
+            int k = snprintf(msg, sizeof(msg), "last gasp before signal %ld", sig);
+            if (k < 0 || (size_t)k >= sizeof(msg))
+                k = 0;
+            if (sig > 0) {
+                rm_run_evidence(run, rm_signal_evidence(sig), it->src, it->line, t, it->pid, sig,
+                                msg, (size_t)k);
+                if (pi >= 0 && sig != 2)
+                    mark_death(run, pi, rss);
+            }
+        }
+    } else if (!strcmp(kind, "event")) {
+        event(run, it, r, pi, ti);
+    } else if (!strcmp(kind, "dump")) {
+        if (val_eq(rm_rec_get(r, "at"), "begin"))
+            rm_run_evidence(run, RM_E_THREAD_DUMP, it->src, it->line, t, it->pid,
+                            (long)(thr == RM_UNSET ? 0 : thr), "thread dump", 11);
+    }
+}
+
+/* ---- a test named by pytest's text ---- */
+
+static void fold_text(rm_run *run, const rm_item *it)
+{
+    const char *s = run->arena + it->off, *tab1, *tab2;
+    size_t n = it->len;
+    int ti;
+    rm_test *T;
+    tab1 = memchr(s, '\t', n);
+    tab2 = tab1 ? memchr(tab1 + 1, '\t', (size_t)(s + n - tab1 - 1)) : NULL;
+    if (!tab2)
+        return;
+    ti = text_instance(run, tab2 + 1, (size_t)(s + n - tab2 - 1), tab1 + 1,
+                       (size_t)(tab2 - tab1 - 1), it->type == RM_I_TEXT_START);
+    if (ti < 0)
+        return;
+    T = &run->tests[ti];
+    if (T->src == 0 && T->line == 0) {
+        T->src = it->src;
+        T->line = it->line;
+    }
+    if (it->type == RM_I_TEXT_START) {
+        T->text_started = 1;
+        T->t_text = it->t;
+    } else if (it->type == RM_I_MEMERR) {
+        if (!run->memerr_from_record && run->memerr_test < 0) {
+            run->memerr_test = ti;
+            run->memerr_proc = T->proc;
+            run->memerr_t = it->t;
+        }
+    } else {
+        size_t on = (size_t)(tab1 - s);
+        if (on == 7 && memcmp(s, "crashed", 7) == 0) {
+            /* xdist's word that the worker died while running it */
+            run->crashed_test = ti;
+            if (T->proc >= 0)
+                run->procs[T->proc].died = 1;
+            return;
+        }
+        if (!T->outcome[0] || !(on == 6 && memcmp(s, "passed", 6) == 0))
+            copy_str(T->outcome, sizeof(T->outcome), s, on);
+        T->text_done = 1;
+    }
+}
+
+/* ---- sorting and folding ---- */
+
+static const rm_run *g_sort;
+
+static int cmp_item(const void *a, const void *b)
+{
+    const rm_item *x = a, *y = b;
+    int c;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->type != y->type)
+        return x->type - y->type;
+    if (x->ident != y->ident)
+        return x->ident < y->ident ? -1 : 1;
+    if (x->len != y->len) /* of two copies, the fuller first */
+        return x->len > y->len ? -1 : 1;
+    c = strcmp(g_sort->src[x->src].path, g_sort->src[y->src].path);
+    if (c)
+        return c;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+void rm_run_fold(rm_run *run)
+{
+    size_t i;
+    const rm_item *prev = NULL;
+    g_sort = run;
+    if (run->n_items > 1)
+        qsort(run->items, run->n_items, sizeof(run->items[0]), cmp_item);
+    for (i = 0; i < run->n_items; i++) {
+        const rm_item *it = &run->items[i];
+        /* the same record read twice (job log and record file): once */
+        if (prev && prev->t == it->t && prev->pid == it->pid && prev->rank == it->rank &&
+            prev->type == it->type && prev->ident == it->ident) {
+            run->copies++;
+            continue;
+        }
+        prev = it;
+        if (it->type == RM_I_RECORD) {
+            if (rm_parse_line(run->arena + it->off, it->len, &g_frec) != RM_PARSE_NONE)
+                fold_record(run, it, &g_frec);
+        } else {
+            fold_text(run, it);
+        }
+    }
+}
