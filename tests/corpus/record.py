@@ -286,7 +286,8 @@ class Step:
         for line in self.joblog.data().splitlines():
             if start is None:
                 if (b" phase=setup at=start " in line and (b" pid=%d " % pid) in line
-                        and (" test=%s " % nodeid).encode() in line):
+                        and ((" test=%s " % nodeid).encode() in line
+                             or (' test="%s" ' % nodeid).encode() in line)):
                     m = re.search(rb" rss=(\d+) ", line)
                     start = int(m.group(1)) if m else None
                 continue
@@ -315,12 +316,14 @@ class Scenario:
 
     def __init__(self, name, what, negative, files, expect, *, args=(), cgroup=None,
                  watcher=None, interval="0.2", env=None, unbuffered=True, keep=("sampler", "records"),
-                 pre=None, delayed_start=False):
+                 pre=None, delayed_start=False, cancelled=False):
         self.name, self.what, self.negative = name, what, negative
         self.files, self.expect, self.args = files, expect, list(args)
         self.cgroup, self.watcher, self.interval = cgroup, watcher, interval
         self.env, self.unbuffered, self.keep, self.pre = env or {}, unbuffered, keep, pre
-        self.delayed_start = delayed_start
+        # delayed_start: the step's script sleeps before the sampler starts;
+        # cancelled: the runner cancels the step (no exit-code line, "canceled")
+        self.delayed_start, self.cancelled = delayed_start, cancelled or delayed_start
         SCENARIOS[name] = self
 
 
@@ -364,10 +367,13 @@ def no_oom(step):
     need(not step.oom_pids, "an OOM kill in a run meant to have none: %s" % step.oom_pids)
 
 
-def passed(step, trend):
-    need_rc(step, 0)
-    no_oom(step)
-    return judged("passed", None, None, trend)
+def passed(trend, rc=0, kind="passed"):
+    """A run that ended by itself with rc and no OOM kill."""
+    def expect(step):
+        need_rc(step, rc)
+        no_oom(step)
+        return judged(kind, None, None, trend)
+    return expect
 
 
 # Code snippets the suites share.
@@ -395,7 +401,7 @@ def suite(*parts, head="import time\n\nimport pytest\n"):
 Scenario(
     "pass_plain", "a plain passing suite of 12 small tests", True,
     {"test_suite.py": suite(FLAT % (12, "0.05"))},
-    lambda s: passed(s, "flat"), args=["-v"])
+    passed("flat"), args=["-v"])
 
 Scenario(
     "fail_assertions", "12 tests, 3 fail with assertion errors; no death", True,
@@ -404,7 +410,7 @@ Scenario(
         def test_wrong(n):
             assert n * 2 == n + 10, "arithmetic"
     ''')},
-    lambda s: (need_rc(s, 1), no_oom(s), judged("failed", None, None, "flat"))[-1], args=["-v"])
+    passed("flat", rc=1, kind="failed"), args=["-v"])
 
 Scenario(
     "pass_two_step_rise", "passing run whose RSS rises in two steps (tests 4 and 8 keep 60 MiB each)",
@@ -418,7 +424,7 @@ Scenario(
                 KEEP.append(touched(60 << 20))
             time.sleep(0.05)
     ''')},
-    lambda s: passed(s, "steps"), args=["-v"])
+    passed("steps"), args=["-v"])
 
 Scenario(
     "pass_one_large_test", "passing run with one large test (400 MiB, freed) among flat ones", True,
@@ -428,7 +434,7 @@ Scenario(
             time.sleep(0.3)
             del block
     ''', FLAT.replace("test_flat", "test_after") % (5, "0.05"))},
-    lambda s: passed(s, "single"), args=["-v"])
+    passed("single"), args=["-v"])
 
 Scenario(
     "leak_passes", "a linear leak (15 MiB kept per test, 14 tests) that does not die", True,
@@ -440,7 +446,7 @@ Scenario(
             KEEP.append(touched(15 << 20))
             time.sleep(0.05)
     ''')},
-    lambda s: passed(s, "leak"), args=["-v"])
+    passed("leak"), args=["-v"])
 
 Scenario(
     "near_limit_pass", "passing run holding 300 MiB in a 380 MiB cgroup (near the limit all along)",
@@ -455,7 +461,7 @@ Scenario(
             time.sleep(0.1)
             assert big[i] == 120
     ''')},
-    lambda s: passed(s, "*"), args=["-v"], cgroup=380 * MiB)
+    passed("*"), args=["-v"], cgroup=380 * MiB)
 
 
 def kill_at(nodeid, sig=signal.SIGKILL, delay=0.05, phase="call"):
@@ -495,6 +501,15 @@ Scenario(
     killed_from_outside("flat"), args=["-v"], cgroup=600 * MiB,
     watcher=kill_at("test_suite.py::test_flat[12]"))
 
+def _kill_long_after_spike(step):
+    """SIGKILL to pytest early in the first test_after[i] to begin 4 s after the spike."""
+    step.wait_begin("test_suite.py::test_spike")
+    time.sleep(4.0)
+    begun = [row[3] for row in step.truth() if row[0] == "begin" and row[2] == "call"
+             and row[3].startswith("test_suite.py::test_after[")]
+    kill_at("test_suite.py::test_after[%d]" % len(begun))(step)
+
+
 Scenario(
     "spike_freed_then_sigkill", "a 450 MiB spike freed at once in a 500 MiB cgroup (peak near the"
     " limit), then an outside SIGKILL 4 s later", True,
@@ -504,15 +519,7 @@ Scenario(
             del block
     ''', FLAT.replace("test_flat", "test_after") % (30, "0.2"))},
     killed_from_outside("single"), args=["-v"], cgroup=500 * MiB,
-    watcher=lambda s: (s.wait_begin("test_suite.py::test_spike"), time.sleep(4.0),
-                       kill_at("test_suite.py::test_after[%d]" % _after_index(s), delay=0.05)(s)))
-
-
-def _after_index(step):
-    """The test_after[i] that begins next."""
-    begun = [row[3] for row in step.truth() if row[0] == "begin" and row[2] == "call"
-             and row[3].startswith("test_suite.py::test_after[")]
-    return len(begun)
+    watcher=_kill_long_after_spike)
 
 
 Scenario(
@@ -547,7 +554,7 @@ def _foreign_oom_during(step):
 def _foreign_expect(step):
     need(any("Killed process" in line for line in step.kmsg),
          "the foreign OOM kill is not in the kernel log")
-    return passed(step, "flat")
+    return passed("flat")(step)
 
 
 Scenario(
@@ -590,7 +597,7 @@ Scenario(
             with pytest.raises(MemoryError):
                 bytearray(1 << 46)
     ''', FLAT.replace("test_flat", "test_after") % (3, "0.05"))},
-    lambda s: passed(s, "flat"), args=["-v"])
+    passed("flat"), args=["-v"])
 
 FAKE = '''
 import subprocess
@@ -637,7 +644,7 @@ Scenario(
     "fake_markers_pass", "tests print fake resmon records, Killed / Segmentation fault / MemoryError /"
     " exit-code-137 lines, a child really segfaults, a parametrize id holds a fake record; passes", True,
     {"test_suite.py": suite(FAKE, FLAT % (8, "0.05"))},
-    lambda s: passed(s, "flat"), args=["-v", "-s"])
+    passed("flat"), args=["-v", "-s"])
 
 
 def _cancel_before_output(step):
@@ -668,7 +675,7 @@ Scenario(
             time.sleep(0.15)
             del block
     '''), "test_light.py": suite(FLAT % (8, "0.15"))},
-    lambda s: passed(s, "*"), args=["-v", "-n", "2", "--dist", "loadfile"])
+    passed("*"), args=["-v", "-n", "2", "--dist", "loadfile"])
 
 FLAKY = '''
 import os
@@ -685,15 +692,18 @@ Scenario(
     "flaky_rerun_pass", "a flaky test fails once and passes on its rerun (pytest-rerunfailures)", True,
     {"test_suite.py": suite(FLAT % (6, "0.05"), FLAKY, FLAT.replace("test_flat", "test_after")
                             % (4, "0.05"))},
-    lambda s: passed(s, "flat"), args=["-v"])
+    passed("flat"), args=["-v"])
 
 
 # ---- positive: deaths the report must explain ----
 
-def oom_expect(trend, culprit="killed", joblog_culprit=None, phase=None):
+def oom_expect(trend, culprit="killed", joblog_culprit=None, phase=None, rc=None):
     """An OOM kill of one process of the run; culprit "killed" means the test
-    that process was running (its own growth), else the given value."""
+    that process was running (its own growth), else the given value. rc: the
+    step's exit status, when it is known (137: the test process itself)."""
     def expect(step):
+        if rc is not None:
+            need_rc(step, rc)
         pid, test, ph = the_oom_victim(step)
         need(phase is None or ph == phase, "killed in %s, meant %s" % (ph, phase))
         who = test if culprit == "killed" else culprit
@@ -716,7 +726,7 @@ Scenario(
             time.sleep(0.1)
     ''')},
     # every test kept the same 20 MiB: no single test's growth caused the kill
-    lambda s: (need_rc(s, 137), oom_expect("leak", culprit="unknown")(s))[-1],
+    oom_expect("leak", culprit="unknown", rc=137),
     args=["-v"], cgroup=400 * MiB)
 
 Scenario(
@@ -731,8 +741,7 @@ Scenario(
         def test_never_runs():
             pass
     ''')},
-    lambda s: (need_rc(s, 137), oom_expect("single")(s))[-1],
-    args=["-v"], cgroup=400 * MiB, unbuffered=False)
+    oom_expect("single", rc=137), args=["-v"], cgroup=400 * MiB, unbuffered=False)
 
 Scenario(
     "oom_fixture_setup", "a function fixture grows (20 MiB steps) until the OOM kill, during the"
@@ -749,7 +758,7 @@ Scenario(
         def test_uses_model(model):
             assert model
     ''')},
-    lambda s: (need_rc(s, 137), oom_expect("single", phase="setup")(s))[-1],
+    oom_expect("single", phase="setup", rc=137),
     args=["-v"], cgroup=400 * MiB)
 
 RERUN_DIES = '''
@@ -766,7 +775,7 @@ Scenario(
     "rerun_dies", "pytest-rerunfailures: a test fails, keeps 200 MiB, and its rerun allocates 200 MiB"
     " more: real OOM kill in a 380 MiB cgroup during the rerun", False,
     {"test_suite.py": suite(FLAT % (6, "0.1"), RERUN_DIES)},
-    lambda s: (need_rc(s, 137), oom_expect("single")(s))[-1], args=["-v"], cgroup=380 * MiB)
+    oom_expect("single", rc=137), args=["-v"], cgroup=380 * MiB)
 
 XDIST_CULPRIT = '''
 def test_grows():
@@ -1014,7 +1023,8 @@ Scenario(
     " cancels the step (SIGINT)", False,
     {"test_suite.py": suite(FLAT % (8, "0.05"), HANG, FLAT.replace("test_flat", "test_after")
                             % (3, "0.05"))},
-    _hang_expect(None), args=["-v", "-o", "faulthandler_timeout=2"], watcher=_job_time_limit)
+    _hang_expect(None), args=["-v", "-o", "faulthandler_timeout=2"], watcher=_job_time_limit,
+    cancelled=True)
 
 
 # ------------------------------------------------------------- recording --
@@ -1121,7 +1131,7 @@ def _record(sc, outdir, workdir):
         pids = set(step.pids())
         step.oom_pids = Kmsg.killed_pids(step.kmsg) & pids
         rc = step.proc.returncode
-        if sc.delayed_start or sc.name == "hang_job_time_limit":
+        if sc.cancelled:
             step.rc = None                        # cancelled: the runner prints no exit code
             step.joblog.add(CANCELED_MSG)
         else:
@@ -1186,9 +1196,9 @@ def main():
         t = time.monotonic()
         try:
             entry, notes = record(SCENARIOS[name])
-        except (ScenarioFailed, BaseException) as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # ScenarioFailed, a bug, or memcg's pytest.skip()
             failed.append(name)
             print("%-28s FAILED: %s: %s" % (name, type(exc).__name__, exc), flush=True)
             continue
