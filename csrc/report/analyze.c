@@ -74,7 +74,8 @@ static void evidence_sort(rm_run *run)
 {
     int i, k = 0;
     g_run = run;
-    qsort(run->evl, (size_t)run->n_evl, sizeof(run->evl[0]), cmp_ev);
+    if (run->n_evl > 1)
+        qsort(run->evl, (size_t)run->n_evl, sizeof(run->evl[0]), cmp_ev);
     for (i = 0; i < run->n_evl; i++) {
         const rm_evidence *e = &run->evl[i];
         if (k > 0) {
@@ -156,12 +157,20 @@ static void find_final(rm_run *run, rm_end *E)
         return;
     for (k = 0; k < run->n_items; k++) {
         const rm_item *it = &run->items[k];
-        if (it->type != RM_I_RECORD || it->rank)
+        /* a test that starts after it (a test's end may: session teardown) */
+        if (it->type == RM_I_TEXT_START || it->rank == 3)
             if (it->t > last_test)
                 last_test = it->t;
     }
     if (best->t && last_test > best->t)
         return; /* a summary printed inside a test (pytester), not the run's */
+    /* "!!! KeyboardInterrupt !!!" before it: the summary of an interrupted run */
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (e->kind == RM_E_CANCELLED && e->value == 2 && e->t <= best->t && e->t >= last_test &&
+            (e->src == best->src ? e->line < best->line : 1))
+            return;
+    }
     E->final = 1;
     E->final_t = best->t;
     E->final_src = best->src;
@@ -355,6 +364,39 @@ static void rule_out(rm_run *run, const rm_end *E)
     }
 }
 
+/* A reading while the test of a crashed xdist worker ran that shows memory
+ * exhausted (the cgroup within CG_NEAR_LIMIT_PERCENT of its limit, or the
+ * machine low): its evidence index, -1 none. */
+static int crash_window_low(rm_run *run)
+{
+    const rm_test *T;
+    int64_t end;
+    int i;
+    char msg[RM_SNIP_MAX], a[32], b[32];
+    if (run->crashed_test < 0)
+        return -1;
+    T = &run->tests[run->crashed_test];
+    end = T->t_end ? T->t_end : run->t_last;
+    for (i = 0; i < run->n_tl; i++) {
+        const rm_point *p = &run->tl[i];
+        int k;
+        if (p->t < T->t_start || p->t > end)
+            continue;
+        if (run->cg_lim != RM_UNSET && p->cg != RM_UNSET &&
+            p->cg >= run->cg_lim / 100 * CG_NEAR_LIMIT_PERCENT)
+            k = snprintf(msg, sizeof(msg), "the cgroup used %s of its %s limit while it ran",
+                         rm_fmt_size(a, sizeof(a), p->cg), rm_fmt_size(b, sizeof(b), run->cg_lim));
+        else if (p->avail != RM_UNSET && p->avail <= LOW_AVAIL_BYTES)
+            k = snprintf(msg, sizeof(msg), "the machine had %s available while it ran",
+                         rm_fmt_size(a, sizeof(a), p->avail));
+        else
+            continue;
+        return rm_run_evidence(run, RM_E_LOW_MEMORY, run->min_avail_src, 0, p->t, 0, 0, msg,
+                               k > 0 ? (size_t)k : 0);
+    }
+    return -1;
+}
+
 static void verdict(rm_run *run)
 {
     rm_verdict *v = &run->verdict;
@@ -390,6 +432,7 @@ static void verdict(rm_run *run)
             run->evl[oom].proof = 1;
     }
 
+    run->kill_t = oom >= 0 && run->evl[oom].t ? run->evl[oom].t : E.death_t;
     if (E.final && !E.worker_crash) {
         /* pytest finished: its summary is proof of how; what came after it
            (a slow teardown interrupted, the runner stopping) is not a death */
@@ -514,8 +557,16 @@ static void verdict(rm_run *run)
     }
     if (E.final) { /* a worker crashed, and pytest finished */
         int bad = run->n_failed > 0 || run->n_errors > 0 || code > 0;
-        set(v, bad ? RM_V_FAILED : RM_V_PASSED, 0.8,
-            bad ? "pytest finished with failures after an xdist worker crashed"
+        int low = crash_window_low(run);
+        if (low >= 0) {
+            set(v, RM_V_OOM_KILL, 0.7,
+                "an xdist worker died while memory was at its limit (no OOM proof read)");
+            add_ev(v, live(run, RM_E_WORKER_CRASH), run, RM_R_SUPPORTS);
+            add_ev(v, low, run, RM_R_SUPPORTS);
+            return;
+        }
+        set(v, bad ? RM_V_FAILED : RM_V_PASSED, 0.6,
+            bad ? "pytest finished with failures after an xdist worker crashed (cause unknown)"
                 : "pytest finished without failures after an xdist worker crashed");
         add_ev(v, live(run, RM_E_WORKER_CRASH), run, RM_R_SUPPORTS);
         return;
@@ -661,8 +712,12 @@ static int cmp_point(const void *a, const void *b)
     return x->proc - y->proc;
 }
 
-static void credit(rm_test *T, uint64_t rss, int64_t t)
+static void credit(const rm_run *run, rm_test *T, uint64_t rss, int64_t t)
 {
+    if (run->kill_t && t <= run->kill_t && t >= T->kill_rss_t) {
+        T->kill_rss = rss;
+        T->kill_rss_t = t;
+    }
     if (T->tree_first == RM_UNSET) {
         T->tree_first = rss;
         T->tree_first_t = t;
@@ -695,7 +750,7 @@ static void tree_peaks_one(rm_run *run)
         }
         for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++)
             if (run->tl[k].proc < 0 && run->tl[k].rss != RM_UNSET)
-                credit(T, run->tl[k].rss, run->tl[k].t);
+                credit(run, T, run->tl[k].rss, run->tl[k].t);
     }
 }
 
@@ -748,7 +803,8 @@ static void tree_peaks_per_process(rm_run *run)
                 if (run->tests[i].proc == pi && run->tests[i].t_start)
                     order[n++] = i;
         g_by_start = run;
-        qsort(order, (size_t)n, sizeof(int), cmp_start);
+        if (n > 1)
+            qsort(order, (size_t)n, sizeof(int), cmp_start);
         for (j = -1; n > 0 && k < e; k++) {
             const rm_tree_point *p = &run->tree[k];
             rm_test *T;
@@ -762,7 +818,7 @@ static void tree_peaks_per_process(rm_run *run)
                 T->t_end ? T->t_end : (j + 1 < n ? run->tests[order[j + 1]].t_start : run->t_last);
             if (p->t > end)
                 continue;
-            credit(T, p->rss, p->t);
+            credit(run, T, p->rss, p->t);
             if (p->rss > T->peak) /* the sampler read this test's own process */
                 T->peak = p->rss;
         }
@@ -771,16 +827,17 @@ static void tree_peaks_per_process(rm_run *run)
     free(order);
 }
 
-/* What each instance added: a finished one, what it still held at its end
- * (its RSS then minus at its start); the one its process was running at
- * death, its process's last reading (sampler, records, the kernel's line,
- * a last gasp, the kernel's own peak of a single test process) minus its
- * start. The peak over the start is kept apart (transient). */
+/* What each instance held when the run was killed: one that had ended
+ * before, what it kept (its RSS at its end minus at its start); one that was
+ * running then, its process's newest reading up to the kill (sampler tree,
+ * records, the kernel's line, a last gasp, the kernel's own peak of a single
+ * test process) minus its start. The peak over the start is kept apart
+ * (transient). */
 static void own_growth(rm_run *run)
 {
     int i, procs = test_procs(run);
     uint64_t before_max = 0;
-    /* the largest reading of any finished test: a kernel peak above it
+    /* the largest reading of any ended test: a kernel peak above it
        happened after them, in the test that was running */
     for (i = 0; i < run->n_tests; i++) {
         const rm_test *T = &run->tests[i];
@@ -793,18 +850,24 @@ static void own_growth(rm_run *run)
         rm_test *T = &run->tests[i];
         uint64_t base = T->rss_start != RM_UNSET ? T->rss_start : T->tree_first;
         uint64_t top = T->peak > T->tree_peak ? T->peak : T->tree_peak;
+        int ended = (T->finished || T->text_done) && !T->killed;
+        int at_kill = run->kill_t && T->t_start && T->t_start <= run->kill_t &&
+                      (!ended || !T->t_end || T->t_end >= run->kill_t);
         if (base == RM_UNSET)
             continue;
         if (top)
             T->transient = top > base ? top - base : 0;
-        if (T->finished || T->text_done) {
+        if (ended && !at_kill) {
             if (T->rss_end != RM_UNSET)
                 T->own_growth = T->rss_end > base ? T->rss_end - base : 0;
             continue;
         }
-        /* running at the end */
+        /* running at the kill */
         top = RM_UNSET;
-        if (T->last_rss != RM_UNSET && T->last_t > T->t_start)
+        if (T->kill_rss != RM_UNSET && T->kill_rss_t > T->t_start)
+            top = T->kill_rss;
+        if (!ended && T->last_rss != RM_UNSET && T->last_t > T->t_start &&
+            (top == RM_UNSET || T->last_rss > top))
             top = T->last_rss;
         if (T->death_rss != RM_UNSET && (top == RM_UNSET || T->death_rss > top))
             top = T->death_rss;
@@ -813,6 +876,8 @@ static void own_growth(rm_run *run)
             if (k > before_max && k > base && (top == RM_UNSET || k > top))
                 top = k;
         }
+        if (top == RM_UNSET && ended && T->rss_end != RM_UNSET)
+            top = T->rss_end; /* ended after the kill, never read during it */
         if (top != RM_UNSET) {
             T->own_growth = top > base ? top - base : 0;
             if (T->transient == RM_UNSET || T->own_growth > T->transient)
@@ -955,7 +1020,8 @@ static void trends(rm_run *run)
                 run->tests[k].rss_end != RM_UNSET)
                 idx[m++] = k;
         g_end_run = run;
-        qsort(idx, (size_t)m, sizeof(int), cmp_end);
+        if (m > 1)
+            qsort(idx, (size_t)m, sizeof(int), cmp_end);
         for (k = 0; k < m; k++)
             y[k] = (double)run->tests[idx[k]].rss_end;
         rm_trend_analyze(y, (size_t)m, &r);
@@ -1009,7 +1075,8 @@ void rm_run_analyze(rm_run *run)
     rm_run_fold(run);
     evidence_sort(run);
     g_run = run;
-    qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
+    if (run->n_tl > 1)
+        qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
     verdict(run);
     boundary(run);
     if (test_procs(run) <= 1)

@@ -134,6 +134,7 @@ static int new_instance(rm_run *run, const char *id, size_t n, int proc, int att
     T->end_order = -1;
     T->rss_start = T->rss_end = T->min_avail = T->others_at_min = RM_UNSET;
     T->tree_first = T->own_growth = T->transient = T->last_rss = T->death_rss = RM_UNSET;
+    T->kill_rss = RM_UNSET;
     run->n_tests++;
     put(run, run->n_tests - 1, 0);
     put(run, run->n_tests - 1, 1);

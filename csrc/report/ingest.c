@@ -1023,6 +1023,12 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         }
     }
     switch (s[0]) {
+    case '!':
+        /* pytest's "!!!! KeyboardInterrupt !!!!" / "!!!! Interrupted: ... !!!!" */
+        if (n > 20 && s[1] == '!' &&
+            (memmem(s, n, " KeyboardInterrupt ", 19) || memmem(s, n, " Interrupted: ", 14)))
+            evidence(run, RM_E_CANCELLED, src, line, t, 2, s, n);
+        return;
     case '#':
         if (starts(s, n, "##[error]")) {
             const char *m = s + 9;

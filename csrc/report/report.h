@@ -152,7 +152,9 @@ typedef struct rm_test {
     int64_t tree_first_t;
     uint64_t last_rss; /* newest RSS read of its process while it ran (RM_UNSET) */
     int64_t last_t;
-    uint64_t death_rss;  /* its process's RSS at death (kernel line, gasp), RM_UNSET */
+    uint64_t death_rss; /* its process's RSS at death (kernel line, gasp), RM_UNSET */
+    uint64_t kill_rss;  /* its process's newest reading at the kill (RM_UNSET) */
+    int64_t kill_rss_t;
     uint64_t own_growth; /* analysis: what it added and still held at its end (or
                             at death), RM_UNSET unknown */
     uint64_t transient;  /* analysis: its peak over its start (RM_UNSET unknown) */
@@ -400,6 +402,7 @@ typedef struct rm_run {
     int boundary_phase; /* 0 none, 1 setup, 2 call, 3 teardown */
     int boundary_at_end;
     uint64_t boundary_rss, boundary_avail, boundary_thr;
+    int64_t kill_t; /* when the run (or a worker) was killed: the culprit is who held memory then */
     int culprit_test;
     int culprit_rule;      /* RM_C_*: how the culprit was chosen */
     char culprit_why[200]; /* why there is none, or how it stood out */
