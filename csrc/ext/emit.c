@@ -9,6 +9,20 @@
 #define RM_MAX_PATHS 8
 /* Keys longer than this are cut: keys are for machines, not prose. */
 #define RM_KEY_MAX 48
+/* Longest record kind (rm_line_begin keeps 32 bytes). */
+#define RM_KIND_MAX 32
+
+/* 1 when kind is a record kind of docs/format.md: 1 to RM_KIND_MAX bytes
+ * of [a-z_]. Which kinds a caller may write is policy, decided in Python
+ * (api.py); this only keeps the line well formed. */
+static int valid_kind(const char *kind)
+{
+    size_t i;
+    for (i = 0; kind[i]; i++)
+        if (i >= RM_KIND_MAX || !((kind[i] >= 'a' && kind[i] <= 'z') || kind[i] == '_'))
+            return 0;
+    return i > 0;
+}
 
 /* Copies a caller's key, replacing anything outside [A-Za-z0-9_] by '_', so
  * no key can inject '=' or a space. */
@@ -185,6 +199,16 @@ PyObject *rm_py_emit(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|O$OOpi", kwlist, &kind, &label, &fields,
                                      &paths, &full, &to))
         return NULL;
+    if (!valid_kind(kind)) {
+        PyObject *py_kind = PyUnicode_FromString(kind); /* owned */
+        if (py_kind) {
+            PyErr_Format(PyExc_ValueError,
+                         "record kind must be 1 to %d characters of a-z and '_', not %R",
+                         RM_KIND_MAX, py_kind);
+            Py_DECREF(py_kind);
+        }
+        return NULL;
+    }
     if (rm_sample_self(&s, full ? RM_READ_MARK : RM_READ_PROC) != 0)
         s.valid = 0;
     mono = rm_monotonic();

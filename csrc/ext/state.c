@@ -138,9 +138,11 @@ void rm_line_identity(rm_line *l)
 
 void rm_emit_line(rm_line *l, int to)
 {
-    /* Async-signal-safe: write(2) only; errno is preserved for the caller. */
+    /* Async-signal-safe: write(2) only; errno is preserved for the caller.
+     * The job log gets a newline first (rm_line_write_log): pytest leaves
+     * its lines open, and the parser takes a record only at a line start. */
     int saved = errno;
-    if ((to & RM_TO_OUT) && rm_g.out_fd >= 0 && rm_write_all(rm_g.out_fd, l->buf, l->len) != 0) {
+    if ((to & RM_TO_OUT) && rm_g.out_fd >= 0 && rm_line_write_log(rm_g.out_fd, l) != 0) {
         rm_g.write_errno = errno;
         rm_g.write_target = RM_TO_OUT;
     }

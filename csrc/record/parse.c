@@ -653,9 +653,141 @@ static void parse_legacy(const char *s, size_t n, size_t p, rm_rec *rec)
     legacy_map(rec);
 }
 
+/* ---- what may come before a tag ---- */
+
+/* pytest's progress letters: passed, failed, error, skipped, xfailed, xpassed. */
+static int is_progress(unsigned char c)
+{
+    return c == '.' || c == 'F' || c == 'E' || c == 's' || c == 'x' || c == 'X';
+}
+
+/* Length of one ANSI escape sequence at s, or 0: CSI ("ESC [" parameter
+ * bytes, intermediate bytes, a final byte), OSC ("ESC ]" ... BEL or
+ * "ESC \"), nF ("ESC (B"), or a two-byte "ESC <final>". Bounded by n. */
+static size_t ansi_len(const char *s, size_t n)
+{
+    size_t p;
+    unsigned char c;
+    if (n < 2 || s[0] != '\x1b')
+        return 0;
+    c = (unsigned char)s[1];
+    if (c == '[') {
+        for (p = 2; p < n && (unsigned char)s[p] >= 0x30 && (unsigned char)s[p] <= 0x3f; p++)
+            ;
+        for (; p < n && (unsigned char)s[p] >= 0x20 && (unsigned char)s[p] <= 0x2f; p++)
+            ;
+        return p < n && (unsigned char)s[p] >= 0x40 && (unsigned char)s[p] <= 0x7e ? p + 1 : 0;
+    }
+    if (c == ']') {
+        for (p = 2; p < n; p++) {
+            if (s[p] == '\a')
+                return p + 1;
+            if (s[p] == '\x1b')
+                return p + 1 < n && s[p + 1] == '\\' ? p + 2 : 0;
+        }
+        return 0;
+    }
+    if (c >= 0x20 && c <= 0x2f) {
+        for (p = 2; p < n && (unsigned char)s[p] >= 0x20 && (unsigned char)s[p] <= 0x2f; p++)
+            ;
+        return p < n && (unsigned char)s[p] >= 0x30 && (unsigned char)s[p] <= 0x7e ? p + 1 : 0;
+    }
+    /* the string introducers (DCS, SOS, PM, APC) are not colour: refused */
+    if (c >= 0x30 && c <= 0x7e && c != 'P' && c != 'X' && c != '^' && c != '_')
+        return 2;
+    return 0;
+}
+
+/* Length of pytest's progress counter at s: one or more spaces, then
+ * "[" and a right-aligned percentage of three characters, then "%]"
+ * (" [  5%]", "     [100%]"). 0 when s does not start with one. */
+static size_t percent_len(const char *s, size_t n)
+{
+    size_t p = 0, i;
+    int digit = 0;
+    while (p < n && s[p] == ' ')
+        p++;
+    if (p == 0 || p + 6 > n || s[p] != '[' || s[p + 4] != '%' || s[p + 5] != ']')
+        return 0;
+    for (i = p + 1; i < p + 4; i++) {
+        if (is_digit((unsigned char)s[i]))
+            digit = 1;
+        else if (s[i] != ' ' || digit)
+            return 0;
+    }
+    return digit ? p + 6 : 0;
+}
+
+/* Length of xdist's "[gwN] " at s, or 0. */
+static size_t xdist_len(const char *s, size_t n)
+{
+    size_t p = 3;
+    if (n < 6 || memcmp(s, "[gw", 3) != 0)
+        return 0;
+    while (p < n && p < 3 + VERSION_DIGITS_MAX && is_digit((unsigned char)s[p]))
+        p++;
+    if (p == 3 || p + 1 >= n || s[p] != ']' || s[p + 1] != ' ')
+        return 0;
+    return p + 2;
+}
+
+/* Length of a GitHub Actions command prefix at s ("##[error]",
+ * "##[warning]", ...: "##[" 1 to 16 lowercase letters "]"), or 0. */
+static size_t gh_command_len(const char *s, size_t n)
+{
+    size_t p = 3;
+    if (n < 5 || memcmp(s, "##[", 3) != 0)
+        return 0;
+    while (p < n && p < 3 + 16 && s[p] >= 'a' && s[p] <= 'z')
+        p++;
+    return p > 3 && p < n && s[p] == ']' ? p + 1 : 0;
+}
+
+/* Skips what a CI log may legitimately put between the start of a line
+ * (after GitHub's timestamp) and a record written at that line start, in
+ * any order: ANSI escape sequences, CR, pytest's progress letters (an
+ * unbroken run of ". F E s x X", optionally followed by its " [ NN%]"
+ * counter, which pytest writes without a newline before the next test's
+ * output), xdist's "[gwN] " and GitHub's "##[error]". Anything else ends
+ * the skip: a tag that does not follow is not a record. Returns the offset
+ * where a tag may start. Linear in n. */
+static size_t skip_line_noise(const char *s, size_t n, size_t p)
+{
+    unsigned progress = 0; /* progress letters since the last counter */
+    unsigned char first = 0;
+    while (p < n) {
+        unsigned char c = (unsigned char)s[p];
+        size_t k = 0;
+        if (c == '\r') {
+            k = 1;
+        } else if (c == '\x1b') {
+            k = ansi_len(s + p, n - p);
+        } else if (is_progress(c)) {
+            if (progress++ == 0)
+                first = c;
+            k = 1;
+        } else if (c == ' ') {
+            /* A counter only after progress letters, and not after a lone
+             * "E": that is how pytest starts the lines of an exception
+             * message ("E       text"), whose text anyone controls. */
+            if (progress && !(progress == 1 && first == 'E'))
+                k = percent_len(s + p, n - p);
+            progress = 0;
+        } else if (c == '[') {
+            k = xdist_len(s + p, n - p);
+        } else if (c == '#') {
+            k = gh_command_len(s + p, n - p);
+        }
+        if (k == 0)
+            break;
+        p += k;
+    }
+    return p;
+}
+
 int rm_parse_line(const char *s, size_t n, rm_rec *rec)
 {
-    size_t p = 0, body;
+    size_t p = 0, t, k;
     rec->type = RM_PARSE_NONE;
     rec->flags = 0;
     rec->version = 0;
@@ -675,51 +807,43 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
         p = 3;
     /* GitHub: "2026-11-26T10:04:31.1234567Z " */
     if (n - p > 20 && s[p + 10] == 'T') {
-        int64_t t;
-        size_t k = rm_parse_utc(s + p, n - p, &t);
+        int64_t ts;
+        k = rm_parse_utc(s + p, n - p, &ts);
         if (k > 0 && s[p + k - 1] == 'Z' && p + k < n && s[p + k] == ' ') {
             rec->has_gh_ts = 1;
-            rec->gh_ts_usec = t;
+            rec->gh_ts_usec = ts;
             p += k + 1;
         }
     }
-    body = p;
-    rec->body_off = body;
-    while (p < n) {
-        const char *b = memchr(s + p, '[', n - p);
-        size_t t, k;
-        if (!b)
-            break;
-        p = (size_t)(b - s);
-        t = match_tag(s + p, n - p, &rec->version);
-        if (t) {
-            rec->type = RM_PARSE_RECORD;
-            rec->tag_off = p;
-            p += t;
-            while (p < n && s[p] == ' ')
-                p++;
-            for (k = 0; p < n && is_kind((unsigned char)s[p]); p++)
-                if (k + 1 < sizeof(rec->kind))
-                    rec->kind[k++] = s[p];
-            rec->kind[k] = '\0';
-            if (rec->version != 1)
-                rec->flags |= RM_REC_UNKNOWN_VERSION;
-            if (p < n && s[p] != ' ') {
-                rec->n_malformed++;
-                p = skip_token(s, n, p);
-            }
-            parse_fields(s, n, p, rec);
-            break;
+    rec->body_off = p;
+    /* A tag counts only at the start of the line: printed text (a pytest
+     * -v line with a test id, a log message) can never make a record. */
+    p = skip_line_noise(s, n, p);
+    if (p >= n || s[p] != '[')
+        return rec->type;
+    t = match_tag(s + p, n - p, &rec->version);
+    if (t) {
+        rec->type = RM_PARSE_RECORD;
+        rec->tag_off = p;
+        p += t;
+        while (p < n && s[p] == ' ')
+            p++;
+        for (k = 0; p < n && is_kind((unsigned char)s[p]); p++)
+            if (k + 1 < sizeof(rec->kind))
+                rec->kind[k++] = s[p];
+        rec->kind[k] = '\0';
+        if (rec->version != 1)
+            rec->flags |= RM_REC_UNKNOWN_VERSION;
+        if (p < n && s[p] != ' ') {
+            rec->n_malformed++;
+            p = skip_token(s, n, p);
         }
-        t = match_legacy(s + p, n - p, rec->prefix);
-        if (t) {
-            rec->type = RM_PARSE_LEGACY;
-            rec->tag_off = p;
-            memcpy(rec->kind, "legacy", 7);
-            parse_legacy(s, n, p + t, rec);
-            break;
-        }
-        p++;
+        parse_fields(s, n, p, rec);
+    } else if ((t = match_legacy(s + p, n - p, rec->prefix)) != 0) {
+        rec->type = RM_PARSE_LEGACY;
+        rec->tag_off = p;
+        memcpy(rec->kind, "legacy", 7);
+        parse_legacy(s, n, p + t, rec);
     }
     if (rec->type != RM_PARSE_NONE) {
         const rm_field *tr = rm_rec_get(rec, "trunc");
@@ -783,8 +907,13 @@ int rm_reader_open_fd(rm_reader *r, int fd)
     r->lineno = 0;
     r->n_cut = 0;
     r->gz_cut = 0;
+    r->gz_capped = 0;
+    r->gz_floor = RM_READER_GZ_FLOOR;
+    r->gz_limit = 0;
+    r->gz_in = r->gz_out = 0;
     r->bytes = 0;
     r->start = r->end = 0;
+    r->scanned = 0;
     r->err[0] = '\0';
     /* Peek at the first two bytes for gzip's magic (a pipe may give one). */
     while (r->end < 2) {
@@ -853,72 +982,117 @@ int rm_reader_open(rm_reader *r, const char *path)
     return 0;
 }
 
-/* Fills buf[end..cap); returns bytes added, 0 at the end, -1 on error. */
-static ssize_t fill(rm_reader *r, char *dst, size_t cap)
-{
 #ifdef RM_HAVE_ZLIB
-    if (r->gz) {
-        gz_state *g = r->z;
-        g->s.next_out = (unsigned char *)dst;
-        g->s.avail_out = (uInt)cap;
-        while (g->s.avail_out == cap) {
-            int zr;
-            if (g->s.avail_in == 0 && !g->in_eof) {
-                ssize_t got = read_some(r->fd, g->in, sizeof(g->in));
-                if (got < 0) {
-                    int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
-                    (void)k;
-                    return -1;
-                }
-                if (got == 0)
-                    g->in_eof = 1;
-                g->s.next_in = g->in;
-                g->s.avail_in = (uInt)got;
-            }
-            if (g->s.avail_in == 0 && g->in_eof) {
-                /* the source ended; inside a member means the file was cut */
-                if (g->s.total_in > 0)
-                    r->gz_cut = 1;
-                break;
-            }
-            zr = inflate(&g->s, Z_NO_FLUSH);
-            if (zr == Z_STREAM_END) {
-                /* a gzip file may hold several members */
-                inflateReset(&g->s);
-                continue;
-            }
-            if (zr == Z_BUF_ERROR)
-                continue;
-            if (zr != Z_OK) {
-                int k = snprintf(r->err, sizeof(r->err), "gzip data is corrupt: %s",
-                                 g->s.msg ? g->s.msg : "inflate failed");
+/* Inflated bytes allowed so far: max(floor, RATIO x compressed bytes
+ * read), and at most gz_limit when set. Saturates instead of overflowing. */
+static uint64_t gz_cap(const rm_reader *r)
+{
+    uint64_t cap =
+        r->gz_in > UINT64_MAX / RM_READER_GZ_RATIO ? UINT64_MAX : r->gz_in * RM_READER_GZ_RATIO;
+    if (cap < r->gz_floor)
+        cap = r->gz_floor;
+    if (r->gz_limit && cap > r->gz_limit)
+        cap = r->gz_limit;
+    return cap;
+}
+
+/* Inflates into dst[0..cap): returns bytes added, 0 at the end, -1 on an
+ * error or at the cap (r->err). Every pass of the loop consumes input or
+ * produces output, or ends it: no input can make it spin. */
+static ssize_t fill_gz(rm_reader *r, char *dst, size_t cap)
+{
+    gz_state *g = r->z;
+    uint64_t allowed = gz_cap(r);
+    size_t want = cap;
+    if (r->gz_out >= allowed) {
+        int k = snprintf(r->err, sizeof(r->err),
+                         "gzip input stopped after %llu inflated bytes, over %dx the %llu "
+                         "compressed bytes read (a gzip bomb?); gunzip it to read it all",
+                         (unsigned long long)r->gz_out, RM_READER_GZ_RATIO,
+                         (unsigned long long)r->gz_in);
+        (void)k;
+        r->gz_capped = 1;
+        return -1;
+    }
+    if (allowed - r->gz_out < want)
+        want = (size_t)(allowed - r->gz_out);
+    g->s.next_out = (unsigned char *)dst;
+    g->s.avail_out = (uInt)want;
+    while (g->s.avail_out == want) {
+        uInt in_before;
+        int zr;
+        if (g->s.avail_in == 0 && !g->in_eof) {
+            ssize_t got = read_some(r->fd, g->in, sizeof(g->in));
+            if (got < 0) {
+                int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
                 (void)k;
                 return -1;
             }
+            if (got == 0)
+                g->in_eof = 1;
+            g->s.next_in = g->in;
+            g->s.avail_in = (uInt)got;
         }
-        return (ssize_t)(cap - g->s.avail_out);
-    }
-#endif
-    {
-        ssize_t got = read_some(r->fd, dst, cap);
-        if (got < 0) {
-            int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
+        if (g->s.avail_in == 0 && g->in_eof) {
+            /* the source ended; inside a member means the file was cut */
+            if (g->s.total_in > 0)
+                r->gz_cut = 1;
+            break;
+        }
+        in_before = g->s.avail_in;
+        zr = inflate(&g->s, Z_NO_FLUSH);
+        r->gz_in += in_before - g->s.avail_in;
+        if (zr == Z_STREAM_END) {
+            /* a gzip file may hold several members */
+            inflateReset(&g->s);
+            continue;
+        }
+        /* no progress with input left: zlib cannot go on (never seen) */
+        if (zr == Z_BUF_ERROR && g->s.avail_in == 0)
+            continue;
+        if (zr != Z_OK) {
+            int k = snprintf(r->err, sizeof(r->err), "gzip data is corrupt: %s",
+                             g->s.msg ? g->s.msg : "inflate failed");
             (void)k;
+            return -1;
         }
-        return got;
     }
+    r->gz_out += want - g->s.avail_out;
+    return (ssize_t)(want - g->s.avail_out);
+}
+#endif
+
+/* Fills dst[0..cap); returns bytes added, 0 at the end, -1 on error. */
+static ssize_t fill(rm_reader *r, char *dst, size_t cap)
+{
+    ssize_t got;
+#ifdef RM_HAVE_ZLIB
+    if (r->gz)
+        return fill_gz(r, dst, cap);
+#endif
+    got = read_some(r->fd, dst, cap);
+    if (got < 0) {
+        int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
+        (void)k;
+    }
+    return got;
 }
 
 int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags)
 {
     for (;;) {
         size_t pending = r->end - r->start;
-        const char *nl = pending ? memchr(r->buf + r->start, '\n', pending) : NULL;
+        /* bytes already searched are not searched again: a line arriving a
+         * byte at a time (a slow pipe) still costs linear time */
+        const char *nl = pending > r->scanned
+                             ? memchr(r->buf + r->start + r->scanned, '\n', pending - r->scanned)
+                             : NULL;
         ssize_t got;
         if (nl) {
             size_t l = (size_t)(nl - (r->buf + r->start));
             const char *s = r->buf + r->start;
             r->start += l + 1;
+            r->scanned = 0;
             r->bytes += l + 1;
             if (r->skipping) {
                 r->skipping = 0;
@@ -935,16 +1109,18 @@ int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags
             *len = l;
             return 1;
         }
+        r->scanned = pending;
         if (r->skipping) {
             r->bytes += pending;
             r->start = r->end = 0;
-            pending = 0;
+            r->scanned = pending = 0;
         } else if (pending >= RM_READER_LINE_MAX) {
             *line = r->buf + r->start;
             *len = RM_READER_LINE_MAX;
             *flags = RM_READ_CUT;
             r->bytes += pending;
             r->start = r->end;
+            r->scanned = 0;
             r->lineno++;
             r->n_cut++;
             r->skipping = 1;
@@ -958,6 +1134,7 @@ int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags
             *flags = 0;
             r->bytes += pending;
             r->start = r->end;
+            r->scanned = 0;
             r->lineno++;
             return 1;
         }

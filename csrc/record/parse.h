@@ -61,7 +61,7 @@ typedef struct rm_rec {
     int has_gh_ts;                 /* the line began with GitHub's timestamp */
     int64_t gh_ts_usec;            /* that timestamp, microseconds since the epoch (UTC) */
     size_t body_off;               /* offset of the text after the timestamp prefix */
-    size_t tag_off;                /* offset of the tag's '[' in the line */
+    size_t tag_off;                /* offset of the tag's '[' (body_off + the noise skipped) */
     char kind[RM_PARSE_KEY_MAX];   /* record kind, "legacy" for legacy lines */
     char prefix[RM_PARSE_KEY_MAX]; /* legacy: <prefix> of [<prefix>_resource_debug] */
     const char *label;             /* legacy: text before the first "key=" (in buf) */
@@ -75,14 +75,18 @@ typedef struct rm_rec {
 } rm_rec;
 
 /* Parses one line (without its '\n'; a final '\r' is ignored) of any bytes.
- * Finds the first record tag anywhere in the line, skipping whatever comes
- * before it (GitHub's timestamp, which is parsed into gh_ts_usec, ANSI
- * colour codes, "[gw0]", "##[error]"). Never allocates; time is linear in
- * len; a tag inside a quoted value of an earlier tag is data.
- * Legacy lines get kind "legacy", nodeid mapped to test and "*_gb" floats
- * (GiB, 2^30 bytes) mapped to exact bytes: rss_gb to rss, used_gbN to
- * diskN_used, free_gbN to diskN_free, pathN to diskN; the originals stay.
- * Returns rec->type. */
+ * A record tag counts only at the start of the line, after what CI logs
+ * put there (docs/format.md, "Where a record starts"): a UTF-8 BOM,
+ * GitHub's timestamp (parsed into gh_ts_usec), then in any order ANSI
+ * escape sequences, CR, pytest's progress letters (a run of ". F E s x X",
+ * optionally followed by its " [ NN%]" counter), xdist's "[gwN] " and
+ * GitHub's "##[error]". A tag after anything else (a test id in a pytest
+ * -v line, a log message) is text, so printed text cannot forge a record.
+ * Never allocates; time is linear in len; a tag inside a quoted value is
+ * data. Legacy lines get kind "legacy", nodeid mapped to test and "*_gb"
+ * floats (GiB, 2^30 bytes) mapped to exact bytes: rss_gb to rss, used_gbN
+ * to diskN_used, free_gbN to diskN_free, pathN to diskN; the originals
+ * stay. Returns rec->type. */
 int rm_parse_line(const char *line, size_t len, rm_rec *rec);
 
 /* Field lookup: the field with this key, or NULL. */
@@ -118,6 +122,19 @@ size_t rm_parse_utc(const char *s, size_t n, int64_t *usec);
 
 enum { RM_READ_CUT = 1u << 0 };
 
+/* A gzip input may inflate to at most RM_READER_GZ_RATIO times the
+ * compressed bytes read so far, or gz_floor bytes if that is more, and
+ * never more than gz_limit when the caller sets one. Text logs compress
+ * 5-30x; deflate can reach ~1000x, so a small crafted file (a "gzip bomb")
+ * would otherwise feed the report gigabytes. Past the cap the reader stops:
+ * rm_reader_next returns -1, gz_capped is set and err says why. */
+#ifndef RM_READER_GZ_RATIO
+#define RM_READER_GZ_RATIO 64
+#endif
+#ifndef RM_READER_GZ_FLOOR
+#define RM_READER_GZ_FLOOR (1ull << 30)
+#endif
+
 typedef struct rm_reader {
     int fd;
     int own_fd;   /* close fd in rm_reader_close */
@@ -126,11 +143,17 @@ typedef struct rm_reader {
     int skipping; /* dropping the rest of a cut line */
     void *z;      /* zlib state when gz (allocated once) */
     uint64_t lineno;
-    uint64_t n_cut; /* lines cut so far */
-    int gz_cut;     /* the gzip stream ended mid-member (a truncated .gz) */
-    uint64_t bytes; /* bytes of (decompressed) input consumed */
+    uint64_t n_cut;    /* lines cut so far */
+    int gz_cut;        /* the gzip stream ended mid-member (a truncated .gz) */
+    int gz_capped;     /* inflating stopped at the cap (see RM_READER_GZ_RATIO) */
+    uint64_t gz_floor; /* inflated bytes always allowed; set after open to change */
+    uint64_t gz_limit; /* absolute cap on inflated bytes, 0 for none; set after open */
+    uint64_t gz_in;    /* compressed bytes inflated so far */
+    uint64_t gz_out;   /* bytes inflated so far */
+    uint64_t bytes;    /* bytes of (decompressed) input consumed */
     size_t start, end;
-    char err[256]; /* why rm_reader_next returned -1 */
+    size_t scanned; /* bytes after start known to hold no '\n' */
+    char err[256];  /* why rm_reader_next returned -1 */
     char buf[RM_READER_BUF];
 } rm_reader;
 
@@ -146,8 +169,11 @@ int rm_reader_open(rm_reader *r, const char *path);
 int rm_reader_open_fd(rm_reader *r, int fd);
 
 /* Next line, without its '\n'. *line points into r->buf and stays valid
- * until the next call. Returns 1 for a line (r->lineno is its number), 0 at
- * the end of input, -1 on a read or decompression error (r->err). */
+ * until the next call. Any bytes (NUL, invalid UTF-8) are delivered as
+ * they are; memory is bounded by RM_READER_BUF and time is linear in the
+ * input. Returns 1 for a line (r->lineno is its number), 0 at the end of
+ * input, -1 on a read or decompression error or at the gzip cap (r->err;
+ * the lines before it were delivered). */
 int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags);
 
 void rm_reader_close(rm_reader *r);

@@ -28,14 +28,19 @@
 
 /* A record being built, on the caller's stack or in static storage.
  * Every rm_line_* function is async-signal-safe: no malloc, no stdio, no
- * locks, no locale; output is bounded by RM_LINE_MAX. */
+ * locks, no locale; output is bounded by RM_LINE_MAX. A finished record
+ * (buf, len) is at most RM_LINE_MAX - 5 bytes, so with the newline that
+ * rm_line_write_log puts before it, it still fits one atomic write(2). */
 typedef struct rm_line {
     size_t len;
     int truncated; /* a value was cut or a field dropped for lack of room */
+    char lead;     /* '\n', right before buf: see rm_line_write_log */
     char buf[RM_LINE_MAX];
 } rm_line;
 
-/* Starts "[resmon/1] <kind>". kind is a short lowercase word. */
+/* Starts "[resmon/1] <kind>". kind is a short lowercase word: at most 32
+ * bytes are kept and any byte outside [a-z_] is written as '_', so a kind
+ * can never add a field or a line. */
 void rm_line_begin(rm_line *l, const char *kind);
 
 /* key=<decimal>. */
@@ -62,6 +67,17 @@ void rm_line_sample(rm_line *l, const rm_sample *s);
 
 /* Ends the record: adds trunc=1 if needed, then " ;\n". Returns the length. */
 size_t rm_line_end(rm_line *l);
+
+/* Writes a finished record to a stream others write to as well: the job
+ * log (a terminal or a pipe that pytest's own output shares). The record
+ * goes out as "\n" + record in one write(2), so it starts a line whatever
+ * was left on the current one (pytest writes "tests/t.py::test_a " or
+ * progress dots without a newline); the parser takes a record only at the
+ * start of a line. The cost is an empty line when the stream was already
+ * at a line start: a writer cannot know what others wrote. Record files,
+ * which only resmon writes, get the record alone (rm_write_all of buf).
+ * Returns 0, or -1 with errno set. Async-signal-safe: write(2) only. */
+int rm_line_write_log(int fd, rm_line *l);
 
 /* write(2) of all n bytes, retrying on EINTR and short writes.
  * Returns 0, or -1 with errno set. Async-signal-safe. */

@@ -18,6 +18,12 @@
 /* Everything in this file is async-signal-safe: it touches only the
  * caller's rm_line and calls nothing but write(2). */
 
+/* rm_line_write_log writes lead and buf as one run of bytes, so buf must
+ * follow lead with no padding between them: a char array needs no
+ * alignment, so no ABI pads there; this array type fails to compile if one
+ * ever did. */
+typedef char rm_lead_before_buf[offsetof(rm_line, buf) == offsetof(rm_line, lead) + 1 ? 1 : -1];
+
 size_t rm_fmt_u64(char *out, uint64_t v)
 {
     char tmp[24];
@@ -61,16 +67,18 @@ static void put_field(rm_line *l, const char *key, const char *val, size_t n)
 void rm_line_begin(rm_line *l, const char *kind)
 {
     char v[24];
-    size_t n = rm_fmt_u64(v, RM_FORMAT_VERSION);
+    size_t n = rm_fmt_u64(v, RM_FORMAT_VERSION), i;
     l->len = 0;
     l->truncated = 0;
+    l->lead = '\n';
     put(l, RM_TAG, sizeof(RM_TAG) - 1);
     put(l, v, n);
     put(l, "] ", 2);
-    n = strlen(kind);
-    if (n > 32)
-        n = 32;
-    put(l, kind, n);
+    /* docs/format.md: kind = 1*(a-z / "_"); anything else becomes '_' */
+    for (i = 0; i < 32 && kind[i]; i++)
+        l->buf[l->len++] = (kind[i] >= 'a' && kind[i] <= 'z') ? kind[i] : '_';
+    if (i == 0)
+        put(l, "_", 1);
 }
 
 void rm_line_u64(rm_line *l, const char *key, uint64_t v)
@@ -280,6 +288,14 @@ size_t rm_line_end(rm_line *l)
         put(l, " trunc=1", 8);
     put(l, " ;\n", 3);
     return l->len;
+}
+
+int rm_line_write_log(int fd, rm_line *l)
+{
+    /* lead and buf are adjacent (rm_lead_before_buf): one write(2) of at
+     * most RM_LINE_MAX bytes, as atomic as the record alone */
+    l->lead = '\n';
+    return rm_write_all(fd, (const char *)l + offsetof(rm_line, lead), l->len + 1);
 }
 
 int rm_write_all(int fd, const char *buf, size_t n)

@@ -25,6 +25,14 @@ _RESERVED = frozenset(
     "pythr mem_total mem_avail mem_free mem_cached swap_total swap_free cg_use cg_lim cg_peak "
     "cg_oom trunc at kind".split())
 
+#: Record kinds log_resource_snapshot may write. The other kinds (test,
+#: fixture, gasp, verdict, event, ...) are evidence the report trusts, so
+#: only resmon's own writers make them (docs/format.md, "Kinds").
+SNAPSHOT_KINDS = ("mark",)
+
+# Longest metadata key, as the C writer cuts them (csrc/ext/emit.c RM_KEY_MAX).
+_KEY_MAX = 48
+
 _TRUE = ("1", "true", "yes", "on")
 
 _state = {"enabled": None, "records_path": None, "identity": False}
@@ -146,15 +154,31 @@ def _cuda_fields(fields):
         say_once("cuda", f"cannot read CUDA memory: {exc!r}")
 
 
-def _meta_fields(metadata):
+def _meta_fields(metadata, taken=()):
+    """The caller's metadata as (key, value) fields with safe, unique keys.
+
+    A key becomes [A-Za-z0-9_] only (any other character is "_"), at most 48
+    characters; a key resmon writes itself (rss, test, diskN, cudaN_...) is
+    renamed meta_<key>. A key already in the record (in ``taken``, or an
+    earlier key that sanitizes alike: "a b" and "a_b") gets the first free
+    suffix _2, _3, ..., in the order given: nothing is lost, and a record
+    never holds one key twice.
+    """
     fields = []
     if not metadata:
         return fields
+    used = set(taken)
     items = metadata.items() if hasattr(metadata, "items") else metadata
     for key, value in items:
-        key = re.sub(r"[^A-Za-z0-9_]", "_", str(key))[:48] or "_"
-        if key in _RESERVED or key.startswith("disk") or key.startswith("cuda"):
-            key = "meta_" + key
+        base = re.sub(r"[^A-Za-z0-9_]", "_", str(key))[:_KEY_MAX] or "_"
+        if base in _RESERVED or base.startswith(("disk", "cuda")):
+            base = ("meta_" + base)[:_KEY_MAX]
+        key, n = base, 1
+        while key in used:
+            n += 1
+            suffix = "_%d" % n
+            key = base[:_KEY_MAX - len(suffix)] + suffix
+        used.add(key)
         fields.append((key, value))
     return fields
 
@@ -168,13 +192,21 @@ def log_resource_snapshot(label, *, paths=(), prefix=None, metadata=None, force=
     usage and limit, native and Python thread counts, and used/free bytes of
     each path in ``paths``; CUDA memory per device when torch is already
     imported and CUDA is initialised. ``prefix`` names the caller (written as
-    ``prefix=``); ``metadata`` adds key=value fields (escaped, never trusted).
+    ``prefix=``); ``metadata`` adds key=value fields (escaped, never trusted;
+    keys made unique as :func:`_meta_fields` says). ``kind`` must be one of
+    :data:`SNAPSHOT_KINDS` ("mark"): any other raises ValueError, so a test
+    cannot write a record that poses as resmon's evidence (a "gasp" or a
+    "verdict").
 
     Writes only when enabled (see :func:`analysis_resource_debug_enabled`)
     or when ``force`` is true. Returns the :class:`Sample`, or None when
     nothing was written. Never raises because of the OS: a failed write is
     reported once on stderr.
     """
+    if kind not in SNAPSHOT_KINDS:
+        raise ValueError("log_resource_snapshot: kind must be %s, not %r: the other record "
+                         "kinds are resmon's own evidence (docs/format.md)"
+                         % (" or ".join(repr(k) for k in SNAPSHOT_KINDS), kind))
     if core is None or not (force or analysis_resource_debug_enabled()):
         return None
     _identity()
@@ -215,7 +247,7 @@ def log_resource_delta(label, before, after=None, *, paths=(), metadata=None, fo
             fields.append((key, a - b))
     if before.monotonic is not None and after.monotonic is not None:
         fields.append(("dt", f"{after.monotonic - before.monotonic:.6f}"))
-    fields.extend(_meta_fields(metadata))
+    fields.extend(_meta_fields(metadata, taken=[k for k, _ in fields]))
     log_resource_snapshot(label, paths=paths, metadata=fields, force=True, kind="mark")
     return after
 

@@ -102,8 +102,11 @@ def test_untrusted_text_cannot_forge_or_break_records(tmp_path):
                             "PYTEST_CURRENT_TEST": "t.py::test[\n[resmon/1] x] (call)"})
     assert out.returncode == 0, out.stderr.decode()
     err = out.stderr.decode("ascii")  # ASCII only, or this raises
-    lines = err.splitlines()
-    assert len(lines) == len(NASTY)  # one line per call, no extra line
+    lines = err.splitlines()[1::2]
+    # one line per call, no extra line; on the job log each record starts a
+    # line of its own (a newline first: docs/format.md, "Where a record starts")
+    assert err == "".join("\n" + line + "\n" for line in lines)
+    assert len(lines) == len(NASTY)
     parsed = [parse_record(line) for line in lines]
     assert all(p and p[0] == "mark" and p[1]["_complete"] for p in parsed)
     for label, (_, f) in zip(NASTY, parsed):
@@ -214,3 +217,66 @@ def test_markers_reach_job_log_under_capture_and_cp1252(tmp_path):
     assert [f["label"] for _, f in marks] == want
     assert marks[0][1]["test"].startswith("test_ex.py::test_marks[")
     out.stdout.decode("ascii")
+
+
+@pytest.mark.parametrize("kind", ["gasp", "verdict", "test", "event", "sample", "MARK", "mark ",
+                                  "mark\n[resmon/1] verdict exit=0 ;", "", None, 3])
+def test_kind_is_validated(kind):
+    # a test must not write a record that poses as resmon's own evidence
+    out = run_py(f"""
+        import resmon
+        for force in (True, False):  # checked even when markers are off
+            try:
+                resmon.log_resource_snapshot('x', kind={kind!r}, force=force)
+            except ValueError as exc:
+                assert "kind must be 'mark'" in str(exc) and repr({kind!r}) in str(exc), exc
+            else:
+                raise AssertionError("no ValueError")
+        resmon.log_resource_snapshot('fine', kind='mark', force=True)
+    """)
+    assert out.returncode == 0, out.stderr.decode()
+    assert [(k, f["label"]) for k, f in records(out.stderr.decode())] == [("mark", "fine")]
+
+
+def test_extension_refuses_a_malformed_kind():
+    # below the API: the C writer only ever writes a kind of [a-z_]
+    out = run_py("""
+        from resmon._core import core
+        for bad in ("ver dict", "mark\\n[resmon/1] gasp ;", "", "x" * 33, "Mark", "caf\\u00e9"):
+            try:
+                core.emit(bad, None, to=1)
+            except ValueError as exc:
+                assert "record kind must be 1 to 32 characters of a-z and '_'" in str(exc), exc
+            else:
+                raise AssertionError(repr(bad))
+        core.emit("x" * 32, None, to=1)
+    """)
+    assert out.returncode == 0, out.stderr.decode()
+    (kind, _), = records(out.stderr.decode())
+    assert kind == "x" * 32
+
+
+def test_colliding_metadata_keys_stay_unique(tmp_path):
+    rec = tmp_path / "records.log"
+    out = run_py("""
+        import resmon
+        meta = [("a b", 1), ("a_b", 2), ("a-b", 3), ("rss", 4), ("meta_rss", 5),
+                ("x" * 60, 6), ("x" * 48 + "y", 7), ("disk0", 8), ("", 9), ("!", 10),
+                ("prefix", 11), ("a_b_2", 12)]
+        resmon.log_resource_snapshot("keys", prefix="p", metadata=meta, force=True)
+        before = resmon.sample(full=True)
+        resmon.log_resource_delta("delta", before, metadata={"d_rss": "mine", "dt": "mine",
+                                                             "d rss": "too"}, force=True)
+    """, env={"RESMON_RECORDS": str(rec)})
+    assert out.returncode == 0, out.stderr.decode()
+    # the independent reader raises ValueError on a duplicate key
+    (_, snap), (_, delta) = records(rec.read_text("ascii"))
+    x48 = "x" * 48
+    want = {"a_b": "1", "a_b_2": "2", "a_b_3": "3", "meta_rss": "4", "meta_rss_2": "5",
+            x48: "6", x48[:46] + "_2": "7", "meta_disk0": "8", "_": "9", "__2": "10",
+            "meta_prefix": "11", "a_b_2_2": "12"}
+    assert {k: snap[k] for k in want} == want
+    assert snap["prefix"] == "p" and int(snap["rss"]) > 0 and snap["label"] == "keys"
+    assert delta["d_rss_2"] == "mine" and delta["dt_2"] == "mine" and delta["d_rss_3"] == "too"
+    # the real delta fields keep their names
+    assert delta["d_rss"].lstrip("-").isdigit() and float(delta["dt"]) >= 0

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_report.c: libFuzzer target over the record parser, the line reader and the whole report. */
-#include "record/parse.h"
+/* fuzz_report.c: libFuzzer target over the parser, the writer, the line reader and the report. */
+#include "parse_checks.h"
 #include "report/report.h"
 
 #include <stdint.h>
@@ -8,28 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-static rm_rec rec;
-
-/* Every accessor on the parse of the whole input as one line. */
-static void parse_once(const uint8_t *data, size_t size)
-{
-    uint64_t u;
-    int64_t i;
-    unsigned k;
-    if (rm_parse_line((const char *)data, size, &rec) == RM_PARSE_NONE)
-        return;
-    for (k = 0; k < rec.n_fields; k++) {
-        /* every field is inside the buffer and NUL-terminated */
-        if (rec.f[k].key < rec.buf ||
-            rec.f[k].val + rec.f[k].val_len >= rec.buf + sizeof(rec.buf) ||
-            rec.f[k].val[rec.f[k].val_len] != '\0')
-            __builtin_trap();
-    }
-    (void)rm_rec_u64(&rec, "rss", &u);
-    (void)rm_rec_i64(&rec, "d_rss", &i);
-    (void)rm_rec_usec(&rec, "mono", &u);
-}
 
 static void report_all(rm_run *run)
 {
@@ -52,7 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rm_run *run;
     size_t start = 0, line = 0;
-    parse_once(data, size);
+    /* the parser, the writer and the reader alone (parse_checks.h) */
+    fz_check_line(data, size);
+    fz_check_writer(data, size);
+    fz_check_reader(data, size);
 
     /* the ingest, line by line as the reader would give them */
     run = rm_run_new("fuzz");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #ifdef RM_HAVE_ZLIB
 #include <zlib.h>
@@ -106,14 +107,11 @@ static void test_tolerance(void)
     CHECK(rec.n_malformed == 6);
     CHECK(val_is("good", "1") && val_is("last", "2"));
     CHECK(rec.n_fields == 2);
-    /* NUL bytes and invalid UTF-8 before and inside a record */
-    n = 0;
-    memcpy(line + n, "\xff\xfe\x00\xc3[", 5);
-    n += 5;
+    /* NUL bytes and invalid UTF-8 inside a record */
     {
         static const char r[] = "[resmon/1] mark a=\"\xff\x00z\" b=2 ;";
-        memcpy(line + n, r, sizeof(r) - 1);
-        n += sizeof(r) - 1;
+        memcpy(line, r, sizeof(r) - 1);
+        n = sizeof(r) - 1;
     }
     CHECK(rm_parse_line(line, n, &rec) == RM_PARSE_RECORD);
     {
@@ -122,6 +120,12 @@ static void test_tolerance(void)
     }
     CHECK(val_is("b", "2"));
     CHECK(!(rec.flags & RM_REC_INCOMPLETE));
+    /* ... but before a record they are text: the tag is not at a line start */
+    memcpy(line, "\xff\xfe\x00\xc3", 4);
+    memcpy(line + 4, "[resmon/1] mark b=2 ;", 21);
+    CHECK(rm_parse_line(line, 25, &rec) == RM_PARSE_NONE);
+    line[0] = '\0';
+    CHECK(rm_parse_line(line, 25, &rec) == RM_PARSE_NONE);
     /* escapes */
     CHECK(parse("[resmon/1] mark v=\"q\\\"b\\\\n\\nt\\tr\\r\\x00\\x7f\" ;") == RM_PARSE_RECORD);
     {
@@ -144,6 +148,148 @@ static void test_forgery(void)
     CHECK(strcmp(rec.kind, "mark") == 0);
     /* the first tag wins */
     CHECK(parse("[x_resource_debug] l: rss_gb=1 [resmon/1] mark ;") == RM_PARSE_LEGACY);
+}
+
+/* Where a record may start (docs/format.md): only at the start of a line,
+ * after the timestamp, colour, CR and progress noise of CI logs. */
+static void test_line_start(void)
+{
+    static const char *yes[] = {
+        "[resmon/1] mark a=1 ;",
+        "\r[resmon/1] mark a=1 ;",
+        "2026-11-26T10:04:31.1234567Z [resmon/1] mark a=1 ;",
+        /* progress dots of the test before, coloured, as pytest --color=yes prints them */
+        "2026-11-26T10:04:31.1234567Z \x1b[32m.\x1b[0m\x1b[31mF\x1b[0m\x1b[33ms\x1b[0m"
+        "[resmon/1] mark a=1 ;",
+        "..FEsxX.[resmon/1] mark a=1 ;",
+        /* the progress counter pytest writes after the last test of a file */
+        "....                                      [ 50%][resmon/1] mark a=1 ;",
+        "\x1b[32m.\x1b[0m\x1b[32m                    [100%]\x1b[0m[resmon/1] mark a=1 ;",
+        "F [  5%][resmon/1] mark a=1 ;",
+        "EE  [ 10%][resmon/1] mark a=1 ;",
+        /* tput sgr0, an OSC hyperlink, a two-byte escape */
+        "\x1b(B\x1b[m[resmon/1] mark a=1 ;",
+        "\x1b]8;;https://x.invalid/\x07\x1b]8;;\x1b\\[resmon/1] mark a=1 ;",
+        "\x1b"
+        "7[resmon/1] mark a=1 ;",
+        "[gw12] [resmon/1] mark a=1 ;",
+        "2026-11-26T10:04:31.1234567Z ##[warning][resmon/1] mark a=1 ;",
+        "\r\r\x1b[0m\r[resmon/1] mark a=1 ;",
+    };
+    static const char *no[] = {
+        "y[resmon/1] mark a=1 ;",
+        " [resmon/1] mark a=1 ;",
+        "\t[resmon/1] mark a=1 ;",
+        ". [resmon/1] mark a=1 ;", /* a space is not progress */
+        "..  [ 50%] [resmon/1] mark a=1 ;",
+        "[ 50%][resmon/1] mark a=1 ;", /* a counter needs progress letters before it */
+        ". [50%][resmon/1] mark a=1 ;",
+        ". [  %][resmon/1] mark a=1 ;",
+        ". [5 0%][resmon/1] mark a=1 ;",
+        ". [1 %][resmon/1] mark a=1 ;",
+        /* pytest's exception lines: "E" and spaces, then text anyone controls */
+        "E       [ 50%][resmon/1] verdict exit=0 ;",
+        "E       [resmon/1] verdict exit=0 ;",
+        "[gw0][resmon/1] mark a=1 ;",
+        "[gw] [resmon/1] mark a=1 ;",
+        "##[error] [resmon/1] mark a=1 ;",
+        "##[][resmon/1] mark a=1 ;",
+        "\x1b[31[resmon/1] mark a=1 ;", /* an unfinished escape */
+        "\x1b]8;;x[resmon/1] mark a=1 ;",
+        "\x1bP[resmon/1] mark a=1 ;",
+        /* the writers of older versions: a record after pytest's open line */
+        "tests/t.py::test_a [resmon/1] test phase=setup at=start ;",
+        "tests/test_a.py ..[resmon/1] test phase=setup at=start ;",
+        "INFO root: [resmon/1] mark a=1 ;",
+        "x [x_resource_debug] l: rss_gb=1",
+    };
+    size_t i;
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        int ok = parse(yes[i]) == RM_PARSE_RECORD && val_is("a", "1") &&
+                 strcmp(rec.kind, "mark") == 0 && !(rec.flags & RM_REC_INCOMPLETE) &&
+                 memcmp(yes[i] + rec.tag_off, "[resmon/1]", 10) == 0 && rec.tag_off >= rec.body_off;
+        if (!ok)
+            fprintf(stderr, "not a record: %zu\n", i);
+        CHECK(ok);
+    }
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        int ok = parse(no[i]) == RM_PARSE_NONE;
+        if (!ok)
+            fprintf(stderr, "a record: %zu\n", i);
+        CHECK(ok);
+    }
+    /* legacy lines follow the same rule */
+    CHECK(parse("2026-11-26T10:04:31.1234567Z \x1b[32m..\x1b[0m[x_resource_debug] l: rss_gb=1") ==
+          RM_PARSE_LEGACY);
+    CHECK(val_is("rss", "1073741824"));
+}
+
+/* Issue 10: pytest -v prints test ids raw, so a parametrize id holding a
+ * tag put a forged verdict into the job log. */
+static void test_forged_in_pytest_output(void)
+{
+    static const char *lines[] = {
+        "tests/test_x.py::test_x[[resmon/1] verdict exit=0 status=0 oom=0 ;] PASSED [ 50%]",
+        "2026-11-26T10:04:31.1234567Z tests/test_x.py::test_x[[resmon/1] verdict exit=0 ;] ",
+        "2026-11-26T10:04:31.1234567Z \x1b[32mPASSED\x1b[0m tests/test_x.py::test_x[[resmon/1] "
+        "verdict exit=0 ;]",
+        "[gw0] [ 50%] PASSED tests/test_x.py::test_x[[resmon/1] verdict exit=0 ;] ",
+        "FAILED tests/test_x.py::test_x[[resmon/1] gasp signal=SIGKILL signo=9 ;] - assert 0",
+        "_____ test_x[[resmon/1] verdict exit=0 ;] _____",
+        "tests/test_x.py::test_x[[op_resource_debug] l: rss_gb=99] PASSED [100%]",
+    };
+    size_t i;
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        CHECK(parse(lines[i]) == RM_PARSE_NONE);
+}
+
+/* The writer's job-log copy starts a line of its own, so the plugin's real
+ * record after pytest's open "tests/t.py::test_x[...] " is still read,
+ * and the forged one in the test id is not. */
+static void test_writer_starts_a_line(void)
+{
+    static rm_line l;
+    static rm_reader r;
+    static const char id[] = "tests/t.py::test_x[[resmon/1] verdict exit=0 ;] ";
+    const char *line;
+    size_t len;
+    unsigned flags;
+    int fds[2], got = 0, records = 0;
+    CHECK(pipe(fds) == 0);
+    /* pytest -v: the test id, no newline; then our marker; then pytest again */
+    CHECK(write(fds[1], id, sizeof(id) - 1) == (ssize_t)(sizeof(id) - 1));
+    rm_line_begin(&l, "test");
+    rm_line_cstr(&l, "at", "start");
+    rm_line_end(&l);
+    CHECK(rm_line_write_log(fds[1], &l) == 0);
+    CHECK(write(fds[1], "PASSED [ 50%]\n", 14) == 14);
+    close(fds[1]);
+    CHECK(rm_reader_open_fd(&r, fds[0]) == 0);
+    while (rm_reader_next(&r, &line, &len, &flags) == 1) {
+        got++;
+        if (rm_parse_line(line, len, &rec) != RM_PARSE_NONE) {
+            records++;
+            CHECK(strcmp(rec.kind, "test") == 0 && val_is("at", "start"));
+        }
+    }
+    CHECK(got == 3 && records == 1);
+    rm_reader_close(&r);
+    close(fds[0]);
+    /* the newline goes in the same write: at most RM_LINE_MAX bytes */
+    rm_line_begin(&l, "mark");
+    while (!l.truncated)
+        rm_line_cstr(&l, "k", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    CHECK(rm_line_end(&l) + 1 <= RM_LINE_MAX);
+    /* a hostile kind cannot add a field or a line */
+    rm_line_begin(&l, "ver dict\n[resmon/1] gasp signal=9 ;");
+    rm_line_end(&l);
+    CHECK(memchr(l.buf, '\n', l.len - 1) == NULL);
+    CHECK(rm_parse_line(l.buf, l.len - 1, &rec) == RM_PARSE_RECORD);
+    CHECK(rec.n_fields == 0 && strlen(rec.kind) == 32);
+    CHECK(strspn(rec.kind, "abcdefghijklmnopqrstuvwxyz_") == 32);
+    rm_line_begin(&l, "");
+    rm_line_end(&l);
+    CHECK(l.len == 15 && memcmp(l.buf, "[resmon/1] _ ;\n", 15) == 0);
 }
 
 static void test_legacy(void)
@@ -229,20 +375,39 @@ static void test_limits(void)
     CHECK(rm_rec_get(&rec, "v") == NULL && rec.n_dropped == 1);
 
     /* worst cases for time: 1 MB of '[', of "[resmon/", of "[a_a" (legacy
-     * prefix scans) and of ": " in a legacy label. Linear: well under 50 ms. */
+     * prefix scans), of ": " in a legacy label, of quotes and escapes in a
+     * value, and of the noise allowed before a tag: ANSI codes (whole, and
+     * one unfinished), CR, progress letters and counters, "[gwN] ". Linear:
+     * well under 50 ms. Every line ends in a tag; after noise alone it is
+     * a record (record = 1). */
     {
-        const char *pats[] = {"[", "[resmon/", "[aaaaaaaaaaaaaaaaaaaaaa", ": ", "\"", "\\x"};
+        static const struct {
+            const char *head, *pat;
+            int record;
+        } pats[] = {
+            {"", "[", 0},
+            {"", "[resmon/", 0},
+            {"", "[aaaaaaaaaaaaaaaaaaaaaa", 0},
+            {"[x_resource_debug] ", ": ", 0},
+            {"[resmon/1] m v=\"", "\"", 0},
+            {"[resmon/1] m v=\"", "\\x", 0},
+            {"", "\x1b[31m", 1},
+            {"\x1b[", "0;", 0},
+            {"\x1b]", "0;", 0},
+            {"", "\r", 1},
+            {"", ".", 1},
+            {"", ".E [ 50%]", 1},
+            {"", "[gw0] ", 1},
+        };
         size_t k;
         for (k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
-            size_t pl = strlen(pats[k]);
-            n = 0;
-            if (k >= 3)
-                n = (size_t)snprintf(big, sizeof(big),
-                                     k == 3 ? "[x_resource_debug] " : "[resmon/1] m v=\"");
+            size_t pl = strlen(pats[k].pat);
+            n = (size_t)snprintf(big, sizeof(big), "%s", pats[k].head);
             while (n + pl < 1024 * 1024) {
-                memcpy(big + n, pats[k], pl);
+                memcpy(big + n, pats[k].pat, pl);
                 n += pl;
             }
+            n += (size_t)snprintf(big + n, sizeof(big) - n, "[resmon/1] mark a=1 ;");
             c0 = clock();
             for (i = 0; i < 10; i++)
                 rm_parse_line(big, n, &rec);
@@ -250,6 +415,10 @@ static void test_limits(void)
             if (secs > 0.05)
                 fprintf(stderr, "pattern %zu: %.3f s per 1 MB line\n", k, secs);
             CHECK(secs < 0.05);
+            if (pats[k].record) {
+                CHECK(rec.type == RM_PARSE_RECORD && val_is("a", "1"));
+                CHECK(rec.tag_off == n - 21);
+            }
         }
     }
 }
@@ -323,15 +492,89 @@ static void write_file(const char *path, const char *data, size_t n)
     fclose(fp);
 }
 
+/* A temporary file in $TMPDIR (else /tmp); its path in path. */
+static int tmp_file(char *path, size_t n)
+{
+    const char *dir = getenv("TMPDIR");
+    int k = snprintf(path, n, "%s/rm_test_parse_XXXXXX", dir && *dir ? dir : "/tmp");
+    if (k < 0 || (size_t)k >= n)
+        return -1;
+    return mkstemp(path);
+}
+
+#ifdef RM_HAVE_ZLIB
+/* Reads a gzip file to its end; returns the lines and sets *rc. */
+static size_t read_all(rm_reader *r, const char *path, uint64_t floor, uint64_t limit, int *rc)
+{
+    const char *line;
+    size_t len, lines = 0;
+    unsigned flags;
+    *rc = -2;
+    if (rm_reader_open(r, path) != 0)
+        return 0;
+    CHECK(r->gz && r->gz_floor == RM_READER_GZ_FLOOR && r->gz_limit == 0);
+    if (floor)
+        r->gz_floor = floor;
+    r->gz_limit = limit;
+    while ((*rc = rm_reader_next(r, &line, &len, &flags)) == 1)
+        lines++;
+    return lines;
+}
+
+/* A small file that inflates far past RM_READER_GZ_RATIO x its size: the
+ * reader delivers the lines up to the cap, then stops with a note. */
+static void test_gzip_bomb(const char *path)
+{
+    static rm_reader r;
+    static char kib[1024];
+    gzFile gz = gzopen(path, "wb9");
+    size_t lines;
+    int i, rc;
+    CHECK(gz != NULL);
+    memset(kib, 'a', sizeof(kib) - 1);
+    kib[sizeof(kib) - 1] = '\n';
+    for (i = 0; i < 16 * 1024; i++) /* 16 MiB of 1 KiB lines, ~20 KB compressed */
+        CHECK(gzwrite(gz, kib, sizeof(kib)) == (int)sizeof(kib));
+    gzclose(gz);
+    /* a floor of 1 MiB, far above 64x ~1 KB of input: the floor is the cap */
+    lines = read_all(&r, path, 1u << 20, 0, &rc);
+    CHECK(rc == -1 && r.gz_capped && !r.gz_cut);
+    CHECK(strstr(r.err, "gzip bomb") != NULL);
+    CHECK(r.gz_out == 1u << 20 && lines == 1024);
+    CHECK(r.bytes == lines * sizeof(kib));
+    /* the cap holds: the next call stops again, without reading on */
+    {
+        const char *line;
+        size_t len;
+        unsigned flags;
+        CHECK(rm_reader_next(&r, &line, &len, &flags) == -1);
+    }
+    rm_reader_close(&r);
+    /* an absolute cap set by the caller wins over the floor */
+    lines = read_all(&r, path, 1ull << 40, 4096, &rc);
+    CHECK(rc == -1 && r.gz_capped && lines == 4 && r.gz_out == 4096);
+    rm_reader_close(&r);
+    /* no floor: the ratio alone stops it early */
+    lines = read_all(&r, path, 1, 0, &rc);
+    CHECK(rc == -1 && r.gz_capped && lines < 64);
+    CHECK(r.gz_out <= RM_READER_GZ_RATIO * r.gz_in);
+    rm_reader_close(&r);
+    /* the default floor (1 GiB) lets the whole 16 MiB through */
+    lines = read_all(&r, path, 0, 0, &rc);
+    CHECK(rc == 0 && !r.gz_capped && lines == 16 * 1024 && r.gz_out == 16u << 20);
+    rm_reader_close(&r);
+}
+#endif
+
 static void test_reader(void)
 {
     static rm_reader r;
     static char data[300 * 1024];
-    char path[] = "/tmp/rm_test_reader_XXXXXX";
+    char path[512];
     const char *line;
     size_t len, n = 0;
     unsigned flags;
-    int fd = mkstemp(path);
+    int fd = tmp_file(path, sizeof(path));
     CHECK(fd >= 0);
     close(fd);
     n += (size_t)sprintf(data + n, "one\r\n\ntwo\n");
@@ -380,7 +623,16 @@ static void test_reader(void)
             total++;
         CHECK(total == 20001);
         CHECK(len == 13 && memcmp(line, "second member", 13) == 0);
-        CHECK(!r.gz_cut);
+        CHECK(!r.gz_cut && !r.gz_capped);
+        rm_reader_close(&r);
+        /* text compresses well under RM_READER_GZ_RATIO: no cap even
+         * without the floor */
+        CHECK(rm_reader_open(&r, path) == 0);
+        r.gz_floor = 1;
+        total = 0;
+        while (rm_reader_next(&r, &line, &len, &flags) == 1)
+            total++;
+        CHECK(total == 20001 && !r.gz_capped);
         rm_reader_close(&r);
         CHECK(truncate(path, 2000) == 0);
         CHECK(rm_reader_open(&r, path) == 0);
@@ -389,13 +641,59 @@ static void test_reader(void)
             total++;
         CHECK(total > 10 && total < 20000);
         CHECK(r.gz_cut);
+        CHECK(!r.gz_capped);
         rm_reader_close(&r);
     }
+    test_gzip_bomb(path);
 #else
     write_file(path, "\x1f\x8b\x08\x00", 4);
     CHECK(rm_reader_open(&r, path) == -1 && strstr(r.err, "zlib") != NULL);
 #endif
     unlink(path);
+}
+
+/* A pipe that delivers a few bytes at a time (a slow writer): the same
+ * lines, cut where they must be; each byte is searched for '\n' once. */
+static void test_reader_trickle(void)
+{
+    static rm_reader r;
+    static char data[80 * 1024];
+    const char *line;
+    size_t len, n = 0, i;
+    unsigned flags;
+    int fds[2], status = 0;
+    pid_t pid;
+    n += (size_t)sprintf(data + n, "a\n\n");
+    memset(data + n, 'L', 70000);
+    n += 70000;
+    n += (size_t)sprintf(data + n, "\ntail\nend");
+    CHECK(pipe(fds) == 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        for (i = 0; i < n; i += 7) {
+            if (write(fds[1], data + i, n - i < 7 ? n - i : 7) < 0)
+                _exit(1);
+            if (i % 4096 == 0)
+                usleep(100);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    CHECK(rm_reader_open_fd(&r, fds[0]) == 0);
+    CHECK(rm_reader_next(&r, &line, &len, &flags) == 1 && len == 1 && line[0] == 'a');
+    CHECK(rm_reader_next(&r, &line, &len, &flags) == 1 && len == 0);
+    CHECK(rm_reader_next(&r, &line, &len, &flags) == 1 && len == RM_READER_LINE_MAX &&
+          flags == RM_READ_CUT && line[0] == 'L' && line[len - 1] == 'L');
+    CHECK(rm_reader_next(&r, &line, &len, &flags) == 1 && len == 4 && !flags &&
+          memcmp(line, "tail", 4) == 0);
+    CHECK(rm_reader_next(&r, &line, &len, &flags) == 1 && len == 3 && memcmp(line, "end", 3) == 0);
+    CHECK(rm_reader_next(&r, &line, &len, &flags) == 0);
+    CHECK(r.bytes == n && r.lineno == 5 && r.n_cut == 1);
+    rm_reader_close(&r);
+    close(fds[0]);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_time(void)
@@ -417,10 +715,14 @@ int main(void)
     test_noise();
     test_tolerance();
     test_forgery();
+    test_line_start();
+    test_forged_in_pytest_output();
+    test_writer_starts_a_line();
     test_legacy();
     test_limits();
     test_roundtrip();
     test_reader();
+    test_reader_trickle();
     test_time();
     return check_done("test_parse");
 }
