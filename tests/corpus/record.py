@@ -115,7 +115,12 @@ def pytest_runtest_call(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    return (yield from _wrap("teardown", item))
+    try:
+        return (yield from _wrap("teardown", item))
+    finally:  # the series the trend is about: RSS at the end of each test
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+        _w("rss", str(os.getpid()), str(pages * os.sysconf("SC_PAGE_SIZE")))
 
 
 def pytest_unconfigure(config):
@@ -243,6 +248,13 @@ class Step:
                 rows.append((words[0], int(words[1])) + tuple(words[2:]))
         return rows
 
+    def series(self, pid=None):
+        """RSS at the end of each test of pid (default: the main process), as
+        the conftest read it from /proc/self/statm, independently of resmon."""
+        if pid is None:
+            pid = next((p for p, role in self.pids().items() if role == "main"), None)
+        return [int(row[2]) for row in self.truth() if row[0] == "rss" and row[1] == pid]
+
     def pids(self):
         return {row[1]: row[2] for row in self.truth() if row[0] == "configure"}
 
@@ -327,8 +339,11 @@ class Scenario:
         SCENARIOS[name] = self
 
 
-def judged(verdict, boundary=None, culprit=None, trend="*", joblog=None):
-    """Both modes alike unless joblog gives keys that differ."""
+def judged(verdict, boundary=None, culprit=None, trend="*", joblog=None, step=None):
+    """Both modes alike unless joblog gives keys that differ. With step, the
+    trend is checked against the recorded series first."""
+    if step is not None:
+        shape(step, trend)
     all_ = {"verdict": verdict, "boundary": boundary, "culprit": culprit, "trend": trend}
     job = dict(all_)
     job.update(joblog or {})
@@ -363,6 +378,37 @@ def the_signalled(step):
     return pid, running[0], running[1]
 
 
+def shape(step, trend):
+    """Checks that the main process's RSS-at-test-end series (truth.log) has
+    the shape the scenario was designed for. A sanity check of the recording,
+    with coarse thresholds; it is not the report's classifier."""
+    if trend in ("*", None):
+        return
+    runners = [pid for pid in step.pids() if step.series(pid)]
+    need(runners, "no test ended")
+    for pid in runners:  # the main process, or each xdist worker
+        _shape(step.series(pid), trend)
+
+
+def _shape(rss, trend):
+    need(len(rss) >= 5, "only %d tests ended" % len(rss))
+    inc = [b - a for a, b in zip(rss, rss[1:])]
+    rise = rss[-1] - rss[0]
+    big = sorted((d for d in inc if d >= 32 * MiB), reverse=True)
+    mib = [round(r / MiB) for r in rss]
+    if trend == "flat":
+        ok = max(rss) - min(rss) < 32 * MiB
+    elif trend == "single":
+        ok = len(big) == 1 and big[0] >= 0.7 * rise and rise >= 64 * MiB
+    elif trend == "steps":
+        ok = 2 <= len(big) <= 3 and sum(big) >= 0.8 * rise
+    elif trend == "leak":
+        ok = rise >= 64 * MiB and sum(1 for d in inc if d > 4 * MiB) >= 0.7 * len(inc)
+    else:
+        ok = False
+    need(ok, "the RSS-at-test-end series (MiB) is not %s: %s" % (trend, mib))
+
+
 def no_oom(step):
     need(not step.oom_pids, "an OOM kill in a run meant to have none: %s" % step.oom_pids)
 
@@ -372,7 +418,7 @@ def passed(trend, rc=0, kind="passed"):
     def expect(step):
         need_rc(step, rc)
         no_oom(step)
-        return judged(kind, None, None, trend)
+        return judged(kind, None, None, trend, step=step)
     return expect
 
 
@@ -434,7 +480,7 @@ Scenario(
             time.sleep(0.3)
             del block
     ''', FLAT.replace("test_flat", "test_after") % (5, "0.05"))},
-    passed("single"), args=["-v"])
+    passed("flat"), args=["-v"])  # freed at once: no trace in RSS at test end
 
 Scenario(
     "leak_passes", "a linear leak (15 MiB kept per test, 14 tests) that does not die", True,
@@ -477,7 +523,7 @@ def killed_from_outside(trend, sig=signal.SIGKILL, kind="killed"):
     def expect(step):
         need_rc(step, 128 + sig)
         pid, test, _ = the_signalled(step)
-        return judged(kind, test, None, trend)
+        return judged(kind, test, None, trend, step=step)
     return expect
 
 
@@ -518,7 +564,7 @@ Scenario(
             block = touched(450 << 20)
             del block
     ''', FLAT.replace("test_flat", "test_after") % (30, "0.2"))},
-    killed_from_outside("single"), args=["-v"], cgroup=500 * MiB,
+    killed_from_outside("flat"), args=["-v"], cgroup=500 * MiB,
     watcher=_kill_long_after_spike)
 
 
@@ -580,7 +626,7 @@ def _execnet_expect(step):
     no_oom(step)
     need(any(row[0] == "keyboardinterrupt" for row in step.truth()),
          "no worker got execnet's SIGINT")
-    return judged("passed", None, None, "flat")
+    return judged("passed", None, None, "flat", step=step)
 
 
 Scenario(
@@ -657,7 +703,7 @@ def _cancel_expect(step):
     need(step.rc is None, "a cancelled step has no exit line")
     need(not os.path.exists(os.path.join(step.workdir, "ci_resource_monitor.log")),
          "the sampler started after all")
-    return judged("cancelled", None, None, None)
+    return judged("cancelled", None, None, None, step=step)
 
 
 Scenario(
@@ -710,7 +756,7 @@ def oom_expect(trend, culprit="killed", joblog_culprit=None, phase=None, rc=None
         job = {}
         if joblog_culprit is not None:
             job["culprit"] = joblog_culprit(step, pid, test, who)
-        return judged("oom_kill", test, who, trend, job)
+        return judged("oom_kill", test, who, trend, job, step=step)
     return expect
 
 
@@ -741,7 +787,8 @@ Scenario(
         def test_never_runs():
             pass
     ''')},
-    oom_expect("single", rc=137), args=["-v"], cgroup=400 * MiB, unbuffered=False)
+    # test_big never ended: the series of finished tests is flat
+    oom_expect("flat", rc=137), args=["-v"], cgroup=400 * MiB, unbuffered=False)
 
 Scenario(
     "oom_fixture_setup", "a function fixture grows (20 MiB steps) until the OOM kill, during the"
@@ -758,8 +805,16 @@ Scenario(
         def test_uses_model(model):
             assert model
     ''')},
-    oom_expect("single", phase="setup", rc=137),
+    oom_expect("flat", phase="setup", rc=137),
     args=["-v"], cgroup=400 * MiB)
+
+def _rerun_dies_expect(step):
+    calls = [row for row in step.truth() if row[0] == "begin" and row[2] == "call"
+             and row[3] == "test_suite.py::test_flaky_big"]
+    need(len(calls) == 2, "test_flaky_big began its call %d times, not 2" % len(calls))
+    # the failed first attempt ended holding 200 MiB: one test carries the rise
+    return oom_expect("single", rc=137)(step)
+
 
 RERUN_DIES = '''
 KEEP = []
@@ -768,14 +823,15 @@ KEEP = []
 def test_flaky_big():
     KEEP.append(touched(200 << 20))   # the failed attempt's data stays referenced
     time.sleep(0.3)
-    assert len(KEEP) > 1, "fails the first time"
+    attempts = len(KEEP)              # (an assert on KEEP itself would repr 200 MiB)
+    assert attempts > 1, "fails the first time"
 '''
 
 Scenario(
     "rerun_dies", "pytest-rerunfailures: a test fails, keeps 200 MiB, and its rerun allocates 200 MiB"
     " more: real OOM kill in a 380 MiB cgroup during the rerun", False,
     {"test_suite.py": suite(FLAT % (6, "0.1"), RERUN_DIES)},
-    oom_expect("single", rc=137), args=["-v"], cgroup=380 * MiB)
+    _rerun_dies_expect, args=["-v"], cgroup=380 * MiB)
 
 XDIST_CULPRIT = '''
 def test_grows():
@@ -818,7 +874,7 @@ def _joblog_culprit(step, pid, test, who):
 def _xdist_victim_expect(step):
     pid, test, _ = the_oom_victim(step)
     need(test.startswith("test_victims.py::"), "the kernel killed %s, not a victim" % test)
-    out = judged("oom_kill", test, "test_culprit.py::test_grows", "*")
+    out = judged("oom_kill", test, "test_culprit.py::test_grows", "*", step=step)
     out["joblog"]["culprit"] = _joblog_culprit(step, pid, test, "test_culprit.py::test_grows")
     return out
 
@@ -875,7 +931,7 @@ def _memory_error_expect(trend):
         failed = [row[3] for row in step.truth() if row[0] == "begin" and row[2] == "call"
                   and "too_much" in row[3]]
         need(len(failed) == 1, "the allocating test ran %d times" % len(failed))
-        return judged("memory_error", failed[0], failed[0], trend)
+        return judged("memory_error", failed[0], failed[0], trend, step=step)
     return expect
 
 
@@ -908,7 +964,7 @@ def _crash_expect(kind, rc, trend="flat"):
         no_oom(step)
         dead = [(pid, step.unfinished(pid)) for pid in step.pids() if step.unfinished(pid)]
         need(len(dead) == 1, "unfinished tests: %s" % dead)
-        return judged(kind, dead[0][1][0], None, trend)
+        return judged(kind, dead[0][1][0], None, trend, step=step)
     return expect
 
 
@@ -940,7 +996,7 @@ def _xdist_segv_expect(step):
     need("replacing crashed worker" in text, "xdist did not replace the crashed worker")
     crashed = [row[3] for row in step.truth() if row[0] == "begin" and row[2] == "call"
                and row[3].endswith("test_crash")]
-    return judged("segfault", crashed[0], None, "*")
+    return judged("segfault", crashed[0], None, "*", step=step)
 
 
 Scenario(
@@ -974,7 +1030,7 @@ def _shutdown_expect(step):
     no_oom(step)
     dead = [(pid, step.unfinished(pid)) for pid in step.pids() if step.unfinished(pid)]
     need(len(dead) == 1, "unfinished tests: %s" % dead)
-    return judged("runner_shutdown", dead[0][1][0], None, "flat")
+    return judged("runner_shutdown", dead[0][1][0], None, "flat", step=step)
 
 
 Scenario(
@@ -998,7 +1054,7 @@ def _hang_expect(rc):
         hung = [row[3] for row in step.truth() if row[0] == "begin" and row[2] == "call"
                 and row[3].endswith("test_hangs")]
         need(len(hung) == 1, "test_hangs ran %d times" % len(hung))
-        return judged("hang", hung[0], None, "flat")
+        return judged("hang", hung[0], None, "flat", step=step)
     return expect
 
 
