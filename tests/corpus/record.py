@@ -327,8 +327,8 @@ class Scenario:
     ScenarioFailed when the step did not go as designed."""
 
     def __init__(self, name, what, negative, files, expect, *, args=(), cgroup=None,
-                 watcher=None, interval="0.2", env=None, unbuffered=True, keep=("sampler", "records"),
-                 pre=None, delayed_start=False, cancelled=False):
+                 watcher=None, interval="0.2", env=None, unbuffered=True,
+                 keep=("sampler", "records"), pre=None, delayed_start=False, cancelled=False):
         self.name, self.what, self.negative = name, what, negative
         self.files, self.expect, self.args = files, expect, list(args)
         self.cgroup, self.watcher, self.interval = cgroup, watcher, interval
@@ -459,7 +459,8 @@ Scenario(
     passed("flat", rc=1, kind="failed"), args=["-v"])
 
 Scenario(
-    "pass_two_step_rise", "passing run whose RSS rises in two steps (tests 4 and 8 keep 60 MiB each)",
+    "pass_two_step_rise",
+    "passing run whose RSS rises in two steps (tests 4 and 8 keep 60 MiB each)",
     True,
     {"test_suite.py": suite('''
         KEEP = []
@@ -604,7 +605,8 @@ def _foreign_expect(step):
 
 
 Scenario(
-    "foreign_oom_during_pass", "a passing run while another memory cgroup has a real OOM kill", True,
+    "foreign_oom_during_pass",
+    "a passing run while another memory cgroup has a real OOM kill", True,
     {"test_suite.py": suite(FLAT % (14, "0.25"))},
     _foreign_expect, args=["-v"], watcher=_foreign_oom_during)
 
@@ -687,8 +689,10 @@ def test_a_child_really_segfaults():
 '''
 
 Scenario(
-    "fake_markers_pass", "tests print fake resmon records, Killed / Segmentation fault / MemoryError /"
-    " exit-code-137 lines, a child really segfaults, a parametrize id holds a fake record; passes", True,
+    "fake_markers_pass",
+    "tests print fake resmon records, Killed / Segmentation fault / MemoryError /"
+    " exit-code-137 lines, a child really segfaults, a parametrize id holds a fake record; passes",
+    True,
     {"test_suite.py": suite(FAKE, FLAT % (8, "0.05"))},
     passed("flat"), args=["-v", "-s"])
 
@@ -707,12 +711,14 @@ def _cancel_expect(step):
 
 
 Scenario(
-    "cancelled_no_output", "the step is cancelled (SIGINT) before its command printed anything", True,
+    "cancelled_no_output",
+    "the step is cancelled (SIGINT) before its command printed anything", True,
     {"test_suite.py": suite(FLAT % (5, "0.05"))},
     _cancel_expect, args=["-v"], watcher=_cancel_before_output, delayed_start=True, keep=())
 
 Scenario(
-    "xdist_uneven_pass", "xdist -n 2 --dist loadfile: one worker runs tests of 50-250 MiB (freed), the"
+    "xdist_uneven_pass",
+    "xdist -n 2 --dist loadfile: one worker runs tests of 50-250 MiB (freed), the"
     " other small ones; passes", True,
     {"test_heavy.py": suite('''
         @pytest.mark.parametrize("mib", [50, 250, 80, 200, 60, 150, 100, 220])
@@ -735,7 +741,8 @@ def test_flaky():
 '''
 
 Scenario(
-    "flaky_rerun_pass", "a flaky test fails once and passes on its rerun (pytest-rerunfailures)", True,
+    "flaky_rerun_pass",
+    "a flaky test fails once and passes on its rerun (pytest-rerunfailures)", True,
     {"test_suite.py": suite(FLAT % (6, "0.05"), FLAKY, FLAT.replace("test_flat", "test_after")
                             % (4, "0.05"))},
     passed("flat"), args=["-v"])
@@ -828,7 +835,8 @@ def test_flaky_big():
 '''
 
 Scenario(
-    "rerun_dies", "pytest-rerunfailures: a test fails, keeps 200 MiB, and its rerun allocates 200 MiB"
+    "rerun_dies",
+    "pytest-rerunfailures: a test fails, keeps 200 MiB, and its rerun allocates 200 MiB"
     " more: real OOM kill in a 380 MiB cgroup during the rerun", False,
     {"test_suite.py": suite(FLAT % (6, "0.1"), RERUN_DIES)},
     _rerun_dies_expect, args=["-v"], cgroup=380 * MiB)
@@ -904,13 +912,15 @@ def _respawn_expect(step):
 
 
 Scenario(
-    "xdist_respawned_worker", "xdist -n 2 in a 500 MiB cgroup: one test grows until the kernel kills"
+    "xdist_respawned_worker",
+    "xdist -n 2 in a 500 MiB cgroup: one test grows until the kernel kills"
     " its worker; xdist replaces the worker and the run ends (1 failed)", False,
     {"test_suite.py": suite(FLAT % (16, "0.2"), XDIST_GROWS)},
     _respawn_expect, args=["-v", "-n", "2"], cgroup=500 * MiB)
 
 Scenario(
-    "xdist_oom_joblog_only", "xdist -n 2 in a 500 MiB cgroup, the growing test's worker is OOM-killed,"
+    "xdist_oom_joblog_only",
+    "xdist -n 2 in a 500 MiB cgroup, the growing test's worker is OOM-killed,"
     " no restart; only the job log survives (no sampler log, no records)", False,
     {"test_grows.py": suite(XDIST_GROWS), "test_other.py": suite(FLAT % (16, "0.2"))},
     lambda s: _only_joblog(oom_expect("*", joblog_culprit=_joblog_culprit)(s)),
@@ -936,7 +946,8 @@ def _memory_error_expect(trend):
 
 
 Scenario(
-    "memory_error_rlimit", "RLIMIT_AS 512 MiB in the test process: a test grows in 25 MiB steps until"
+    "memory_error_rlimit",
+    "RLIMIT_AS 512 MiB in the test process: a test grows in 25 MiB steps until"
     " MemoryError; the run goes on and fails", False,
     {"test_suite.py": suite(FLAT % (8, "0.05"), '''
         def test_allocates_too_much():
@@ -948,7 +959,8 @@ Scenario(
     _memory_error_expect("single"), args=["-v"], env={"CORPUS_RLIMIT_AS": str(512 * MiB)})
 
 Scenario(
-    "memory_error_huge_alloc", "a test asks for a 64 TiB buffer (numpy-like) and gets MemoryError at"
+    "memory_error_huge_alloc",
+    "a test asks for a 64 TiB buffer (numpy-like) and gets MemoryError at"
     " once; the run goes on and fails", False,
     {"test_suite.py": suite(FLAT % (8, "0.05"), '''
         def test_allocates_too_much():
@@ -1000,7 +1012,8 @@ def _xdist_segv_expect(step):
 
 
 Scenario(
-    "xdist_segfault_worker", "xdist -n 2: a test segfaults its worker; xdist replaces it and the run"
+    "xdist_segfault_worker",
+    "xdist -n 2: a test segfaults its worker; xdist replaces it and the run"
     " ends (1 failed)", False,
     {"test_suite.py": suite(FLAT % (8, "0.1"), '''
         import ctypes
@@ -1239,8 +1252,8 @@ def main():
         print("record.py: %s: the OOM scenarios cannot be recorded here" % reason, file=sys.stderr)
         return 2
     # the sampler from the current sources (the report is not needed to record)
-    subprocess.run(["nice", "make", "-s", "-C", os.path.join(ROOT, "csrc"), "../build/c/resmon-sampler"],
-                   check=True)
+    subprocess.run(["nice", "make", "-s", "-C", os.path.join(ROOT, "csrc"),
+                    "../build/c/resmon-sampler"], check=True)
     try:
         with open(EXPECTED) as f:
             expected = json.load(f)
