@@ -167,7 +167,8 @@ static void find_final(rm_run *run, rm_end *E)
     /* "!!! KeyboardInterrupt !!!" before it: the summary of an interrupted run */
     for (i = 0; i < run->n_evl; i++) {
         const rm_evidence *e = &run->evl[i];
-        if (e->kind == RM_E_CANCELLED && e->value == 2 && e->t <= best->t && e->t >= last_test &&
+        if (e->kind == RM_E_CANCELLED && e->value == 2 && strstr(e->text, "!!!") &&
+            e->t <= best->t && e->t >= last_test &&
             (e->src == best->src ? e->line < best->line : 1))
             return;
     }
@@ -730,6 +731,24 @@ static void credit(const rm_run *run, rm_test *T, uint64_t rss, int64_t t)
     }
 }
 
+/* The killed process was last seen alive at its newest tree reading: the
+ * kill came after it, so what the others held then is what they held at the
+ * kill (the OOM proof read from the sampler's verdict only says "by the end"). */
+static void refine_kill_time(rm_run *run)
+{
+    long long pid;
+    int64_t seen = 0;
+    int i;
+    if (run->boundary_proc < 0 || !run->kill_t)
+        return;
+    pid = run->procs[run->boundary_proc].pid;
+    for (i = 0; pid && i < run->n_tree; i++)
+        if (run->tree[i].pid == pid && run->tree[i].t > seen)
+            seen = run->tree[i].t;
+    if (seen && seen < run->kill_t)
+        run->kill_t = seen;
+}
+
 /* One test process: the sampler's whole tree is that process (and its
  * children), so the tree's RSS while each test ran counts for the test. */
 static void tree_peaks_one(rm_run *run)
@@ -886,6 +905,27 @@ static void own_growth(rm_run *run)
     }
 }
 
+/* What all instances of test i's id held at the kill (i is the newest). */
+static uint64_t id_growth(const rm_run *run, int i)
+{
+    uint64_t sum = 0;
+    int k;
+    for (k = i; k >= 0; k = run->tests[k].same_id)
+        if (run->tests[k].own_growth != RM_UNSET)
+            sum += run->tests[k].own_growth;
+    return sum;
+}
+
+/* A newer instance of the same id exists (it stands for them all). */
+static int newer_same_id(const rm_run *run, int i)
+{
+    int k;
+    for (k = i + 1; k < run->n_tests; k++)
+        if (run->tests[k].same_id == i)
+            return 1;
+    return 0;
+}
+
 static void why_culprit(rm_run *run, const char *fmt, const char *a, const char *b)
 {
     int k = snprintf(run->culprit_why, sizeof(run->culprit_why), fmt, a, b);
@@ -935,40 +975,43 @@ static void culprit(rm_run *run)
             return;
         }
     }
+    /* instances of one id (a rerun, a re-run on a new worker) count together:
+       the test, not the attempt, is the culprit */
     for (i = 0; i < run->n_tests; i++) {
         const rm_test *T = &run->tests[i];
-        if (T->own_growth == RM_UNSET || T->own_growth == 0)
+        if (id_growth(run, i) == 0 || newer_same_id(run, i))
             continue;
-        if (best < 0 || T->own_growth > run->tests[best].own_growth) {
+        if (best < 0 || id_growth(run, i) > id_growth(run, best)) {
             second = best;
             best = i;
-        } else if (second < 0 || T->own_growth > run->tests[second].own_growth) {
+        } else if (second < 0 || id_growth(run, i) > id_growth(run, second)) {
             second = i;
         }
+        (void)T;
     }
     run->runner_up = second;
     if (best < 0) {
         why_culprit(run, "no test's own memory is known", "", "");
         return;
     }
-    if (run->tests[best].own_growth < RM_CULPRIT_MIN_GROWTH) {
+    if (id_growth(run, best) < RM_CULPRIT_MIN_GROWTH) {
         why_culprit(run, "no test grew by %s or more (the largest: +%s)",
                     rm_fmt_size(a, sizeof(a), RM_CULPRIT_MIN_GROWTH),
-                    rm_fmt_size(b, sizeof(b), run->tests[best].own_growth));
+                    rm_fmt_size(b, sizeof(b), id_growth(run, best)));
         return;
     }
-    if (second >= 0 && (double)run->tests[best].own_growth <
-                           RM_CULPRIT_LEAD * (double)run->tests[second].own_growth) {
+    if (second >= 0 &&
+        (double)id_growth(run, best) < RM_CULPRIT_LEAD * (double)id_growth(run, second)) {
         why_culprit(run, "no test stands out: the two largest grew +%s and +%s",
-                    rm_fmt_size(a, sizeof(a), run->tests[best].own_growth),
-                    rm_fmt_size(b, sizeof(b), run->tests[second].own_growth));
+                    rm_fmt_size(a, sizeof(a), id_growth(run, best)),
+                    rm_fmt_size(b, sizeof(b), id_growth(run, second)));
         return;
     }
     run->culprit_test = best;
     run->culprit_rule = RM_C_GROWTH;
     why_culprit(run, "its own growth (+%s) is the largest, the next +%s",
-                rm_fmt_size(a, sizeof(a), run->tests[best].own_growth),
-                second >= 0 ? rm_fmt_size(b, sizeof(b), run->tests[second].own_growth) : "0 B");
+                rm_fmt_size(a, sizeof(a), id_growth(run, best)),
+                second >= 0 ? rm_fmt_size(b, sizeof(b), id_growth(run, second)) : "0 B");
 }
 
 /* ---- trends: one analysis (csrc/record/trend.c), per test process ---- */
@@ -1079,6 +1122,7 @@ void rm_run_analyze(rm_run *run)
         qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
     verdict(run);
     boundary(run);
+    refine_kill_time(run);
     if (test_procs(run) <= 1)
         tree_peaks_one(run);
     else

@@ -338,8 +338,8 @@ static void tree_add(rm_run *run, const rm_rec *r, int64_t t)
             return;
         if (rm_rec_i64(r, kp, &pid) != 0)
             break; /* members are numbered from 0 without gaps */
-        if (rm_rec_u64(r, kr, &rss) != 0 || pid <= 0)
-            continue;
+        if (rm_rec_u64(r, kr, &rss) != 0 || pid <= 0 || rss == 0)
+            continue; /* RSS 0: a zombie, already dead (no reading of its memory) */
         if (run->n_tree == run->cap_tree) {
             rm_tree_point *nt = grow(run->tree, &run->cap_tree, sizeof(*nt), 1024);
             if (!nt) {
@@ -393,8 +393,17 @@ static void see_sysread(rm_run *run, const rm_sysread *x)
     if (x->t == 0)
         return;
     for (i = 0; i < run->n_last; i++)
-        if (run->last[i].t == x->t)
-            return; /* a copy of the same sample (the echo of it, say) */
+        if (run->last[i].t == x->t) {
+            /* a copy of the same reading (the echo of a sample, a record in the
+               job log and in its file): cite the input whose path sorts first */
+            rm_sysread *y = &run->last[i];
+            int c = strcmp(run->src[x->src].path, run->src[y->src].path);
+            if (c < 0 || (c == 0 && x->line < y->line)) {
+                y->src = x->src;
+                y->line = x->line;
+            }
+            return;
+        }
     for (at = 0; at < run->n_last && run->last[at].t > x->t; at++)
         ;
     if (at >= RM_LAST_READS)

@@ -878,7 +878,7 @@ static cJSON *j_test(const rm_run *run, int i)
         cJSON_AddNullToObject(t, "worker");
     }
     j_str(t, "outcome", T->outcome);
-    cJSON_AddBoolToObject(t, "finished", T->finished || T->text_done);
+    cJSON_AddBoolToObject(t, "finished", (T->finished || T->text_done) && !T->killed);
     cJSON_AddBoolToObject(t, "killed", T->killed);
     j_i64(t, "attempt", T->attempt);
     j_str(t, "phase", phase_name(T->phase));

@@ -146,7 +146,9 @@ def test_sigterm_to_sampler(sigterm_run, variant):
     _check_inputs(doc, variant)
     v = doc["verdict"]
     assert rc == 1
-    assert v["kind"] == "runner_shutdown" and v["confidence"] >= 0.8, v
+    # SIGTERM without GitHub's shutdown message: a signal (a cancel, a timeout, a
+    # person or the runner): medium, not proof of the runner
+    assert v["kind"] == "signal" and v["signal"] == 15 and v["level"] == "medium", v
     assert v["exit_code"] == 143
     assert _boundary(doc) == ("test_suite.py::test_sleeps", "call")
     # the plugin dumped the stacks (SIGUSR1 from the sampler, then SIGTERM)

@@ -90,7 +90,11 @@ def test_leaking_suite_with_a_failure(tmp_path):
     grown = [t["growth"] for t in doc["tests"] if t["id"].startswith("test_suite.py::test_leak")]
     assert all(g is not None and g > 30 << 20 for g in grown[1:])
     assert doc["fixtures"][0]["name"] == "big_module_data"
-    assert doc["fixtures"][0]["retained"] > 50 << 20
+    # per instance: its setup held 60 MiB; its teardown gave it back (the tests'
+    # own leak is theirs, not the fixture's)
+    fx = doc["fixtures"][0]
+    assert fx["held"] > 50 << 20 and fx["instances"] == 1
+    assert fx["retained"] is not None and fx["retained"] < fx["held"] - (40 << 20)
     text = check_text(run([job, str(tmp_path / "records.log")]).stdout)
     assert "likely a leak" in text and "big_module_data" in text
 
@@ -147,8 +151,9 @@ def test_sigterm_mid_test(tmp_path):
     code = 128 + signal.SIGTERM if proc.returncode < 0 else proc.returncode
     job = _github_log(tmp_path, out, code)
     rc, doc = run_json([job, str(records)])
-    assert doc["verdict"]["kind"] == "runner_shutdown", (doc["verdict"], out[-3000:])
-    assert doc["verdict"]["signal"] == 15
+    # SIGTERM without the runner's shutdown message: a signal, not proven to be the runner
+    assert doc["verdict"]["kind"] == "signal", (doc["verdict"], out[-3000:])
+    assert doc["verdict"]["signal"] == 15 and doc["verdict"]["level"] != "high"
     assert doc["boundary"]["test"] == "test_suite.py::test_sleeps"
     assert doc["boundary"]["phase"] == "call"
 
