@@ -39,7 +39,7 @@ elif sys.platform == "win32":
 else:
     PROBE = None
 
-CORE = ["csrc/record/write.c"] + ([PROBE] if PROBE else [])
+CORE = ["csrc/record/write.c", "csrc/record/trend.c"] + ([PROBE] if PROBE else [])
 # Platform files of the extension end in _posix.c or _win32.c; each build
 # takes its own (psutil's layout: no #ifdef thickets). csrc/ext/ext.mk's
 # -Werror check uses the same rule.

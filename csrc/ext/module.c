@@ -2,6 +2,8 @@
 /* module.c: registers the _resmon extension module; the work is elsewhere. */
 #include "ext.h"
 
+PyObject *rm_py_trend(PyObject *self, PyObject *values); /* trend_py.c */
+
 static PyMethodDef methods[] = {
     {"sample", (PyCFunction)(void (*)(void))rm_py_sample, METH_FASTCALL | METH_KEYWORDS,
      "sample(full=False) -> Sample\n\nThe default reads rss, peak and vms only (a pread and\n"
@@ -39,6 +41,10 @@ static PyMethodDef methods[] = {
      "_dump_native(fd)\n\nThe native thread inventory, written to fd."},
     {"dump_after", rm_py_dump_after, METH_O,
      "dump_after(seconds)\n\n(Re)arms the watchdog thread; None or 0 cancels."},
+    {"trend", rm_py_trend, METH_O,
+     "trend(values) -> dict\n\nClassifies RSS at the end of each test (bytes, test order; None "
+     "skipped):\nclass (leak, steps, single, flat, noise, falling, too few tests), n, slope, r2, "
+     "rise,\nsteps, top_index, top_share (csrc/record/trend.h)."},
     {NULL, NULL, 0, NULL},
 };
 

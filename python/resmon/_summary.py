@@ -13,19 +13,13 @@ theirs to the controller through ``workeroutput``. One process's data::
 
 import re
 
+from ._core import core
 from .api import format_size
 
 # Positions in a test tuple.
 T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME = range(6)
 # Positions in a fixture tuple.
 F_NAME, F_SCOPE, F_PARAM, F_SETUP, F_PEAK, F_HELD, F_TEARDOWN = range(7)
-
-#: A trend is called a leak when RSS rises by at least this much over the run
-#: and the straight line explains at least LEAK_MIN_R2 of the variance.
-LEAK_MIN_RISE = 64 << 20
-LEAK_MIN_R2 = 0.5
-#: Fewer points than this give no trend verdict.
-TREND_MIN_POINTS = 8
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 
@@ -39,37 +33,59 @@ def ascii_text(text, limit=200):
 
 
 def trend(points):
-    """Least-squares line through (index, rss): (slope bytes/test, r2, n)."""
-    n = len(points)
-    if n < 2:
-        return None, None, n
-    mean_x = (n - 1) / 2.0
-    mean_y = sum(points) / float(n)
-    sxx = sxy = syy = 0.0
-    for i, y in enumerate(points):
-        dx, dy = i - mean_x, y - mean_y
-        sxx += dx * dx
-        sxy += dx * dy
-        syy += dy * dy
-    slope = sxy / sxx
-    r2 = 0.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
-    return slope, r2, n
+    """The trend of RSS at the end of each test, in run order (None: no
+    reading): the dict of ``_resmon.trend``, the analysis resmon-report uses
+    too (csrc/record/trend.h). None when the C core is missing: there is no
+    second implementation to disagree with it."""
+    if core is None or not hasattr(core, "trend"):
+        return None
+    return core.trend(points)
 
 
-def trend_verdict(slope, r2, n):
-    """Words for a trend: a leak needs a real rise and a good straight fit."""
-    if slope is None or n < TREND_MIN_POINTS:
-        return "too few tests for a trend"
-    rise = slope * (n - 1)
-    if abs(rise) < LEAK_MIN_RISE:
-        return "no leak trend (%s%s over the run)" % ("+" if rise >= 0 else "-",
-                                                        format_size(abs(int(rise))))
-    if r2 < LEAK_MIN_R2:
-        return "RSS moved by %s%s but not steadily: no clear trend" % (
-            "+" if rise >= 0 else "-", format_size(abs(int(rise))))
-    if rise > 0:
-        return "RISING steadily by %s over the run: likely leak" % format_size(int(rise))
-    return "falling by %s over the run" % format_size(int(-rise))
+def _signed_size(n):
+    return ("+" if n >= 0 else "-") + format_size(abs(int(round(n))))
+
+
+def trend_verdict(t, names=(), last=None):
+    """Words for a trend dict (see trend()); names[i] is the id of test i,
+    last the index of the last test with a reading."""
+    if t is None:
+        return "unknown (the C core resmon._resmon is not available)"
+    cls, n, rise = t["class"], t["n"], t["rise"]
+
+    def name(i):
+        return ascii_text(names[i], 120) if 0 <= i < len(names) else "test #%d" % i
+
+    span = max((last if last is not None else n - 1) - max(t.get("start_index", 0), 0), 1)
+    over = "%s over %d tests" % (_signed_size(rise), n)
+    if cls == "leak":
+        # the steady part when it is a trend by itself: jumps and releases aside
+        steady = t.get("steady", rise)
+        per_test = (steady if steady >= t.get("min_rise", 0) else rise) / span
+        words = "rising steadily over %d tests: likely leak (%s per test, %s in all)" % (
+            n, _signed_size(per_test), _signed_size(rise))
+        if t["top_index"] >= 0 and t["top_share"] >= 0.25:
+            words += "; %s alone added %.0f%% of it" % (name(t["top_index"]), 100 * t["top_share"])
+    elif cls == "steps" and t["steps"] < 1:
+        words = "rose, then leveled off: not a steady leak (%s)" % over
+    elif cls == "steps":
+        words = "%d step%s (largest at %s): not a steady leak (%s)" % (
+            t["steps"], "" if t["steps"] == 1 else "s", name(t["top_index"]), over)
+    elif cls == "single":
+        words = "one test (%s) accounts for %.0f%% of the rise (%s)" % (
+            name(t["top_index"]), 100 * t["top_share"], over)
+    elif cls == "falling":
+        return "falling (%s)" % over
+    elif cls == "noise":
+        return "swings with no direction over %d tests: no leak trend" % n
+    elif cls == "flat":
+        return "flat: no leak trend (%s)" % over
+    else:
+        return "too few tests for a trend (n=%d)" % n
+    if t.get("released", 0) > 0:
+        words += " (counted from %s on, after it freed %s)" % (
+            name(t["start_index"]), format_size(int(t["released"])))
+    return words
 
 
 class Summary:
@@ -109,11 +125,14 @@ class Summary:
         return rows[:self.top]
 
     def trends(self):
+        """(worker, pid, trend dict or None, test ids, index of the last test
+        with an RSS reading or None) per process."""
         out = []
         for p in self.processes:
-            pts = [t[T_RSS] for t in p["tests"] if t[T_RSS] is not None]
-            slope, r2, n = trend(pts)
-            out.append((p.get("worker") or "main", p["pid"], slope, r2, n))
+            tests = p["tests"]
+            have = [i for i, t in enumerate(tests) if t[T_RSS] is not None]
+            out.append((p.get("worker") or "main", p["pid"], trend([t[T_RSS] for t in tests]),
+                        [t[T_ID] for t in tests], have[-1] if have else None))
         return out
 
     def headroom(self):
@@ -157,11 +176,11 @@ class Summary:
         fix = self.top_fixtures()
         if fix:
             f += [("max_fixture", fix[0][F_SETUP]), ("max_fixture_name", fix[0][F_NAME])]
-        tr = [t for t in self.trends() if t[2] is not None]
+        tr = [t for t in self.trends() if t[2] is not None and t[2]["class"] != "too few tests"]
         if tr:
-            w = max(tr, key=lambda t: t[2])
-            f += [("slope", int(round(w[2]))), ("slope_r2", "%.3f" % w[3]), ("slope_n", w[4]),
-                  ("slope_worker", w[0])]
+            w = max(tr, key=lambda t: t[2]["slope"])
+            f += [("slope", int(round(w[2]["slope"]))), ("slope_r2", "%.3f" % w[2]["r2"]),
+                  ("slope_n", w[2]["n"]), ("slope_worker", w[0])]
         lim, what = self.limit()
         if lim:
             f.append(("limit", lim))
@@ -195,14 +214,8 @@ class Summary:
                 out.append("  %12s  %-8s %s  held over %d test%s, %s" % (
                     "+" + format_size(f[F_SETUP]), f[F_SCOPE], ascii_text(name, 80), f[F_HELD],
                     "" if f[F_HELD] == 1 else "s", freed))
-        for worker, pid, slope, r2, n in self.trends():
-            if slope is None:
-                out.append("leak trend (%s): too few tests" % worker)
-                continue
-            slope_i = int(round(slope))
-            out.append("leak trend (%s, pid %d): RSS %s%s/test over n=%d tests, R^2=%.2f: %s" % (
-                worker, pid, "+" if slope_i >= 0 else "-", format_size(abs(slope_i)), n, r2,
-                trend_verdict(slope, r2, n)))
+        for worker, pid, t, names, last in self.trends():
+            out.append("leak trend (%s, pid %d): %s" % (worker, pid, trend_verdict(t, names, last)))
         out.extend("headroom: " + line for line in self.headroom())
         over = self.over_threshold()
         if over:
