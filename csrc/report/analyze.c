@@ -503,7 +503,14 @@ static void verdict(rm_run *run)
     if (code == 137 || (k = live(run, RM_E_KILLED)) >= 0) {
         int killed = live(run, RM_E_KILLED);
         v->signal = 9;
-        if (E.low && !E.ample) {
+        if (E.low == 2 && E.counter_watched && run->cg_oom_max == run->cg_oom_min &&
+            (run->cg_oom_run == RM_UNSET || run->cg_oom_run == 0)) {
+            /* the cgroup was full (page cache counts in its use) but its own
+               OOM-kill counter, which the sampler read, did not move */
+            set(v, RM_V_KILLED, 0.7,
+                "killed from outside: the cgroup was full, but its OOM-kill counter did not rise");
+            add_ev(v, E.low_ev, run, RM_R_CONTRADICTS);
+        } else if (E.low && !E.ample) {
             set(v, RM_V_OOM_KILL, 0.75,
                 "SIGKILL with memory exhausted; no OOM counter or kernel line proves it");
             add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
