@@ -31,7 +31,8 @@ def test_extension_compiles_for_windows(tmp_path):
     sources = [f for f in sorted(glob.glob(os.path.join(ROOT, "csrc", "ext", "*.c")))
                if not f.endswith("_posix.c")]
     sources += [os.path.join(ROOT, "csrc", "probe", "win32.c"),
-                os.path.join(ROOT, "csrc", "record", "write.c")]
+                os.path.join(ROOT, "csrc", "record", "write.c"),
+                os.path.join(ROOT, "csrc", "record", "trend.c")]
     assert any(f.endswith("crash_win32.c") for f in sources)
     for src in sources:
         obj = tmp_path / (os.path.basename(src) + ".o")

@@ -50,6 +50,7 @@ def san_package(tmp_path_factory):
     sources = sorted(f for f in glob.glob(os.path.join(ROOT, "csrc", "ext", "*.c"))
                      if not f.endswith("_win32.c")) + [
         os.path.join(ROOT, "csrc", "record", "write.c"),
+        os.path.join(ROOT, "csrc", "record", "trend.c"),
         os.path.join(ROOT, "csrc", "probe", "linux.c")]
     target = pkg / ("_resmon" + sysconfig.get_config_var("EXT_SUFFIX"))
     cmd = ["gcc", "-shared", "-fPIC", "-O1", "-g", "-std=c11", "-D_GNU_SOURCE", "-Wall",
