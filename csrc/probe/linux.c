@@ -18,7 +18,7 @@
 const char rm_probe_platform[] = "linux";
 
 /* /proc/self/status is about 1.5 KB; meminfo about 1.5 KB; memory.stat of a
- * cgroup can pass 4 KB but the lines we want come first. */
+ * cgroup about 1.5 KB (v1) to 2.5 KB (v2, where inactive_file comes early). */
 #define RM_READ_BUF 4096
 
 /* Reads a whole small file into buf from offset 0 and NUL-terminates it.
@@ -181,6 +181,7 @@ static void open_cgroup(rm_probe *p, const char *root, const char *procdir)
         p->fd_cg_usage = open_in(dir, v == 1 ? "memory.usage_in_bytes" : "memory.current");
         p->fd_cg_peak = open_in(dir, v == 1 ? "memory.max_usage_in_bytes" : "memory.peak");
         p->fd_cg_events = open_in(dir, v == 1 ? "memory.oom_control" : "memory.events");
+        p->fd_cg_stat = open_in(dir, "memory.stat");
         while (p->n_cg_limit < RM_CG_MAX_DEPTH) {
             char *slash;
             int lfd = open_in(dir, limit_file);
@@ -202,7 +203,7 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
 
     memset(p, 0, sizeof(*p));
     p->fd_statm = p->fd_stat = p->fd_status = p->fd_meminfo = p->fd_clear_refs = -1;
-    p->fd_cg_usage = p->fd_cg_peak = p->fd_cg_events = -1;
+    p->fd_cg_usage = p->fd_cg_peak = p->fd_cg_events = p->fd_cg_stat = -1;
     for (i = 0; i < RM_CG_MAX_DEPTH; i++)
         p->fd_cg_limit[i] = -1;
     if (!root)
@@ -245,7 +246,8 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
     return 0;
 }
 
-static void read_cgroup(rm_probe *p, rm_sample *s, char *buf)
+/* Async-signal-safe (rm_probe_sample): pread(2) and scanning of buf only. */
+static void read_cgroup(rm_probe *p, rm_sample *s, char *buf, unsigned what)
 {
     uint64_t v;
     const char *q;
@@ -262,6 +264,22 @@ static void read_cgroup(rm_probe *p, rm_sample *s, char *buf)
     if (read_at0(p->fd_cg_events, buf, RM_READ_BUF) > 0 && find_value(buf, "oom_kill ", &v)) {
         s->cg_oom_kills = v;
         s->valid |= RM_HAVE_CG_OOM;
+    }
+    if (what & RM_READ_CG_STAT) {
+        /* v1: the hierarchical total_ line matches usage_in_bytes, which
+         * counts the subgroups too; v2's lines are hierarchical already */
+        ssize_t n = read_at0(p->fd_cg_stat, buf, RM_READ_BUF);
+        if (n == RM_READ_BUF - 1) {
+            /* cut short: drop the last, maybe partial, line */
+            char *nl = strrchr(buf, '\n');
+            n = nl ? nl - buf + 1 : 0;
+            buf[n] = '\0';
+        }
+        if (n > 0 && ((p->cg_version == 1 && find_value(buf, "total_inactive_file ", &v)) ||
+                      find_value(buf, "inactive_file ", &v))) {
+            s->cg_inactive_file = v;
+            s->valid |= RM_HAVE_CG_INACTIVE_FILE;
+        }
     }
     s->cg_limit = RM_NO_LIMIT;
     for (i = 0; i < p->n_cg_limit; i++) {
@@ -398,7 +416,7 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
         scan_keys(buf, meminfo_slots, sizeof(meminfo_slots) / sizeof(meminfo_slots[0]), UINT32_MAX,
                   s);
     if ((what & RM_READ_CGROUP) && p->cg_version)
-        read_cgroup(p, s, buf);
+        read_cgroup(p, s, buf, what);
     return 0;
 }
 
@@ -424,8 +442,9 @@ int rm_probe_reset_peak(rm_probe *p)
 
 void rm_probe_close(rm_probe *p)
 {
-    int *fds[] = {&p->fd_statm,      &p->fd_stat,     &p->fd_status,  &p->fd_meminfo,
-                  &p->fd_clear_refs, &p->fd_cg_usage, &p->fd_cg_peak, &p->fd_cg_events};
+    int *fds[] = {&p->fd_statm,   &p->fd_stat,       &p->fd_status,
+                  &p->fd_meminfo, &p->fd_clear_refs, &p->fd_cg_usage,
+                  &p->fd_cg_peak, &p->fd_cg_events,  &p->fd_cg_stat};
     size_t i;
     for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)

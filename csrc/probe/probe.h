@@ -11,9 +11,11 @@ enum {
     RM_READ_PROC = 1u << 0,    /* rss, hwm, vms */
     RM_READ_DETAIL = 1u << 1,  /* anon, file, shmem, swap, threads */
     RM_READ_SYSTEM = 1u << 2,  /* mem_* and swap_* of the machine */
-    RM_READ_CGROUP = 1u << 3,  /* cg_* */
+    RM_READ_CGROUP = 1u << 3,  /* cg_* but cg_inactive_file */
     RM_READ_THREADS = 1u << 4, /* threads alone (cheaper than DETAIL) */
-    RM_READ_ALL = 0x1fu
+    RM_READ_CG_STAT = 1u << 5, /* with RM_READ_CGROUP: cg_inactive_file (memory.stat,
+                                  as costly as eight one-number cgroup files) */
+    RM_READ_ALL = 0x3fu
 };
 
 /* Bits of rm_sample.valid: a field is meaningful only when its bit is set. */
@@ -35,7 +37,8 @@ enum {
     RM_HAVE_CG_USAGE = 1u << 14,
     RM_HAVE_CG_LIMIT = 1u << 15,
     RM_HAVE_CG_PEAK = 1u << 16,
-    RM_HAVE_CG_OOM = 1u << 17
+    RM_HAVE_CG_OOM = 1u << 17,
+    RM_HAVE_CG_INACTIVE_FILE = 1u << 18
 };
 
 /* rm_sample.cg_limit when the cgroup (and every ancestor) has no limit. */
@@ -65,6 +68,9 @@ typedef struct rm_sample {
     uint64_t cg_limit; /* smallest limit of the group and its ancestors */
     uint64_t cg_peak;
     uint64_t cg_oom_kills;
+    /* page cache on the cgroup's inactive list, which the kernel reclaims
+     * first at the limit (v1 memory.stat total_inactive_file, v2 inactive_file) */
+    uint64_t cg_inactive_file;
 } rm_sample;
 
 /* Maximum ancestors whose limit is read: deep enough for systemd slices and
@@ -77,7 +83,7 @@ typedef struct rm_probe {
     int pid; /* 0: the calling process */
     int fd_statm, fd_stat, fd_status, fd_meminfo, fd_clear_refs;
     int cg_version; /* 0 none found, 1 or 2 */
-    int fd_cg_usage, fd_cg_peak, fd_cg_events;
+    int fd_cg_usage, fd_cg_peak, fd_cg_events, fd_cg_stat;
     int fd_cg_limit[RM_CG_MAX_DEPTH];
     int n_cg_limit;
     int hwm_from_rusage; /* 1 when getrusage's ru_maxrss can stand in for VmHWM */

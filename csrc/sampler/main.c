@@ -44,8 +44,8 @@
 #define CMD_REFRESH 5000000        /* usec before a cached command line is re-read */
 #define GONE_TRACK 256             /* tree members compared between samples */
 #define GONE_MIN_RSS (32ull << 20) /* smaller processes vanish without an event */
-#define SEEN_PIDS 1024             /* tree pids remembered for matching kernel OOM reports */
 #define KMSG_BUF 8192              /* /dev/kmsg returns EINVAL for smaller buffers */
+#define KMSG_ROUNDS 256            /* records read per wake-up: the loop gets back to sampling */
 #define ENTRY_ROOM 220             /* bytes one listed process needs in a record */
 /* The /proc reader lists /proc (for new processes) at most this often; in
  * between it re-reads known processes through kept-open fds. Listing /proc
@@ -54,6 +54,13 @@
 /* --proc-reader auto uses libproc2 at intervals of at least this, and the
  * cheaper /proc reader (kept-open fds) below it. */
 #define PROC2_MIN_INTERVAL 1.0
+/* A SIGKILL is judged by the last RM_OOM_LAST samples before the command
+ * ended that are no older than two intervals plus this: on a loaded
+ * machine the sampler itself runs late. */
+#define OOM_WINDOW_SLACK 5000000u
+/* Tests only (docs/sampler.md): a directory standing in for "/" where the
+ * memory cgroup is found (<dir>/proc/self/cgroup) and read. */
+#define ENV_CGROUP_ROOT "RESMON_SAMPLER_CGROUP_ROOT"
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -370,9 +377,13 @@ typedef struct sampler {
     rm_probe probe;
     int have_probe;
     unsigned probe_what;
+    rm_probe cgprobe; /* the cgroup from ENV_CGROUP_ROOT (tests) */
+    int have_cgprobe;
+    const char *cg_root;
     rm_ptable pt;
     int have_pt, pt_warned;
     int fd_psi, fd_load, fd_kmsg;
+    uint64_t kmsg_t0; /* mono when /dev/kmsg was opened (at its end) */
 
     pid_t child;   /* wrap: our child; watch: the watched pid */
     int tree_root; /* pid whose descendants form the tree; 0: no tree */
@@ -381,22 +392,23 @@ typedef struct sampler {
     struct rusage child_ru;
     int have_ru;
 
-    uint64_t t0, next_sample, next_echo, forward_at, last_rescan;
+    uint64_t t0, next_sample, next_echo, forward_at, last_rescan, ended_at;
     int forward_sig, stopped_by;
     uint64_t seq;
 
     uint64_t tree_hwm, root_hwm;
-    int have_cg_oom0;
-    uint64_t cg_oom0, cg_oom_now;
-    uint64_t near_limit_at; /* mono of the last sample near a memory limit */
+    int have_cg_oom0, have_head_oom;
+    uint64_t cg_oom0, cg_oom_now, head_oom;
+    char head_cg_path[512]; /* the cgroup head_oom was read from */
+    rm_oom_window win;      /* the last samples while the command lived */
+    int child_rss_seen;     /* the probe could read the command's RSS */
     int pressure_on, lowmem_on;
-    int oom_kmsg_tree, oom_kmsg_pid;
-    char oom_kmsg_comm[32];
+    int oom_kmsg_tree;
+    rm_kmsg_oom oom_kmsg; /* the first kernel OOM report naming the tree */
     rm_sample last;
     int have_last;
 
-    int seen[SEEN_PIDS];
-    size_t seen_next;
+    rm_oom_tree tree;
     gone_entry prev[GONE_TRACK], cur[GONE_TRACK];
     size_t nprev;
     cmd_entry cmds[CMD_CACHE];
@@ -595,60 +607,48 @@ static void put_proc(sampler *s, rm_line *l, const char *prefix, int i, const rm
 
 /* ---- kernel messages ---------------------------------------------------- */
 
-static int seen_pid(const sampler *s, int pid)
-{
-    size_t i;
-    if (pid <= 0)
-        return 0;
-    if (pid == s->child)
-        return 1;
-    for (i = 0; i < SEEN_PIDS; i++)
-        if (s->seen[i] == pid)
-            return 1;
-    return 0;
-}
-
-static void remember_pid(sampler *s, int pid)
-{
-    size_t i;
-    for (i = 0; i < SEEN_PIDS; i++)
-        if (s->seen[i] == pid)
-            return;
-    s->seen[s->seen_next] = pid;
-    s->seen_next = (s->seen_next + 1) % SEEN_PIDS;
-}
-
 /* Reads the kernel messages that arrived since the last call (bounded) and
- * turns OOM-kill reports into events. */
+ * turns OOM-kill reports into events. Only a report written after the
+ * sampler started that names a process of the tree is proof for the
+ * verdict; others still get an event, with in_tree=0. */
 static void drain_kmsg(sampler *s)
 {
     char buf[KMSG_BUF];
     int round;
     if (s->fd_kmsg < 0)
         return;
-    for (round = 0; round < 256; round++) {
-        ssize_t n = read(s->fd_kmsg, buf, sizeof(buf) - 1);
-        int pid;
-        char comm[32];
+    for (round = 0; round < KMSG_ROUNDS; round++) {
+        ssize_t n = read(s->fd_kmsg, buf, sizeof(buf));
+        rm_kmsg_oom k;
         if (n < 0 && (errno == EINTR || errno == EPIPE))
             continue; /* EPIPE: older records were overwritten */
+        if (n < 0 && errno != EAGAIN) {
+            /* a reader that keeps failing would keep poll(2) awake */
+            int e = errno;
+            close(s->fd_kmsg);
+            s->fd_kmsg = -1;
+            event_skipped(s, "kmsg", strerror(e), 0);
+            return;
+        }
         if (n <= 0)
             break;
-        if (rm_kmsg_oom(buf, (size_t)n, &pid, comm, sizeof(comm))) {
+        if (!rm_kmsg_parse_oom(buf, (size_t)n, &k) || !rm_kmsg_is_new(&k, s->kmsg_t0))
+            continue;
+        {
             rm_line l;
-            int in_tree = seen_pid(s, pid);
+            int in_tree = rm_oom_in_tree(&s->tree, k.pid);
             begin(s, &l, "event");
             rm_line_cstr(&l, "what", "oom_kill");
             rm_line_cstr(&l, "source", "kmsg");
-            rm_line_u64(&l, "pid", (uint64_t)pid);
-            rm_line_cstr(&l, "comm", comm);
+            rm_line_u64(&l, "pid", (uint64_t)k.pid);
+            rm_line_cstr(&l, "comm", k.comm);
             rm_line_u64(&l, "in_tree", (uint64_t)in_tree);
+            if (k.have_anon_rss)
+                rm_line_u64(&l, "anon_rss", k.anon_rss);
             emit(s, &l);
             if (in_tree && !s->oom_kmsg_tree) {
                 s->oom_kmsg_tree = 1;
-                s->oom_kmsg_pid = pid;
-                /* comm holds at most 31 bytes: it fits */
-                memcpy(s->oom_kmsg_comm, comm, sizeof(s->oom_kmsg_comm));
+                s->oom_kmsg = k;
             }
         }
     }
@@ -656,27 +656,64 @@ static void drain_kmsg(sampler *s)
 
 /* ---- one sample --------------------------------------------------------- */
 
-static void check_memory_events(sampler *s, const rm_sample *m, uint64_t now)
+/* The cgroup the command's memory is charged to: its own, or the one
+ * ENV_CGROUP_ROOT names. */
+static const rm_probe *cg_probe(const sampler *s)
 {
-    int near = 0, low = 0, recovered = 1;
+    return s->have_cgprobe ? &s->cgprobe : &s->probe;
+}
+
+/* Fills m from the probe, the cgroup fields from the ENV_CGROUP_ROOT probe
+ * when there is one. */
+static void read_probe(sampler *s, rm_sample *m)
+{
+    const unsigned cg_what = RM_READ_CGROUP | RM_READ_CG_STAT;
+    const uint32_t cg_bits = RM_HAVE_CG_USAGE | RM_HAVE_CG_LIMIT | RM_HAVE_CG_PEAK |
+                             RM_HAVE_CG_OOM | RM_HAVE_CG_INACTIVE_FILE;
+    rm_sample c;
+    memset(m, 0, sizeof(*m));
+    if (s->have_probe)
+        rm_probe_sample(&s->probe, m, s->have_cgprobe ? s->probe_what & ~cg_what : s->probe_what);
+    if (!s->have_cgprobe)
+        return;
+    memset(&c, 0, sizeof(c));
+    rm_probe_sample(&s->cgprobe, &c, cg_what);
+    m->valid = (m->valid & ~cg_bits) | (c.valid & cg_bits);
+    m->cg_usage = c.cg_usage;
+    m->cg_limit = c.cg_limit;
+    m->cg_peak = c.cg_peak;
+    m->cg_oom_kills = c.cg_oom_kills;
+    m->cg_inactive_file = c.cg_inactive_file;
+}
+
+/* The fields of a sample the record writer does not know. */
+static void put_sample_extra(rm_line *l, const rm_sample *m)
+{
+    if (m->valid & RM_HAVE_CG_INACTIVE_FILE)
+        rm_line_u64(l, "cg_inactive_file", m->cg_inactive_file);
+}
+
+/* Memory events, and the window of samples the verdict judges a SIGKILL
+ * by. before_end: the command was alive when m was read. */
+static void check_memory_events(sampler *s, const rm_sample *m, uint64_t now, int before_end)
+{
+    int low = 0, recovered = 1;
+    if (before_end)
+        rm_oom_window_add(&s->win, now, rm_mem_judge(m));
     if ((m->valid & RM_HAVE_MEM_AVAIL) && (m->valid & RM_HAVE_MEM_TOTAL) && m->mem_total) {
         uint64_t pct = m->mem_avail * 100 / m->mem_total;
-        near |= pct < 5;
         low |= pct < 5;
         recovered &= pct >= 10;
     }
     if ((m->valid & RM_HAVE_CG_USAGE) && (m->valid & RM_HAVE_CG_LIMIT) &&
         m->cg_limit != RM_NO_LIMIT && m->cg_limit) {
-        uint64_t pct = m->cg_usage * 100 / m->cg_limit;
-        near |= pct >= 90;
+        /* the working set: page cache at the limit is not low memory */
+        uint64_t ws = 0, pct;
+        rm_cg_working_set(m, &ws);
+        pct = ws / (m->cg_limit / 100 ? m->cg_limit / 100 : 1);
         low |= pct >= 95;
         recovered &= pct < 90;
     }
-    if ((m->valid & RM_HAVE_CG_PEAK) && (m->valid & RM_HAVE_CG_LIMIT) &&
-        m->cg_limit != RM_NO_LIMIT && m->cg_limit && m->cg_peak * 100 / m->cg_limit >= 95)
-        near = 1;
-    if (near)
-        s->near_limit_at = now;
     if (low != s->lowmem_on && (low || recovered)) {
         rm_line l;
         s->lowmem_on = low;
@@ -684,20 +721,27 @@ static void check_memory_events(sampler *s, const rm_sample *m, uint64_t now)
         rm_line_cstr(&l, "what", "low_memory");
         rm_line_cstr(&l, "at", low ? "start" : "end");
         rm_line_sample(&l, m);
+        put_sample_extra(&l, m);
         emit(s, &l);
     }
     if ((m->valid & RM_HAVE_CG_OOM)) {
         if (!s->have_cg_oom0) {
+            /* the count before the command started, when the head read the
+             * same group; else this first sample's */
             s->have_cg_oom0 = 1;
             s->cg_oom0 = s->cg_oom_now = m->cg_oom_kills;
-        } else if (m->cg_oom_kills > s->cg_oom_now) {
+            if (s->have_head_oom && s->head_oom <= m->cg_oom_kills &&
+                strcmp(s->head_cg_path, cg_probe(s)->cg_path) == 0)
+                s->cg_oom0 = s->cg_oom_now = s->head_oom;
+        }
+        if (m->cg_oom_kills > s->cg_oom_now) {
             rm_line l;
             begin(s, &l, "event");
             rm_line_cstr(&l, "what", "oom_kill");
             rm_line_cstr(&l, "source", "cgroup");
             rm_line_u64(&l, "cg_oom", m->cg_oom_kills);
             rm_line_u64(&l, "new", m->cg_oom_kills - s->cg_oom_now);
-            rm_line_cstr(&l, "cgroup", s->probe.cg_path);
+            rm_line_cstr(&l, "cgroup", cg_probe(s)->cg_path);
             emit(s, &l);
             s->cg_oom_now = m->cg_oom_kills;
         }
@@ -850,11 +894,15 @@ static void take_sample(sampler *s)
     uint64_t tree_rss = 0;
     size_t tree_n = 0, ntree = 0, ntop = 0, i, n_echo_tree = 0;
     const rm_proc *echo_tree[ECHO_TREE];
-    int root_alive = s->tree_root > 0;
+    int root_alive = s->tree_root > 0, before_end = s->child > 0 && !s->ended;
 
-    memset(&m, 0, sizeof(m));
-    if (s->have_probe)
-        rm_probe_sample(&s->probe, &m, s->probe_what);
+    read_probe(s, &m);
+    /* a zombie's (or a reaped process's) RSS reads as 0 (or not at all):
+     * the command has died, though it is not reaped yet */
+    if (before_end && (m.valid & RM_HAVE_RSS) && m.rss > 0)
+        s->child_rss_seen = 1;
+    else if (before_end && s->child_rss_seen)
+        before_end = 0;
     if (!(m.valid & RM_HAVE_RSS))
         m.valid &= ~(uint32_t)(RM_HAVE_HWM | RM_HAVE_VMS | RM_HAVE_ANON | RM_HAVE_FILE |
                                RM_HAVE_SHMEM | RM_HAVE_SWAP | RM_HAVE_THREADS);
@@ -903,7 +951,7 @@ static void take_sample(sampler *s)
             for (j = 0; j < t->n; j++) {
                 if (t->mark[j] != RM_PT_IN_TREE || t->procs[j].pid == (int)getpid())
                     continue;
-                remember_pid(s, t->procs[j].pid);
+                rm_oom_tree_remember(&s->tree, t->procs[j].pid);
                 if (k < GONE_TRACK) {
                     s->cur[k].pid = t->procs[j].pid;
                     s->cur[k].ppid = t->procs[j].ppid;
@@ -918,7 +966,7 @@ static void take_sample(sampler *s)
     }
 
     drain_kmsg(s);
-    check_memory_events(s, &m, now);
+    check_memory_events(s, &m, now, before_end);
     if (have_psi)
         check_pressure(s, &psi);
 
@@ -927,6 +975,7 @@ static void take_sample(sampler *s)
     if (s->child > 0 && (m.valid & RM_HAVE_RSS))
         rm_line_u64(&l, "pid", (uint64_t)s->child);
     rm_line_sample(&l, &m);
+    put_sample_extra(&l, &m);
     if (have_psi) {
         put_hundredths(&l, "psi_some10", psi.some10);
         put_hundredths(&l, "psi_full10", psi.full10);
@@ -1038,8 +1087,9 @@ static void write_head(sampler *s)
     char osname[128];
     size_t i;
 
-    rm_probe self;
-    int have_self = 0;
+    rm_probe self, cgself;
+    const rm_probe *cg = NULL;
+    int have_self = 0, have_cgself = 0;
 
     rm_topo_read(&topo);
     memset(&m, 0, sizeof(m));
@@ -1047,7 +1097,24 @@ static void write_head(sampler *s)
      * come from a probe of the sampler itself (same cgroup as the child) */
     if (rm_probe_open(&self, 0, "") == 0) {
         have_self = 1;
-        rm_probe_sample(&self, &m, RM_READ_SYSTEM | RM_READ_CGROUP);
+        cg = &self;
+        rm_probe_sample(&self, &m, RM_READ_SYSTEM | (s->cg_root ? 0 : RM_READ_CGROUP));
+    }
+    if (s->cg_root && rm_probe_open(&cgself, 0, s->cg_root) == 0) {
+        rm_sample c;
+        have_cgself = 1;
+        cg = &cgself;
+        memset(&c, 0, sizeof(c));
+        rm_probe_sample(&cgself, &c, RM_READ_CGROUP);
+        m.valid |= c.valid & (RM_HAVE_CG_LIMIT | RM_HAVE_CG_OOM);
+        m.cg_limit = c.cg_limit;
+        m.cg_oom_kills = c.cg_oom_kills;
+    }
+    if (cg && cg->cg_version && (m.valid & RM_HAVE_CG_OOM)) {
+        /* the OOM kill count before the command: the run's kills are the rise */
+        s->have_head_oom = 1;
+        s->head_oom = m.cg_oom_kills;
+        memcpy(s->head_cg_path, cg->cg_path, sizeof(s->head_cg_path));
     }
 
     begin(s, &l, "head");
@@ -1067,9 +1134,9 @@ static void write_head(sampler *s)
         rm_line_u64(&l, "mem_total", m.mem_total);
     if (m.valid & RM_HAVE_SWAP_TOTAL)
         rm_line_u64(&l, "swap_total", m.swap_total);
-    rm_line_u64(&l, "cg_ver", (uint64_t)(have_self ? self.cg_version : 0));
-    if (have_self && self.cg_version) {
-        rm_line_cstr(&l, "cg_path", self.cg_path);
+    rm_line_u64(&l, "cg_ver", (uint64_t)(cg ? cg->cg_version : 0));
+    if (cg && cg->cg_version) {
+        rm_line_cstr(&l, "cg_path", cg->cg_path);
         if (m.valid & RM_HAVE_CG_LIMIT)
             rm_line_size(&l, "cg_lim", m.cg_limit);
     }
@@ -1105,6 +1172,8 @@ static void write_head(sampler *s)
     emit(s, &l);
     if (have_self)
         rm_probe_close(&self);
+    if (have_cgself)
+        rm_probe_close(&cgself);
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -1358,21 +1427,30 @@ static int write_verdict(sampler *s)
         rm_line_size(&l, "cg_lim", s->last.cg_limit);
     if (s->have_cg_oom0)
         rm_line_u64(&l, "cg_oom", s->cg_oom_now - s->cg_oom0);
-    /* OOM evidence, strongest first */
+    /* OOM proof: the kernel said it killed for memory, during the run */
     if (s->have_cg_oom0 && s->cg_oom_now > s->cg_oom0)
         strcat(why, "cgroup_counter,");
     if (s->oom_kmsg_tree)
         strcat(why, "kernel_log,");
-    if (sig == SIGKILL && s->near_limit_at && now - s->near_limit_at < 10000000u)
-        strcat(why, "sigkill_near_limit,");
     if (why[0])
         why[strlen(why) - 1] = '\0';
     rm_line_u64(&l, "oom", (uint64_t)(why[0] != 0));
-    if (why[0])
+    if (why[0]) {
         rm_line_cstr(&l, "oom_evidence", why);
+    } else if (sig == SIGKILL) {
+        /* no proof: what the last samples before the death suggest */
+        uint64_t max_age = 2 * (uint64_t)(s->o.interval * 1e6 + 0.5) + OOM_WINDOW_SLACK;
+        int j = rm_oom_window_judge(&s->win, s->ended_at, max_age);
+        if (j == RM_OOM_SUPPORT)
+            rm_line_cstr(&l, "oom_support", "sigkill_near_limit");
+        else if (j == RM_OOM_CONTRA)
+            rm_line_cstr(&l, "oom_contra", "ample_memory");
+    }
     if (s->oom_kmsg_tree) {
-        rm_line_u64(&l, "oom_pid", (uint64_t)s->oom_kmsg_pid);
-        rm_line_cstr(&l, "oom_comm", s->oom_kmsg_comm);
+        rm_line_u64(&l, "oom_pid", (uint64_t)s->oom_kmsg.pid);
+        rm_line_cstr(&l, "oom_comm", s->oom_kmsg.comm);
+        if (s->oom_kmsg.have_anon_rss)
+            rm_line_u64(&l, "oom_anon_rss", s->oom_kmsg.anon_rss);
     }
     if (s->stopped_by) {
         rm_line_u64(&l, "stopped_by", (uint64_t)s->stopped_by);
@@ -1518,6 +1596,9 @@ static size_t open_files(sampler *s, skip_note *notes)
     s->fd_load = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
     if (s->fd_load < 0)
         notes[n++] = (skip_note){"load", "/proc/loadavg unreadable", 0};
+    /* from the end: reports written before the sampler started are not this
+     * run's (their time stamps are checked too: rm_kmsg_is_new) */
+    s->kmsg_t0 = mono_usec();
     kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (kfd >= 0 && lseek(kfd, 0, SEEK_END) < 0) {
         close(kfd);
@@ -1539,12 +1620,14 @@ static void open_probe(sampler *s)
         s->have_probe = 1;
     else
         event_skipped(s, "probe", strerror(errno), 1);
-    s->probe_what = RM_READ_SYSTEM | RM_READ_CGROUP;
+    if (s->cg_root && rm_probe_open(&s->cgprobe, 0, s->cg_root) == 0)
+        s->have_cgprobe = 1;
+    s->probe_what = RM_READ_SYSTEM | RM_READ_CGROUP | RM_READ_CG_STAT;
     if (watched)
         s->probe_what |= RM_READ_PROC | RM_READ_DETAIL;
     if (s->have_probe && s->probe.fd_meminfo < 0)
         event_skipped(s, "meminfo", "/proc/meminfo unreadable", 1);
-    if (s->have_probe && !s->probe.cg_version)
+    if ((s->have_probe || s->have_cgprobe) && !cg_probe(s)->cg_version)
         event_skipped(s, "cgroup", "no memory cgroup found for the process", 0);
 }
 
@@ -1552,6 +1635,8 @@ static void close_all(sampler *s)
 {
     if (s->have_probe)
         rm_probe_close(&s->probe);
+    if (s->have_cgprobe)
+        rm_probe_close(&s->cgprobe);
     if (s->have_pt)
         rm_ptable_close(&s->pt);
     if (s->fd_psi >= 0)
@@ -1576,9 +1661,9 @@ static void main_loop(sampler *s)
     s->next_sample = mono_usec();
     while (!s->ended) {
         uint64_t now = mono_usec(), until;
-        struct pollfd pf[2];
+        struct pollfd pf[3];
         nfds_t npf = 0;
-        int timeout_ms;
+        int timeout_ms, i_pidfd = -1, i_kmsg = -1;
         char drain[64];
 
         while (read(s->wake_r, drain, sizeof(drain)) > 0)
@@ -1618,10 +1703,22 @@ static void main_loop(sampler *s)
         pf[npf].fd = s->wake_r;
         pf[npf++].events = POLLIN;
         if (s->pidfd >= 0) {
+            i_pidfd = (int)npf;
             pf[npf].fd = s->pidfd;
             pf[npf++].events = POLLIN;
         }
-        if (poll(pf, npf, timeout_ms) > 0 && npf > 1 && (pf[1].revents & POLLIN)) {
+        if (s->fd_kmsg >= 0) {
+            /* an OOM report is read at once: its victim is then still
+             * readable in /proc (not yet reaped) to match against the tree */
+            i_kmsg = (int)npf;
+            pf[npf].fd = s->fd_kmsg;
+            pf[npf++].events = POLLIN;
+        }
+        if (poll(pf, npf, timeout_ms) <= 0)
+            continue;
+        if (i_kmsg >= 0 && (pf[i_kmsg].revents & (POLLIN | POLLERR | POLLPRI)))
+            drain_kmsg(s);
+        if (i_pidfd >= 0 && (pf[i_pidfd].revents & POLLIN)) {
             check_watched(s);
             if (!s->ended) {
                 /* reaped by its parent before we looked */
@@ -1641,6 +1738,10 @@ int main(int argc, char **argv)
         return do_stop(&s->o);
 
     s->log_fd = s->fd_psi = s->fd_load = s->fd_kmsg = s->pidfd = s->fd_watch_stat = -1;
+    s->cg_root = getenv(ENV_CGROUP_ROOT);
+    if (s->cg_root && !s->cg_root[0])
+        s->cg_root = NULL;
+    s->tree.proc_root = "";
     s->mode = s->o.cmd ? "wrap" : s->o.pid ? "watch" : "system";
     if (gethostname(s->host, sizeof(s->host) - 1) != 0)
         memcpy(s->host, "unknown", sizeof("unknown"));
@@ -1705,6 +1806,7 @@ int main(int argc, char **argv)
         if (s->o.pid) {
             s->child = s->o.pid;
             s->tree_root = s->o.pid;
+            s->tree.child = s->tree.root_pid = s->o.pid;
             s->pidfd = pidfd_of(s->child);
             if (snprintf(path, sizeof(path), "/proc/%d/stat", s->o.pid) < (int)sizeof(path))
                 s->fd_watch_stat = open(path, O_RDONLY | O_CLOEXEC);
@@ -1735,6 +1837,10 @@ int main(int argc, char **argv)
             return err == ENOENT ? EXIT_NOCMD : EXIT_NOEXEC;
         }
         s->tree_root = (int)getpid();
+        /* the sampler is a subreaper: nothing leaves its tree while alive */
+        s->tree.child = (int)s->child;
+        s->tree.root_pid = s->tree_root;
+        s->tree.closed = 1;
         begin(s, &l, "event");
         rm_line_cstr(&l, "what", "start");
         rm_line_u64(&l, "pid", (uint64_t)s->child);
@@ -1758,6 +1864,7 @@ int main(int argc, char **argv)
     }
 
     main_loop(s);
+    s->ended_at = mono_usec();
 
     /* the end: one last look, then the verdict */
     drain_kmsg(s);

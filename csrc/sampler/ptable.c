@@ -488,6 +488,35 @@ void rm_ptable_close(rm_ptable *t)
     t->n = t->cap = 0;
 }
 
+int rm_proc_descends(const char *root, int pid, int ancestor)
+{
+    int depth, cur = pid;
+    for (depth = 0; depth < RM_TREE_DEPTH; depth++) {
+        char path[384], buf[RM_STAT_BUF];
+        rm_proc p;
+        ssize_t len = 0;
+        int fd, n;
+        if (cur == ancestor)
+            return 1;
+        if (cur <= 1)
+            return 0; /* init, or the kernel (ppid 0): the chain ended */
+        n = snprintf(path, sizeof(path), "%s/proc/%d/stat", root, cur);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            return -1;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        do
+            len = read(fd, buf, sizeof(buf) - 1);
+        while (len < 0 && errno == EINTR);
+        close(fd);
+        if (len <= 0 || rm_parse_stat(buf, (size_t)len, 4096, &p) != 0)
+            return -1;
+        cur = p.ppid;
+    }
+    return -1;
+}
+
 size_t rm_read_cmdline(const char *root, int pid, const char *comm, char *out, size_t cap)
 {
     char path[384];

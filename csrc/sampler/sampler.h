@@ -3,6 +3,8 @@
 #ifndef RM_SAMPLER_H
 #define RM_SAMPLER_H
 
+#include "probe/probe.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +96,13 @@ void rm_ptable_close(rm_ptable *t);
  * times page_size). Returns 0, or -1 when the text is malformed. */
 int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p);
 
+/* Follows the parent chain of pid through <root>/proc/<pid>/stat, read now
+ * (not the last scan): a process that began and was killed between two
+ * scans still has its stat until its parent reaps it. Returns 1 when
+ * ancestor is pid or one of its ancestors, 0 when the chain ends at init
+ * without it, -1 when a process of the chain cannot be read (gone). */
+int rm_proc_descends(const char *root, int pid, int ancestor);
+
 /* Reads /proc/<pid>/cmdline under root into out (NUL-separated arguments
  * joined by spaces, cut to cap-1 bytes). Falls back to "[comm]" for kernel
  * threads and zombies. Returns the length written. */
@@ -126,8 +135,95 @@ typedef struct rm_load {
 } rm_load;
 int rm_load_parse(const char *buf, rm_load *load);
 
-/* One /dev/kmsg record: when it reports an OOM kill, the victim's pid and
- * name. Returns 1 for "Killed process <pid> (<comm>)" lines, else 0. */
-int rm_kmsg_oom(const char *rec, size_t len, int *pid, char *comm, size_t comm_cap);
+/* What one /dev/kmsg record says about an OOM kill. */
+typedef struct rm_kmsg_oom {
+    int pid;       /* the killed process */
+    char comm[32]; /* its name as the kernel wrote it, cut to 31 bytes */
+    int have_ts, have_anon_rss;
+    uint64_t ts_usec;  /* the record's time stamp: microseconds since boot */
+    uint64_t anon_rss; /* bytes: "anon-rss:NNNkB", the killed process's anonymous RSS */
+} rm_kmsg_oom;
+
+/* Parses one /dev/kmsg record ("pri,seq,usec,flags;text"; it may hold no
+ * NUL: bounded by len). Returns 1 and fills *out when the text reports an
+ * OOM kill ("Killed process <pid> (<comm>)", older kernels "Kill process"),
+ * else 0. */
+int rm_kmsg_parse_oom(const char *rec, size_t len, rm_kmsg_oom *out);
+
+/* ---- OOM judgment (oom.c; docs/sampler.md "OOM evidence") ---- */
+
+/* One sample is near a limit when the cgroup's working set (usage minus the
+ * inactive page cache the kernel reclaims first) reaches RM_NEAR_CG_PCT of
+ * the limit, or MemAvailable falls under RM_NEAR_AVAIL_PCT of MemTotal; it
+ * shows ample memory when the working set is at most RM_AMPLE_CG_PCT of the
+ * limit and MemAvailable at least RM_AMPLE_AVAIL_PCT. At 90/5 one more
+ * burst of allocation reaches the limit; 75/25 leave a quarter free, more
+ * than most tests allocate in one interval. */
+#define RM_NEAR_CG_PCT 90
+#define RM_NEAR_AVAIL_PCT 5
+#define RM_AMPLE_CG_PCT 75
+#define RM_AMPLE_AVAIL_PCT 25
+
+enum { RM_MEM_UNKNOWN = 0, RM_MEM_NEAR, RM_MEM_TIGHT, RM_MEM_AMPLE };
+
+/* The cgroup's working set: cg_usage minus cg_inactive_file. Returns 1 when
+ * both were read, 0 when *ws is the raw usage (or, without usage, unset). */
+int rm_cg_working_set(const rm_sample *m, uint64_t *ws);
+
+/* RM_MEM_NEAR, RM_MEM_AMPLE, RM_MEM_TIGHT (in between) or RM_MEM_UNKNOWN
+ * (neither the machine's nor a limited cgroup's memory was read). */
+int rm_mem_judge(const rm_sample *m);
+
+/* Samples before the command's end that may support or contradict an OOM
+ * kill: a sample older than these says nothing about the moment it died. */
+#define RM_OOM_LAST 2
+
+typedef struct rm_oom_window {
+    uint64_t at[RM_OOM_LAST]; /* CLOCK_MONOTONIC usec, newest first */
+    int state[RM_OOM_LAST];   /* RM_MEM_* */
+    size_t n;
+} rm_oom_window;
+
+enum { RM_OOM_SUPPORT = 1, RM_OOM_CONTRA = 2 };
+
+void rm_oom_window_add(rm_oom_window *w, uint64_t at, int state);
+
+/* Judges the samples of w no older than max_age at end: RM_OOM_SUPPORT when
+ * one was near a limit, RM_OOM_CONTRA when all (at least one) showed ample
+ * memory, else 0. */
+int rm_oom_window_judge(const rm_oom_window *w, uint64_t end, uint64_t max_age);
+
+/* Tree pids remembered for matching kernel OOM reports: a member that was
+ * sampled once and was killed and reaped before the report was read. */
+#define RM_SEEN_PIDS 1024
+
+/* The watched tree, as kernel OOM reports are matched against it. */
+typedef struct rm_oom_tree {
+    int child;              /* the command (wrap) or watched pid; 0: none */
+    int root_pid;           /* pid whose descendants form the tree; 0: none */
+    int closed;             /* 1 when members never leave (wrap: a subreaper) */
+    const char *proc_root;  /* "" or a directory standing in for "/" (tests) */
+    int seen[RM_SEEN_PIDS]; /* ring of pids seen in the tree */
+    size_t seen_next;
+} rm_oom_tree;
+
+void rm_oom_tree_remember(rm_oom_tree *t, int pid);
+int rm_oom_tree_seen(const rm_oom_tree *t, int pid);
+
+/* 1 when pid is, or was, a process of the tree: the command, a descendant
+ * of the root now (read from /proc: a killed process stays readable until
+ * reaped), or a pid seen in the tree before, unless (closed tree) it is
+ * alive outside the tree now, its pid reused. Else 0. */
+int rm_oom_in_tree(const rm_oom_tree *t, int pid);
+
+/* Kernel records stamped more than this before the sampler opened
+ * /dev/kmsg are ignored. The stamp's clock (local_clock) and
+ * CLOCK_MONOTONIC drift apart by parts per million; the fd also starts at
+ * the end of the buffer, so this guard only has to catch the grossly old. */
+#define RM_KMSG_SLACK_USEC 2000000u
+
+/* 0 when the record is older than since_usec (CLOCK_MONOTONIC) minus
+ * RM_KMSG_SLACK_USEC, else 1 (also without a time stamp). */
+int rm_kmsg_is_new(const rm_kmsg_oom *k, uint64_t since_usec);
 
 #endif

@@ -21,9 +21,10 @@ $(BUILD)/resmon-sampler: $(SAMPLER_SRC) $(CORE_SRC) $(SAMPLER_HDR)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(SAMPLER_CFLAGS) $(SAMPLER_SRC) $(CORE_SRC) -o $@ $(LDFLAGS) $(SAMPLER_LIBS)
 
-# The unit test includes ptable.c and sysinfo.c itself; it builds without
+# The unit test includes ptable.c, sysinfo.c, oom.c and the Linux probe
+# itself (fake /proc and cgroup trees); it builds without
 # the optional libraries so the /proc reader is what it tests.
-$(BUILD)/test_sampler_units: ../tests/sampler/test_sampler_units.c sampler/ptable.c sampler/sysinfo.c $(SAMPLER_HDR)
+$(BUILD)/test_sampler_units: ../tests/sampler/test_sampler_units.c sampler/ptable.c sampler/sysinfo.c sampler/oom.c probe/linux.c $(SAMPLER_HDR)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) ../tests/sampler/test_sampler_units.c -o $@ $(LDFLAGS)
 

@@ -109,32 +109,77 @@ int rm_load_parse(const char *buf, rm_load *load)
     return 0;
 }
 
-int rm_kmsg_oom(const char *rec, size_t len, int *pid, char *comm, size_t comm_cap)
+/* Parses the decimal at rec[*j] (bounded by len) into *out; stops taking
+ * digits past max so that no input overflows. Returns 0 without a digit. */
+static int kmsg_u64(const char *rec, size_t len, size_t *j, uint64_t max, uint64_t *out)
 {
-    /* "6,1234,5678,-;Memory cgroup out of memory: Killed process 123 (python3) ..."
-     * and "Out of memory: Killed process 123 (python3) ..." (older kernels:
-     * "Kill process"). The record may hold no NUL: bound by len. */
-    static const char *keys[] = {"Killed process ", "Kill process "};
-    size_t k, i;
+    uint64_t v = 0;
+    size_t i = *j;
+    if (i >= len || rec[i] < '0' || rec[i] > '9')
+        return 0;
+    while (i < len && rec[i] >= '0' && rec[i] <= '9') {
+        if (v > (max - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(rec[i++] - '0');
+    }
+    *j = i;
+    *out = v;
+    return 1;
+}
+
+int rm_kmsg_parse_oom(const char *rec, size_t len, rm_kmsg_oom *out)
+{
+    /* "6,1234,5678,-;Memory cgroup out of memory: Killed process 123 (python3)
+     * total-vm:1000kB, anon-rss:900kB, ..." and "Out of memory: Killed process
+     * ..." (older kernels: "Kill process"). The record may hold no NUL: every
+     * read is bounded by len. The text ends at the first newline (continuation
+     * lines " KEY=value" follow it). */
+    static const char *const keys[] = {"Killed process ", "Kill process "};
+    const char *semi = memchr(rec, ';', len);
+    size_t text = 0, end = len, k, i;
+    memset(out, 0, sizeof(*out));
+    if (semi) {
+        /* header "pri,seq,usec,flags": the third field is the time stamp */
+        size_t hlen = (size_t)(semi - rec), commas = 0, j;
+        for (j = 0; j < hlen && commas < 2; j++)
+            if (rec[j] == ',')
+                commas++;
+        if (commas == 2 && kmsg_u64(rec, hlen, &j, UINT64_MAX, &out->ts_usec) &&
+            (j == hlen || rec[j] == ','))
+            out->have_ts = 1;
+        text = hlen + 1;
+    }
+    {
+        const char *nl = memchr(rec + text, '\n', len - text);
+        if (nl)
+            end = (size_t)(nl - rec);
+    }
     for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         size_t kl = strlen(keys[k]);
-        for (i = 0; i + kl < len; i++) {
-            long v = 0;
-            size_t j, c = 0;
+        for (i = text; i + kl < end; i++) {
+            uint64_t v;
+            size_t j = i + kl, c = 0;
             if (memcmp(rec + i, keys[k], kl) != 0)
                 continue;
-            j = i + kl;
-            if (j >= len || rec[j] < '0' || rec[j] > '9')
+            if (!kmsg_u64(rec, end, &j, 0x7fffffff, &v) || v == 0)
                 continue;
-            while (j < len && rec[j] >= '0' && rec[j] <= '9' && v < 0x7fffffff)
-                v = v * 10 + (rec[j++] - '0');
-            *pid = (int)v;
-            if (comm_cap) {
-                if (j + 1 < len && rec[j] == ' ' && rec[j + 1] == '(') {
-                    for (j += 2; j < len && rec[j] != ')' && c + 1 < comm_cap; j++)
-                        comm[c++] = rec[j];
+            out->pid = (int)v;
+            if (j + 1 < end && rec[j] == ' ' && rec[j + 1] == '(') {
+                for (j += 2; j < end && rec[j] != ')' && c + 1 < sizeof(out->comm); j++)
+                    out->comm[c++] = rec[j];
+                out->comm[c] = '\0';
+            }
+            /* "anon-rss:900kB" after the name */
+            for (; j + 9 < end; j++) {
+                size_t d = j + 9;
+                if (memcmp(rec + j, "anon-rss:", 9) != 0)
+                    continue;
+                if (kmsg_u64(rec, end, &d, UINT64_MAX / 1024, &v) && d + 1 < end && rec[d] == 'k' &&
+                    rec[d + 1] == 'B') {
+                    out->anon_rss = v * 1024;
+                    out->have_anon_rss = 1;
                 }
-                comm[c] = '\0';
+                break;
             }
             return 1;
         }

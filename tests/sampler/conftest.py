@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -62,3 +63,49 @@ def py(code):
 def run(sampler, args, timeout=60, **kw):
     return subprocess.run([sampler] + list(args), capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+def records_so_far(path):
+    """The complete records of a log a sampler is still writing (a line
+    being written is left for the next look)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in data.decode("ascii").split("\n")[:-1]:
+        rec = parse_record(line) if line else None
+        if rec is not None and rec[1]["_complete"]:
+            out.append(rec)
+    return out
+
+
+def wait_for(what, cond, timeout=60.0, proc=None):
+    """Polls cond() until it returns something true and returns that; fails
+    after timeout seconds, or at once when proc (a Popen) has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the sampler ended (status {proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {timeout} s")
+        time.sleep(0.05)
+
+
+def wait_for_records(log, what, cond, timeout=60.0, proc=None):
+    """Polls the log until cond(records) is true; returns the records."""
+    def look():
+        recs = records_so_far(log)
+        return recs if cond(recs) else None
+    return wait_for(what, look, timeout, proc)
+
+
+def started_pid(log, proc, timeout=60.0):
+    """The command's pid from the start event of a wrap-mode log."""
+    recs = wait_for_records(log, "start event", lambda r: of_kind(r, "event", what="start"),
+                            timeout, proc)
+    return int(of_kind(recs, "event", what="start")[0]["pid"])

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import of_kind, one, py, read_log, run
+from conftest import of_kind, one, py, read_log, run, wait_for_records
 from memcg import memory_cgroup
 
 MB = 1 << 20
@@ -229,13 +229,22 @@ def test_real_oom_kill_in_a_memory_cgroup(sampler, tmp_path):
     assert head["cg_path"].endswith(os.path.basename(cg)) and head["cg_lim"] == str(100 * MB)
     v = one(recs, "verdict")
     assert v["signal"] == "9" and v["oom"] == "1"
-    assert "cgroup_counter" in v["oom_evidence"]
+    assert "cgroup_counter" in v["oom_evidence"].split(",")
+    # oom_evidence lists proofs only; support and contradiction are for a
+    # SIGKILL without proof
+    assert set(v["oom_evidence"].split(",")) <= {"cgroup_counter", "kernel_log"}
+    assert "oom_support" not in v and "oom_contra" not in v
     assert int(v["cg_oom"]) >= 1
     ev = of_kind(recs, "event", what="oom_kill", source="cgroup")
     assert ev and int(ev[0]["new"]) >= 1
     if head.get("kmsg") == "1":
-        assert "kernel_log" in v["oom_evidence"]
-        assert of_kind(recs, "event", what="oom_kill", source="kmsg", in_tree="1")
+        # the command itself was the victim: the kernel's report names it
+        # and its anonymous RSS when it was killed
+        child = one(recs, "event", what="start")["pid"]
+        assert "kernel_log" in v["oom_evidence"].split(",")
+        kev = one(recs, "event", what="oom_kill", source="kmsg", in_tree="1")
+        assert kev["pid"] == child and v["oom_pid"] == child
+        assert int(v["oom_anon_rss"]) == int(kev["anon_rss"]) >= 50 * MB
 
 
 # ---- xdist -----------------------------------------------------------------
@@ -418,12 +427,28 @@ def test_echo_writes_records_to_stderr(sampler, tmp_path):
 
 @pytest.mark.parametrize("reader", ["proc", "libproc2"])
 def test_both_process_table_readers_find_the_tree(sampler, tmp_path, reader):
+    # sh and two sleeps stay until the test has seen all three in a sample
+    # (the reader lists /proc only every 0.5 s: no fixed sleep is long
+    # enough on a loaded machine); then `read` returns and sh ends them
     log = tmp_path / "log"
-    r = run(sampler, ["-i", "0.1", "--proc-reader", reader, "-o", str(log), "--", "sh", "-c",
-                      "sleep 0.5 & sleep 0.5; wait"])
+    r = run(sampler, ["--proc-reader", reader, "-o", str(tmp_path / "probe"), "--", "true"])
     if reader == "libproc2" and r.returncode == 1 and "reader" in r.stderr:
         pytest.skip("this build has no libproc2")
-    assert r.returncode == 0, r.stderr
+    p = subprocess.Popen([sampler, "-i", "0.1", "--proc-reader", reader, "-o", str(log), "--",
+                          "sh", "-c", "sleep 600 & a=$!; sleep 600 & b=$!; read x; "
+                          "kill $a $b; wait; exit 0"],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_records(log, "a sample with tree_n=3",
+                         lambda recs: any(s.get("tree_n") == "3"
+                                          for s in of_kind(recs, "sample")), proc=p)
+        p.stdin.write("go\n")
+        p.stdin.close()
+        assert p.wait(timeout=60) == 0, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     recs = read_log(log)
     assert recs[0][1]["proc_reader"] == reader
     assert max(int(s.get("tree_n", 0)) for s in of_kind(recs, "sample")) == 3

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* test_sampler_units.c: unit tests of the sampler's parsers and its /proc reader on a fake tree. */
+/* test_sampler_units.c: unit tests of the sampler's parsers, its /proc reader and its OOM judgment
+ * on fake trees. */
 #include "../c/check.h"
+#include "../../csrc/probe/linux.c"
+#include "../../csrc/sampler/oom.c"
 #include "../../csrc/sampler/ptable.c"
 #include "../../csrc/sampler/sysinfo.c"
 
@@ -10,6 +13,42 @@
 #include <sys/stat.h>
 
 static char root[256];
+
+/* A fresh directory under $TMPDIR for a fake tree; exits when it cannot. */
+static void make_root(const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n =
+        snprintf(root, sizeof(root), "%s/rm_sampler_%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    if (n < 0 || (size_t)n >= sizeof(root) || !mkdtemp(root)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+static void remove_root(void)
+{
+    char rm[400];
+    int rc;
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", root);
+    rc = system(rm);
+    (void)rc;
+}
+
+/* Creates every directory of rel under root (like mkdir -p). */
+static void make_dirs(const char *rel)
+{
+    char path[512];
+    size_t i, n = (size_t)snprintf(path, sizeof(path), "%s%s", root, rel);
+    for (i = strlen(root) + 1; i < n && i < sizeof(path); i++) {
+        if (path[i] != '/')
+            continue;
+        path[i] = '\0';
+        mkdir(path, 0755);
+        path[i] = '/';
+    }
+    mkdir(path, 0755);
+}
 
 static void put_file(const char *rel, const char *text, size_t len)
 {
@@ -72,8 +111,7 @@ static void test_tree(void)
     long ps = sysconf(_SC_PAGESIZE);
     char cmd[300];
 
-    snprintf(root, sizeof(root), "/tmp/rm_sampler_units_%d", (int)getpid());
-    mkdir(root, 0755);
+    make_root("units");
     snprintf(cmd, sizeof(cmd), "%s/proc", root);
     mkdir(cmd, 0755);
     fake_proc(1, "init", 0, 10, "/sbin/init\0", 11);
@@ -143,24 +181,22 @@ static void test_tree(void)
     rm_ptable_close(&t);
 
     CHECK(rm_ptable_open(&t, root, "bogus") == -1);
-    {
-        char rm[400];
-        int rc;
-        snprintf(rm, sizeof(rm), "rm -rf '%s'", root);
-        rc = system(rm);
-        (void)rc;
-    }
+    remove_root();
 }
 
 static void test_psi_load_kmsg(void)
 {
     rm_psi psi;
     rm_load load;
-    int pid = 0;
-    char comm[16];
+    rm_kmsg_oom k;
     const char *k1 = "3,1234,5678,-;Memory cgroup out of memory: Killed process 4242 (python3) "
-                     "total-vm:1000kB, anon-rss:900kB";
+                     "total-vm:1000kB, anon-rss:900kB, file-rss:12kB";
     const char *k2 = "6,1,2,-;Out of memory: Kill process 77 (a b) score 900";
+    /* the oom_reaper line after a kill carries "anon-rss:0kB" but no kill */
+    const char *reaper = "6,9,99,-;oom_reaper: reaped process 4242 (python3), now anon-rss:0kB";
+    /* continuation lines follow the text: the size is not the text's */
+    const char *cont = "3,5,500,-;Out of memory: Killed process 5 (x) total-vm:1kB\n"
+                       " SUBSYSTEM=x anon-rss:7kB\n";
     CHECK(rm_psi_parse("some avg10=12.34 avg60=1.00 avg300=0.00 total=5000\n"
                        "full avg10=0.50 avg60=0.00 avg300=0.00 total=70\n",
                        &psi) == 0);
@@ -169,12 +205,255 @@ static void test_psi_load_kmsg(void)
     CHECK(rm_load_parse("0.30 1.14 10.06 2/85 5975\n", &load) == 0);
     CHECK(load.l1 == 30 && load.l5 == 114 && load.l15 == 1006 && load.tasks == 85);
     CHECK(rm_load_parse("x", &load) == -1);
-    CHECK(rm_kmsg_oom(k1, strlen(k1), &pid, comm, sizeof(comm)) == 1);
-    CHECK(pid == 4242 && strcmp(comm, "python3") == 0);
-    CHECK(rm_kmsg_oom(k2, strlen(k2), &pid, comm, sizeof(comm)) == 1);
-    CHECK(pid == 77 && strcmp(comm, "a b") == 0);
-    CHECK(rm_kmsg_oom("6,1,2,-;Killed process", 22, &pid, comm, sizeof(comm)) == 0);
-    CHECK(rm_kmsg_oom(k1, 40, &pid, comm, sizeof(comm)) == 0); /* cut before the pid */
+    CHECK(rm_kmsg_parse_oom(k1, strlen(k1), &k) == 1);
+    CHECK(k.pid == 4242 && strcmp(k.comm, "python3") == 0);
+    CHECK(k.have_ts && k.ts_usec == 5678);
+    CHECK(k.have_anon_rss && k.anon_rss == 900 * 1024);
+    CHECK(rm_kmsg_parse_oom(k2, strlen(k2), &k) == 1);
+    CHECK(k.pid == 77 && strcmp(k.comm, "a b") == 0 && k.have_ts && k.ts_usec == 2);
+    CHECK(!k.have_anon_rss);
+    CHECK(rm_kmsg_parse_oom(reaper, strlen(reaper), &k) == 0);
+    CHECK(rm_kmsg_parse_oom(cont, strlen(cont), &k) == 1);
+    CHECK(k.pid == 5 && !k.have_anon_rss);
+    CHECK(rm_kmsg_parse_oom("6,1,2,-;Killed process", 22, &k) == 0);
+    CHECK(rm_kmsg_parse_oom(k1, 40, &k) == 0); /* cut before the pid */
+    /* cut inside "anon-rss:900kB": no figure rather than a wrong one */
+    CHECK(rm_kmsg_parse_oom(k1, strstr(k1, "900kB") + 2 - k1, &k) == 1 && !k.have_anon_rss);
+    CHECK(rm_kmsg_parse_oom("6,1,2,-;Killed process 0 (x)", 28, &k) == 0);
+    CHECK(rm_kmsg_parse_oom("6,1,2,-;Killed process 99999999999 (x)", 38, &k) == 0);
+    /* a malformed header: the text still counts, without a time stamp */
+    CHECK(rm_kmsg_parse_oom("6,1;Killed process 8 (y)", 24, &k) == 1 && k.pid == 8 && !k.have_ts);
+    CHECK(rm_kmsg_is_new(&k, UINT64_MAX) == 1); /* no stamp: not judged old */
+}
+
+/* Kernel reports written before the sampler started are not the run's. */
+static void test_kmsg_age(void)
+{
+    rm_kmsg_oom k;
+    const uint64_t start = 100000000; /* the sampler opened /dev/kmsg at 100 s */
+    const char *before = "3,10,90000000,-;Memory cgroup out of memory: Killed process 31 (a)";
+    const char *just = "3,11,99500000,-;Memory cgroup out of memory: Killed process 32 (b)";
+    const char *after = "3,12,100400000,-;Memory cgroup out of memory: Killed process 33 (c)";
+    CHECK(rm_kmsg_parse_oom(before, strlen(before), &k) == 1 && k.ts_usec == 90000000);
+    CHECK(rm_kmsg_is_new(&k, start) == 0);
+    CHECK(rm_kmsg_parse_oom(just, strlen(just), &k) == 1);
+    CHECK(rm_kmsg_is_new(&k, start) == 1); /* within the clocks' slack */
+    CHECK(rm_kmsg_parse_oom(after, strlen(after), &k) == 1);
+    CHECK(rm_kmsg_is_new(&k, start) == 1);
+}
+
+/* Which pids of kernel OOM reports belong to the tree. */
+static void test_oom_in_tree(void)
+{
+    static rm_oom_tree t; /* the ring is 4 KB: not on the stack */
+    rm_kmsg_oom k;
+    const char *other = "3,1,200000000,-;Memory cgroup out of memory: Killed process 20 (other) "
+                        "total-vm:1kB, anon-rss:4kB";
+    char path[400];
+
+    make_root("tree");
+    make_dirs("/proc");
+    fake_proc(1, "init", 0, 10, NULL, 0);
+    fake_proc(5, "runner", 1, 10, NULL, 0);
+    fake_proc(10, "sampler", 5, 10, NULL, 0); /* the tree's root (wrap: the sampler) */
+    fake_proc(11, "pytest", 10, 100, NULL, 0);
+    fake_proc(12, "worker", 11, 300, NULL, 0);
+    fake_proc(13, "victim", 12, 900, NULL, 0); /* born and killed between scans */
+    fake_proc(20, "other", 1, 1000, NULL, 0);
+    fake_proc(40, "reused", 1, 10, NULL, 0); /* alive elsewhere, pid once ours */
+
+    CHECK(rm_proc_descends(root, 13, 10) == 1);
+    CHECK(rm_proc_descends(root, 10, 10) == 1);
+    CHECK(rm_proc_descends(root, 20, 10) == 0);
+    CHECK(rm_proc_descends(root, 99, 10) == -1); /* gone */
+
+    memset(&t, 0, sizeof(t));
+    t.proc_root = root;
+    t.child = 11;
+    t.root_pid = 10;
+    t.closed = 1;
+    rm_oom_tree_remember(&t, 11);
+    rm_oom_tree_remember(&t, 12);
+    rm_oom_tree_remember(&t, 40);
+    rm_oom_tree_remember(&t, 41); /* sampled once, then killed and reaped */
+    CHECK(rm_oom_tree_seen(&t, 41) && !rm_oom_tree_seen(&t, 42) && !rm_oom_tree_seen(&t, 0));
+
+    CHECK(rm_oom_in_tree(&t, 13) == 1); /* never sampled: its stat says whose it is */
+    CHECK(rm_oom_in_tree(&t, 12) == 1);
+    CHECK(rm_oom_in_tree(&t, 41) == 1); /* gone, but seen in the tree */
+    CHECK(rm_oom_in_tree(&t, 40) == 0); /* alive outside a closed tree: reused pid */
+    CHECK(rm_oom_in_tree(&t, 42) == 0); /* gone and never seen */
+    CHECK(rm_oom_in_tree(&t, 0) == 0);
+
+    /* a report naming a process outside the tree */
+    CHECK(rm_kmsg_parse_oom(other, strlen(other), &k) == 1 && k.pid == 20);
+    CHECK(rm_kmsg_is_new(&k, 150000000) == 1);
+    CHECK(rm_oom_in_tree(&t, k.pid) == 0);
+
+    /* the command itself, reaped already (its stat is gone) */
+    snprintf(path, sizeof(path), "rm -rf '%s/proc/11'", root);
+    CHECK(system(path) == 0);
+    CHECK(rm_oom_in_tree(&t, 11) == 1);
+
+    /* watch mode: orphans leave the tree (reparented to init), so a pid
+     * seen in it still counts while alive elsewhere */
+    t.closed = 0;
+    CHECK(rm_oom_in_tree(&t, 40) == 1);
+    CHECK(rm_oom_in_tree(&t, 20) == 0);
+
+    /* no tree (system mode): nothing is the tree's */
+    memset(&t, 0, sizeof(t));
+    t.proc_root = root;
+    CHECK(rm_oom_in_tree(&t, 13) == 0);
+
+    /* the ring keeps the last RM_SEEN_PIDS distinct pids */
+    for (int pid = 1000; pid < 1000 + RM_SEEN_PIDS + 1; pid++)
+        rm_oom_tree_remember(&t, pid);
+    CHECK(!rm_oom_tree_seen(&t, 1000) && rm_oom_tree_seen(&t, 1001) &&
+          rm_oom_tree_seen(&t, 1000 + RM_SEEN_PIDS));
+    remove_root();
+}
+
+/* A fake cgroup v2 group "/ci/job" under a fake root, read through the real probe. */
+static void fake_v2(const char *current, const char *max, const char *peak, const char *stat,
+                    const char *events)
+{
+    make_dirs("/proc/self");
+    make_dirs("/sys/fs/cgroup/ci/job");
+    put_file("/proc/self/cgroup", "0::/ci/job\n", 11);
+    put_file("/sys/fs/cgroup/memory.max", "max\n", 4);
+    put_file("/sys/fs/cgroup/ci/memory.max", max, strlen(max));
+    put_file("/sys/fs/cgroup/ci/job/memory.max", "max\n", 4);
+    put_file("/sys/fs/cgroup/ci/job/memory.current", current, strlen(current));
+    put_file("/sys/fs/cgroup/ci/job/memory.peak", peak, strlen(peak));
+    if (stat)
+        put_file("/sys/fs/cgroup/ci/job/memory.stat", stat, strlen(stat));
+    put_file("/sys/fs/cgroup/ci/job/memory.events", events, strlen(events));
+}
+
+/* Samples the fake group with the machine's memory set to plenty. */
+static int judge_fake(rm_sample *s)
+{
+    rm_probe p;
+    memset(s, 0, sizeof(*s));
+    if (rm_probe_open(&p, 0, root) != 0)
+        return -1;
+    rm_probe_sample(&p, s, RM_READ_CGROUP | RM_READ_CG_STAT);
+    rm_probe_close(&p);
+    s->mem_total = 16000000000ull;
+    s->mem_avail = 12000000000ull;
+    s->valid |= RM_HAVE_MEM_TOTAL | RM_HAVE_MEM_AVAIL;
+    return rm_mem_judge(s);
+}
+
+static const char v2_events[] = "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n";
+
+static void test_cgroup_v2_headroom(void)
+{
+    rm_sample s;
+    /* memory.current at 98% of the limit, 60% of it inactive page cache */
+    const char *cache = "anon 300000000\nfile 680000000\nkernel 10000000\n"
+                        "active_anon 290000000\ninactive_anon 10000000\n"
+                        "active_file 80000000\ninactive_file 600000000\nunevictable 0\n";
+    const char *anon = "anon 960000000\nfile 20000000\nactive_anon 900000000\n"
+                       "inactive_anon 60000000\nactive_file 10000000\ninactive_file 10000000\n";
+
+    make_root("v2");
+    /* page cache up to the limit: not near it */
+    fake_v2("980000000\n", "1000000000\n", "1000000000\n", cache, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_AMPLE);
+    CHECK((s.valid & RM_HAVE_CG_INACTIVE_FILE) && s.cg_inactive_file == 600000000);
+    CHECK(s.cg_usage == 980000000 && s.cg_limit == 1000000000 && s.cg_oom_kills == 1);
+    {
+        uint64_t ws = 0;
+        CHECK(rm_cg_working_set(&s, &ws) == 1 && ws == 380000000);
+    }
+    /* the same usage as anonymous memory: near */
+    fake_v2("980000000\n", "1000000000\n", "1000000000\n", anon, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_NEAR);
+    /* a spike long ago (the peak) says nothing about now */
+    fake_v2("100000000\n", "1000000000\n", "1000000000\n", anon, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_AMPLE);
+    /* in between: neither near nor ample */
+    fake_v2("820000000\n", "1000000000\n", "1000000000\n", anon, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_TIGHT);
+    /* no memory.stat: the raw usage can show room, never a limit near */
+    remove_root();
+    make_root("v2");
+    fake_v2("990000000\n", "1000000000\n", "1000000000\n", NULL, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_TIGHT && !(s.valid & RM_HAVE_CG_INACTIVE_FILE));
+    fake_v2("100000000\n", "1000000000\n", "1000000000\n", NULL, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_AMPLE);
+    /* no limit: the machine decides */
+    fake_v2("990000000\n", "max\n", "1000000000\n", anon, v2_events);
+    CHECK(judge_fake(&s) == RM_MEM_AMPLE);
+    s.mem_avail = s.mem_total / 50; /* 2% available */
+    CHECK(rm_mem_judge(&s) == RM_MEM_NEAR);
+    s.valid = 0;
+    CHECK(rm_mem_judge(&s) == RM_MEM_UNKNOWN);
+    /* memory.stat longer than the read buffer, inactive_file on the cut line */
+    {
+        char big[RM_READ_BUF + 64];
+        size_t n = 0;
+        while (n + 24 < RM_READ_BUF - 10)
+            n += (size_t)snprintf(big + n, sizeof(big) - n, "pad_field_%05zu 1234567\n", n);
+        snprintf(big + n, sizeof(big) - n, "inactive_file 123456789012\n");
+        fake_v2("980000000\n", "1000000000\n", "1000000000\n", big, v2_events);
+        judge_fake(&s);
+        CHECK(!(s.valid & RM_HAVE_CG_INACTIVE_FILE)); /* rather none than a cut number */
+    }
+    remove_root();
+
+    /* v1: the hierarchical total_inactive_file, not the group's own */
+    make_root("v1");
+    make_dirs("/proc/self");
+    make_dirs("/sys/fs/cgroup/memory/ci");
+    put_file("/proc/self/cgroup", "4:memory:/ci\n", 13);
+    put_file("/sys/fs/cgroup/memory/ci/memory.limit_in_bytes", "1000000000\n", 11);
+    put_file("/sys/fs/cgroup/memory/ci/memory.usage_in_bytes", "990000000\n", 10);
+    {
+        const char *st = "cache 10\nrss 20\ninactive_file 1000\nactive_file 5\n"
+                         "hierarchical_memory_limit 1000000000\ntotal_cache 700000000\n"
+                         "total_inactive_file 650000000\ntotal_active_file 50000000\n";
+        put_file("/sys/fs/cgroup/memory/ci/memory.stat", st, strlen(st));
+    }
+    CHECK(judge_fake(&s) == RM_MEM_AMPLE && s.cg_inactive_file == 650000000);
+    remove_root();
+}
+
+/* The samples before a death: support, contradiction, or nothing. */
+static void test_oom_window(void)
+{
+    rm_oom_window w;
+    const uint64_t sec = 1000000, max_age = 4 * sec;
+    memset(&w, 0, sizeof(w));
+    CHECK(rm_oom_window_judge(&w, 10 * sec, max_age) == 0); /* no sample */
+    rm_oom_window_add(&w, 1 * sec, RM_MEM_NEAR);            /* an early spike */
+    rm_oom_window_add(&w, 2 * sec, RM_MEM_AMPLE);
+    rm_oom_window_add(&w, 3 * sec, RM_MEM_AMPLE);
+    CHECK(rm_oom_window_judge(&w, 4 * sec, max_age) == RM_OOM_CONTRA);
+    rm_oom_window_add(&w, 4 * sec, RM_MEM_NEAR);
+    CHECK(rm_oom_window_judge(&w, 5 * sec, max_age) == RM_OOM_SUPPORT);
+    /* the near sample is still one of the last two */
+    rm_oom_window_add(&w, 5 * sec, RM_MEM_AMPLE);
+    CHECK(rm_oom_window_judge(&w, 5 * sec, max_age) == RM_OOM_SUPPORT);
+    /* ... and no longer */
+    rm_oom_window_add(&w, 6 * sec, RM_MEM_AMPLE);
+    CHECK(rm_oom_window_judge(&w, 6 * sec, max_age) == RM_OOM_CONTRA);
+    /* samples too old say nothing */
+    CHECK(rm_oom_window_judge(&w, 60 * sec, max_age) == 0);
+    /* the last sample near, the one before too old: support */
+    memset(&w, 0, sizeof(w));
+    rm_oom_window_add(&w, 1 * sec, RM_MEM_AMPLE);
+    rm_oom_window_add(&w, 20 * sec, RM_MEM_NEAR);
+    CHECK(rm_oom_window_judge(&w, 21 * sec, max_age) == RM_OOM_SUPPORT);
+    /* in between, or unknown: neither */
+    rm_oom_window_add(&w, 21 * sec, RM_MEM_TIGHT);
+    rm_oom_window_add(&w, 22 * sec, RM_MEM_AMPLE);
+    CHECK(rm_oom_window_judge(&w, 22 * sec, max_age) == 0);
+    rm_oom_window_add(&w, 23 * sec, RM_MEM_UNKNOWN);
+    rm_oom_window_add(&w, 24 * sec, RM_MEM_UNKNOWN);
+    CHECK(rm_oom_window_judge(&w, 24 * sec, max_age) == 0);
 }
 
 int main(void)
@@ -182,5 +461,9 @@ int main(void)
     test_parse_stat();
     test_tree();
     test_psi_load_kmsg();
+    test_kmsg_age();
+    test_oom_in_tree();
+    test_cgroup_v2_headroom();
+    test_oom_window();
     return check_done("test_sampler_units");
 }
