@@ -601,7 +601,8 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
                                  : "the sampler read a kernel OOM kill of the watched tree");
         if (k >= 0)
             run->evl[k].proof = 1;
-    } else if (ev && memmem(ev->val, ev->val_len, "sigkill_near_limit", 18)) {
+    } else if ((ev && memmem(ev->val, ev->val_len, "sigkill_near_limit", 18)) ||
+               val_eq(rm_rec_get(r, "oom_support"), "sigkill_near_limit")) {
         evidence_str(run, RM_E_LOW_MEMORY, src, line, t, pid, 0,
                      "the sampler saw a SIGKILL near a memory limit");
     }
