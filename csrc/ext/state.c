@@ -243,31 +243,86 @@ PyObject *rm_py_configure(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
-/* set_context(test, phase): either may be None (cleared). */
+/* The bytes of a test id or phase. Valid text is its UTF-8 (no copy, *py_tmp
+ * stays NULL); text that UTF-8 cannot hold comes back as the bytes it was
+ * made from: surrogate escapes (a file name in any bytes, PEP 383) as those
+ * bytes, other lone surrogates as their UTF-8 form (surrogatepass), in a new
+ * bytes object left in *py_tmp for the caller to release. Returns NULL with
+ * an exception set only for a non-str value or a failed allocation. */
+static const char *ctx_bytes(PyObject *value, Py_ssize_t *n, PyObject **py_tmp)
+{
+    const char *s;
+    *py_tmp = NULL;
+    if (!PyUnicode_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "set_context: str or None expected, not %.100s",
+                     Py_TYPE(value)->tp_name);
+        return NULL;
+    }
+    s = PyUnicode_AsUTF8AndSize(value, n);
+    if (s)
+        return s;
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return NULL;
+    PyErr_Clear();
+    *py_tmp = PyUnicode_AsEncodedString(value, "utf-8", "surrogateescape");
+    if (!*py_tmp && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        PyErr_Clear(); /* a lone surrogate outside the escape range */
+        *py_tmp = PyUnicode_AsEncodedString(value, "utf-8", "surrogatepass");
+    }
+    if (!*py_tmp)
+        return NULL;
+    *n = PyBytes_GET_SIZE(*py_tmp);
+    return PyBytes_AS_STRING(*py_tmp);
+}
+
+/* set_context(test, phase): either may be None (cleared). Any str works: its
+ * bytes are kept (ctx_bytes) and escaped by the record writer. */
 PyObject *rm_py_set_context(PyObject *self, PyObject *args)
 {
-    PyObject *test, *phase; /* borrowed */
+    PyObject *test, *phase;                /* borrowed */
+    PyObject *py_tb = NULL, *py_pb = NULL; /* owned */
     const char *t = "", *p = "";
     Py_ssize_t tn = 0, pn = 0;
     (void)self;
 
     if (!PyArg_ParseTuple(args, "OO", &test, &phase))
         return NULL;
-    if (test != Py_None && !(t = PyUnicode_AsUTF8AndSize(test, &tn)))
-        return NULL;
-    if (phase != Py_None && !(p = PyUnicode_AsUTF8AndSize(phase, &pn)))
-        return NULL;
+    if (test != Py_None && !(t = ctx_bytes(test, &tn, &py_tb)))
+        goto error;
+    if (phase != Py_None && !(p = ctx_bytes(phase, &pn, &py_pb)))
+        goto error;
     ctx_write(t, (size_t)tn, p, (size_t)pn);
+    Py_XDECREF(py_tb);
+    Py_XDECREF(py_pb);
     Py_RETURN_NONE;
+error:
+    Py_XDECREF(py_tb);
+    Py_XDECREF(py_pb);
+    return NULL;
 }
 
+/* get_context() -> (test, phase). The kept bytes may be cut inside a UTF-8
+ * sequence (ids over RM_CTX_TEST_MAX - 1 bytes) or be any bytes: they are
+ * decoded with surrogateescape, so this never fails on them and
+ * set_context() of the result keeps the same bytes. */
 PyObject *rm_py_get_context(PyObject *self, PyObject *unused)
 {
     char test[RM_CTX_TEST_MAX], phase[RM_CTX_PHASE_MAX];
+    PyObject *py_test = NULL, *py_phase = NULL, *py_result = NULL; /* owned */
     (void)self;
     (void)unused;
     rm_ctx_read(test, phase);
-    return Py_BuildValue("(ss)", test, phase);
+    py_test = PyUnicode_DecodeUTF8(test, (Py_ssize_t)strlen(test), "surrogateescape");
+    if (!py_test)
+        goto error;
+    py_phase = PyUnicode_DecodeUTF8(phase, (Py_ssize_t)strlen(phase), "surrogateescape");
+    if (!py_phase)
+        goto error;
+    py_result = PyTuple_Pack(2, py_test, py_phase);
+error:
+    Py_XDECREF(py_test);
+    Py_XDECREF(py_phase);
+    return py_result;
 }
 
 /* write_error() -> None, or (target, errno) of the last failed write, and
