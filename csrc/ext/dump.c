@@ -101,10 +101,12 @@ static void text_flush(int fd, rm_dump_buf *b)
 
 void rm_dump_write_line(int fd, rm_line *l, int also_records)
 {
-    /* Async-signal-safe: write(2) only; errno preserved. */
+    /* Async-signal-safe: write(2) only; errno preserved. fd is the job log:
+       the record starts its own line there (pytest -v may have left a node
+       id open), and goes to the record file as it is. */
     int saved = errno;
     if (fd >= 0)
-        (void)rm_write_all(fd, l->buf, l->len);
+        (void)rm_line_write_log(fd, l);
     if (also_records && rm_g.rec_fd >= 0 && rm_g.rec_fd != fd)
         (void)rm_write_all(rm_g.rec_fd, l->buf, l->len);
     errno = saved;
