@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* emit.c: emit(), which samples and writes one record in a single write(2). */
 #include "ext.h"
+#include "peak.h"
 
 #include <errno.h>
 #include <string.h>
@@ -211,6 +212,7 @@ PyObject *rm_py_emit(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     if (rm_sample_self(&s, full ? RM_READ_MARK : RM_READ_PROC) != 0)
         s.valid = 0;
+    rm_peak_fold(&s);
     mono = rm_monotonic();
     pythreads = full ? rm_python_thread_count() : -1;
     rm_crash_check_threads(&s); /* crash.c: one comparison unless the threshold is passed */
@@ -237,6 +239,8 @@ PyObject *rm_py_emit(PyObject *self, PyObject *args, PyObject *kwargs)
     if (add_fields(&l, fields) != 0)
         goto error;
     rm_line_sample(&l, &s);
+    if (rm_peak_lost() && (s.valid & RM_HAVE_HWM))
+        rm_line_u64(&l, "hwm_life", rm_peak_lost() > s.hwm ? rm_peak_lost() : s.hwm);
     if (pythreads >= 0)
         rm_line_u64(&l, "pythr", (uint64_t)pythreads);
     if (add_paths(&l, paths) != 0)

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* sample.c: resmon.Sample, the immutable result of sample(), and its callers. */
 #include "ext.h"
+#include "peak.h"
 
 #include <errno.h>
 #ifndef _WIN32
 #include <fcntl.h>
 #include <unistd.h>
+#endif
+#ifdef __linux__
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #endif
 
 static PyTypeObject *SampleType;
@@ -43,8 +51,223 @@ static PyStructSequence_Desc sample_desc = {
     20,
 };
 
+/* ---- interval peaks (peak.h) ---- */
+#ifdef __linux__
+
+/* Poll periods of the interval-peak thread. A wake-up costs 10-25 us of
+ * CPU on a VM (the pread of statm is ~1.2 us of it), so the thread polls
+ * every RM_PEAK_POLL_SLOW_US while RSS stands still (~0.3% of a core) and
+ * every RM_PEAK_POLL_FAST_US from the moment RSS moves by RM_PEAK_MOVE
+ * until it has stood still for RM_PEAK_CALM polls: a growing allocation
+ * is followed to within a millisecond of its top. A spike that rises and
+ * falls inside one slow period (about 50 MB at page-fault speed) can be
+ * missed unless it raised the lifetime mark (then it is exact). */
+#define RM_PEAK_POLL_SLOW_US 10000
+#define RM_PEAK_POLL_FAST_US 1000
+#define RM_PEAK_MOVE (1u << 20)
+#define RM_PEAK_CALM 20
+/* Largest RESMON_PEAK_POLL_MS taken: slower polls see nothing useful. */
+#define RM_PEAK_POLL_MAX_MS 10000
+/* The poller's stack: it parses one short line. */
+#define RM_PEAK_STACK (64 * 1024)
+
+enum { PK_UNSET = 0, PK_SOFT, PK_KERNEL };
+
+static struct {
+    pthread_mutex_t mu; /* guards everything below against the poller */
+    int mode;           /* PK_*, from the environment at the first reset */
+    int open;           /* an interval is open */
+    unsigned gen;       /* bumped at each reset: a poll that straddles it is dropped */
+    uint64_t hwm0;      /* the kernel's lifetime mark when the interval opened */
+    uint64_t max_rss;   /* highest RSS seen in the interval */
+    uint64_t lost;      /* PK_KERNEL: the highest mark seen before a reset */
+    long poll_us;       /* the slow period; 0: no poller */
+    int poller;         /* 1 once the thread runs in this process */
+    int poll_fd;        /* the poller's /proc/self/statm */
+} pk = {PTHREAD_MUTEX_INITIALIZER, PK_UNSET, 0, 0, 0, 0, 0, 0, 0, -1};
+
+/* Resident bytes from a statm line ("size resident shared ..."), or 0. */
+static uint64_t statm_rss(const char *buf, long page)
+{
+    const char *q = buf;
+    uint64_t v = 0;
+    while (*q >= '0' && *q <= '9')
+        q++;
+    if (*q++ != ' ')
+        return 0;
+    while (*q >= '0' && *q <= '9')
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    return v * (uint64_t)page;
+}
+
+/* The poller: folds the current RSS into the open interval's maximum,
+ * fast while RSS moves, slowly while it stands still. Touches no Python
+ * state; all signals are blocked. */
+static void *poll_main(void *arg)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    long slow = pk.poll_us, fast = slow < RM_PEAK_POLL_FAST_US ? slow : RM_PEAK_POLL_FAST_US;
+    int fd = (int)(intptr_t)arg;
+    uint64_t last = 0;
+    int calm = RM_PEAK_CALM;
+    char buf[160];
+
+    for (;;) {
+        struct timespec ts;
+        long us = calm >= RM_PEAK_CALM ? slow : fast;
+        unsigned gen;
+        uint64_t rss;
+        ssize_t n;
+        ts.tv_sec = us / 1000000;
+        ts.tv_nsec = (us % 1000000) * 1000;
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&pk.mu);
+        gen = pk.gen;
+        pthread_mutex_unlock(&pk.mu);
+        n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        rss = statm_rss(buf, page);
+        if (rss > last + RM_PEAK_MOVE || rss + RM_PEAK_MOVE < last)
+            calm = 0;
+        else if (calm < RM_PEAK_CALM)
+            calm++;
+        last = rss;
+        pthread_mutex_lock(&pk.mu);
+        if (pk.open && pk.gen == gen && rss > pk.max_rss)
+            pk.max_rss = rss;
+        pthread_mutex_unlock(&pk.mu);
+    }
+    return NULL;
+}
+
+/* Starts the poller once per process (GIL held). A failure leaves the
+ * boundaries and the kernel's mark as the only evidence: not an error. */
+static void poller_start(void)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    sigset_t all, old;
+    int fd;
+
+    if (pk.poller || pk.poll_us <= 0)
+        return;
+    fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, RM_PEAK_STACK);
+    if (pthread_create(&th, &attr, poll_main, (void *)(intptr_t)fd) == 0) {
+        pk.poller = 1;
+        pk.poll_fd = fd;
+    } else {
+        close(fd);
+    }
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* A forked child has no poller and its own memory: start afresh. */
+static void peak_after_fork(void)
+{
+    pthread_mutex_init(&pk.mu, NULL);
+    if (pk.poll_fd >= 0)
+        close(pk.poll_fd);
+    pk.poll_fd = -1;
+    pk.poller = 0;
+    pk.open = 0;
+}
+
+static void peak_read_env(void)
+{
+    const char *v = getenv("RESMON_PEAK_RESET");
+    pk.mode = (v && (!strcmp(v, "clear_refs") || !strcmp(v, "kernel"))) ? PK_KERNEL : PK_SOFT;
+    pk.poll_us = RM_PEAK_POLL_SLOW_US;
+    v = getenv("RESMON_PEAK_POLL_MS");
+    if (v && *v) {
+        char *end;
+        double ms = strtod(v, &end);
+        if (end != v && *end == '\0' && ms >= 0 && ms <= RM_PEAK_POLL_MAX_MS)
+            pk.poll_us = (long)(ms * 1000.0);
+    }
+}
+
+void rm_peak_fold(rm_sample *s)
+{
+    if (pk.mode != PK_SOFT || !(s->valid & RM_HAVE_HWM))
+        return;
+    pthread_mutex_lock(&pk.mu);
+    if (pk.open) {
+        if ((s->valid & RM_HAVE_RSS) && s->rss > pk.max_rss)
+            pk.max_rss = s->rss;
+        /* a lifetime mark that rose was reached inside the interval */
+        if (s->hwm <= pk.hwm0)
+            s->hwm = pk.max_rss;
+    }
+    pthread_mutex_unlock(&pk.mu);
+}
+
+uint64_t rm_peak_lost(void)
+{
+    return pk.mode == PK_KERNEL ? pk.lost : 0;
+}
+
+/* Opens a new interval. Returns 0, or -1 with errno set. */
+static int peak_reset(void)
+{
+    rm_sample s;
+
+    if (pk.mode == PK_UNSET)
+        peak_read_env();
+    if (rm_sample_self(&s, RM_READ_PROC) != 0)
+        s.valid = 0;
+    if (pk.mode == PK_KERNEL) {
+        if ((s.valid & RM_HAVE_HWM) && s.hwm > pk.lost)
+            pk.lost = s.hwm;
+        return rm_probe_reset_peak(&rm_g.probe);
+    }
+    if (!(s.valid & RM_HAVE_RSS) || !(s.valid & RM_HAVE_HWM)) {
+        errno = EIO;
+        return -1;
+    }
+    pthread_mutex_lock(&pk.mu);
+    pk.gen++;
+    pk.open = 1;
+    pk.hwm0 = s.hwm;
+    pk.max_rss = s.rss;
+    pthread_mutex_unlock(&pk.mu);
+    poller_start();
+    return 0;
+}
+
+#else /* !__linux__: the platform probe decides what a reset is */
+
+void rm_peak_fold(rm_sample *s)
+{
+    (void)s;
+}
+
+uint64_t rm_peak_lost(void)
+{
+    return 0;
+}
+
+static int peak_reset(void)
+{
+    return rm_probe_reset_peak(&rm_g.probe);
+}
+
+#endif
+
 int rm_sample_type_init(PyObject *module)
 {
+#ifdef __linux__
+    pthread_atfork(NULL, NULL, peak_after_fork);
+#endif
     SampleType = PyStructSequence_NewType(&sample_desc);
     if (!SampleType)
         return -1;
@@ -148,20 +371,22 @@ PyObject *rm_py_sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs, 
         return NULL;
     if (rm_sample_self(&s, full ? RM_READ_ALL : RM_READ_PROC) != 0)
         s.valid = 0;
+    rm_peak_fold(&s);
     return rm_sample_to_py(&s, rm_monotonic(), full ? rm_python_thread_count() : -1);
 }
 
-/* reset_peak(): the next sample's peak is the high-water mark from now. */
+/* reset_peak(): the next sample's peak is the resident peak from now
+ * (peak.h: the kernel's own mark is left alone unless the user opted in). */
 PyObject *rm_py_reset_peak(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
     if (!rm_g.probe_ok) {
         errno = ENOENT;
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "clear_refs");
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "reset_peak");
     }
-    if (rm_probe_reset_peak(&rm_g.probe) != 0)
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "clear_refs");
+    if (peak_reset() != 0)
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "reset_peak");
     Py_RETURN_NONE;
 }
 
