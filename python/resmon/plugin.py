@@ -409,8 +409,8 @@ def _marker_limits(item, marker, defaults):
 class _Monitor:
     """Per-test and per-fixture records in a process that runs tests.
 
-    The hot path per test is one runtest_setup call and three logreport
-    calls: each sets the current test's phase (~0.1 us) and takes one sample
+    The hot path per test is the runtest_setup, runtest_call and
+    runtest_teardown hooks and three runtest_makereport wrappers: each sets the current test's phase (~0.1 us) and takes one sample
     (0.65 us) or writes one record (1.5 us short, 7 us full).
     """
 
@@ -442,6 +442,8 @@ class _Monitor:
         self.acc = []  # running peak maxima: [phase, fixture...]
         self.outcome = None
         self.count = 0
+        self.attempt = 0
+        self.last_id = None
         self.last_full = -FULL_EVERY
         # session data for the summary
         self.tests = []
@@ -499,10 +501,14 @@ class _Monitor:
 
     # -- tests --
 
+    # Phases are recorded when they happen: the setup, call and teardown
+    # hooks mark a phase's start and runtest_makereport its end, right after
+    # the phase. (runtest_logreport can come late: pytest-rerunfailures logs
+    # an attempt's reports only after its teardown.)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item):
-        nodeid = item.nodeid
-        self._start(nodeid)
+        self._start(item.nodeid)
         if self.dump_after:
             _crash_call("dump_after", self.dump_after)
 
@@ -512,6 +518,9 @@ class _Monitor:
             # their values (item.funcargs) only after its teardown report
             self.set_context(None, "session")
             self._settle(self.sample(False))
+        # the same id again in this process: a rerun, a new attempt
+        self.attempt = self.attempt + 1 if nodeid == self.last_id else 1
+        self.last_id = nodeid
         self.nodeid = nodeid
         self.set_context(nodeid, "setup")
         self.test_peak = 0
@@ -519,7 +528,9 @@ class _Monitor:
         self.count += 1
         to = self.to_ends
         if to:
-            s = self.emit("test", None, fields=(("at", "start"),), full=self.full_start, to=to)
+            fields = (("at", "start"),) if self.attempt == 1 else (("at", "start"),
+                                                                   ("attempt", self.attempt))
+            s = self.emit("test", None, fields=fields, full=self.full_start, to=to)
         else:
             s = self.sample(False)
         self.reset()
@@ -532,26 +543,48 @@ class _Monitor:
         self.mono_start = s.monotonic
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report):
-        nodeid = report.nodeid
+    def pytest_runtest_call(self, item):
+        # runs only when the setup passed
+        nodeid = item.nodeid
         if nodeid != self.nodeid:
-            if report.when != "setup":
-                return  # not a test this process started
-            self._start(nodeid)  # a plugin skipped before our setup hook
+            return
+        self.set_context(nodeid, "call")
+        if self.inner:
+            self._phase_point([("at", "start")], self.to_inner | (self.to_ends & TO_OUT), True)
+        elif self.to_ends & TO_OUT:
+            # One short line (cheap fields only): without it the job log
+            # alone cannot tell a test killed in its body (SIGKILL leaves
+            # no last gasp) from one killed in its setup.
+            self.emit("test", None, fields=(("at", "start"),), full=False, to=TO_OUT)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item):
+        if item.nodeid == self.nodeid:
+            self.set_context(self.nodeid, "teardown")
+
+    # tryfirst: the outermost wrapper, so its code after the yield runs
+    # after the other plugins' (skipping's xfail, resmon's limits) have
+    # given the report its final outcome.
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        try:
+            report = outcome.get_result()
+        except BaseException:  # noqa: BLE001 - another plugin's failure is pytest's to report
+            return
+        self._phase_end(report)
+
+    def _phase_end(self, report):
+        nodeid = report.nodeid
         when = report.when
+        if nodeid != self.nodeid:
+            if when != "setup":
+                return  # not a test this process started
+            self._start(nodeid)  # a plugin failed or skipped before our setup hook
         outcome = report.outcome
         if when == "setup":
             if outcome == "passed":
-                self.set_context(nodeid, "call")
-                if self.inner:
-                    self._phase_point([("at", "start")], self.to_inner | (self.to_ends & TO_OUT),
-                                      True)
-                elif self.to_ends & TO_OUT:
-                    # One short line (cheap fields only): without it the job log
-                    # alone cannot tell a test killed in its body (SIGKILL
-                    # leaves no last gasp) from one killed in its setup.
-                    self.emit("test", None, fields=(("at", "start"),), full=False, to=TO_OUT)
-                return
+                return  # the call hook takes it from here
             self.outcome = "error" if outcome == "failed" else outcome
             self._phase_point([("at", "end"), ("outcome", self.outcome),
                                ("dur", "%.6f" % report.duration)], self.to_inner, True)
