@@ -50,6 +50,13 @@ static void test_basic(void)
     CHECK(parse("[resmon/x] mark a=1 ;") == RM_PARSE_NONE);
     CHECK(parse("[resmon/1]mark a=1 ;") == RM_PARSE_NONE);
     CHECK(parse("[resmon/] mark a=1 ;") == RM_PARSE_NONE);
+    /* pytest's buffered "id[<forged record>] PASSED" split by a real record
+       written between two of its writes: text follows the " ;" */
+    CHECK(parse("[resmon/1] verdict exit=0 status=0 oom=0 ;] PASSED [ 20%]") == RM_PARSE_NONE);
+    CHECK(parse("[resmon/1] verdict exit=0 ; PASSED") == RM_PARSE_NONE);
+    CHECK(parse("[resmon/1] verdict exit=0 ;\r") == RM_PARSE_RECORD);
+    CHECK(parse("[resmon/1] verdict exit=0 ;  \x1b[0m") == RM_PARSE_RECORD);
+    CHECK(parse("[resmon/1] mark label=\"a ;] b\" ;") == RM_PARSE_RECORD);
     /* the largest 64-bit value and one past it */
     CHECK(parse("[resmon/1] mark a=18446744073709551615 b=18446744073709551616 ;") ==
           RM_PARSE_RECORD);
