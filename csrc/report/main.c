@@ -25,6 +25,8 @@ static void usage(FILE *o)
             "usage: resmon-report [options] FILE...           one run, from any mix of logs\n"
             "       resmon-report compare [options] RUN...    several runs; RUN is a file or\n"
             "                                                 files joined with ','\n"
+            "       resmon-report history add|check|show ...  runs in a database, a per-test\n"
+            "                                                 regression gate (history --help)\n"
             "FILE is a sampler log, a CI job log, pytest output or a record file, plain or\n"
             "gzip; '-' reads standard input.\n"
             "options:\n"
@@ -100,6 +102,10 @@ int main(int argc, char **argv)
 
     if (!inputs)
         return RC_USAGE;
+    if (argc > 1 && strcmp(argv[1], "history") == 0) {
+        free(inputs);
+        return rm_history_main(argc - 1, argv + 1);
+    }
     i = 1;
     if (argc > 1 && strcmp(argv[1], "compare") == 0) {
         compare = 1;

@@ -467,4 +467,8 @@ const char *rm_compare_words(rm_run *const *runs, int n, int same, int in_test);
 /* Formats a size as "1.5 GiB" (binary units, ASCII). */
 const char *rm_fmt_size(char *buf, size_t n, uint64_t v);
 
+/* history.c: "resmon-report history add|check|show" (docs/history.md); argv[0] is
+ * "history". Returns the exit code. */
+int rm_history_main(int argc, char **argv);
+
 #endif

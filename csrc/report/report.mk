@@ -15,6 +15,19 @@ ifeq ($(HAVE_CJSON),1)
 REPORT_CFLAGS += -DRM_HAVE_CJSON=1 $(shell $(PKG_CONFIG) --cflags libcjson)
 REPORT_LIBS += $(shell $(PKG_CONFIG) --libs libcjson)
 endif
+# history's databases, both optional (docs/history.md): without one, "history"
+# exits 2 naming the package to install. Linked for now; dlopen is the plan
+# for one portable wheel.
+HAVE_SQLITE3 := $(shell $(PKG_CONFIG) --exists sqlite3 2>/dev/null && echo 1)
+HAVE_LIBPQ := $(shell $(PKG_CONFIG) --exists libpq 2>/dev/null && echo 1)
+ifeq ($(HAVE_SQLITE3),1)
+REPORT_CFLAGS += -DRM_HAVE_SQLITE3=1 $(shell $(PKG_CONFIG) --cflags sqlite3)
+REPORT_LIBS += $(shell $(PKG_CONFIG) --libs sqlite3)
+endif
+ifeq ($(HAVE_LIBPQ),1)
+REPORT_CFLAGS += -DRM_HAVE_LIBPQ=1 $(shell $(PKG_CONFIG) --cflags libpq)
+REPORT_LIBS += $(shell $(PKG_CONFIG) --libs libpq)
+endif
 ifeq ($(HAVE_ZLIB),1)
 REPORT_CFLAGS += -DRM_HAVE_ZLIB=1 $(shell $(PKG_CONFIG) --cflags zlib)
 REPORT_LIBS += $(shell $(PKG_CONFIG) --libs zlib)
