@@ -18,28 +18,6 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t n)
     dst[k] = '\0';
 }
 
-static int val_eq(const rm_field *f, const char *lit)
-{
-    return f && f->val_len == strlen(lit) && memcmp(f->val, lit, f->val_len) == 0;
-}
-
-static uint64_t get_u64(const rm_rec *r, const char *key)
-{
-    uint64_t v;
-    return rm_rec_u64(r, key, &v) == 0 ? v : RM_UNSET;
-}
-
-static int phase_code(const rm_field *f)
-{
-    if (val_eq(f, "setup"))
-        return 1;
-    if (val_eq(f, "call"))
-        return 2;
-    if (val_eq(f, "teardown"))
-        return 3;
-    return 0;
-}
-
 /* ---- test instances ---- */
 
 /* An id too long to keep is cut in its middle, keeping both ends, with a
@@ -420,13 +398,13 @@ static void fixture_event(rm_run *run, int pi, const char *name, size_t nl, cons
 
 static int fixture_at(const rm_field *at)
 {
-    if (val_eq(at, "setup_start") || val_eq(at, "setup:start"))
+    if (rm_val_eq(at, "setup_start") || rm_val_eq(at, "setup:start"))
         return 1;
-    if (val_eq(at, "setup") || val_eq(at, "setup_end") || val_eq(at, "setup:end"))
+    if (rm_val_eq(at, "setup") || rm_val_eq(at, "setup_end") || rm_val_eq(at, "setup:end"))
         return 2;
-    if (val_eq(at, "teardown_start") || val_eq(at, "teardown:start"))
+    if (rm_val_eq(at, "teardown_start") || rm_val_eq(at, "teardown:start"))
         return 3;
-    if (val_eq(at, "teardown") || val_eq(at, "teardown_end") || val_eq(at, "teardown:end"))
+    if (rm_val_eq(at, "teardown") || rm_val_eq(at, "teardown_end") || rm_val_eq(at, "teardown:end"))
         return 4;
     return 0;
 }
@@ -450,21 +428,21 @@ static void oom_event(rm_run *run, const rm_item *it, const rm_rec *r)
     int k;
     if (rm_rec_i64(r, "pid", &pid) != 0)
         pid = 0;
-    if (val_eq(src, "cgroup")) {
+    if (rm_val_eq(src, "cgroup")) {
         k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, 0, 1,
                             "the cgroup's OOM-kill counter rose", 34);
         if (k >= 0)
             run->evl[k].proof = 1;
-    } else if (val_eq(in, "0")) {
+    } else if (rm_val_eq(in, "0")) {
         rm_run_evidence(run, RM_E_FOREIGN_OOM, it->src, it->line, it->t, pid, 1,
                         "the kernel OOM-killed a process outside the watched tree", 56);
     } else {
-        uint64_t anon = get_u64(r, "anon_rss");
+        uint64_t anon = rm_get_u64(r, "anon_rss");
         int pi = find_proc(run, pid);
         k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, pid, 1,
                             "the kernel OOM-killed a process of the watched tree", 51);
         if (k >= 0)
-            run->evl[k].proof = val_eq(in, "1");
+            run->evl[k].proof = rm_val_eq(in, "1");
         if (pi >= 0)
             mark_death(run, pi, anon);
     }
@@ -474,12 +452,12 @@ static void event(rm_run *run, const rm_item *it, const rm_rec *r, int pi, int t
 {
     const rm_field *what = rm_rec_get(r, "what"), *f;
     int64_t t = it->t;
-    if (val_eq(what, "oom_kill")) {
+    if (rm_val_eq(what, "oom_kill")) {
         oom_event(run, it, r);
-    } else if (val_eq(what, "start")) {
+    } else if (rm_val_eq(what, "start")) {
         if (t && (!run->sampler_t0 || t < run->sampler_t0))
             run->sampler_t0 = t;
-    } else if (val_eq(what, "signal") && (f = rm_rec_get(r, "signal")) != NULL) {
+    } else if (rm_val_eq(what, "signal") && (f = rm_rec_get(r, "signal")) != NULL) {
         long sig = rm_signal_number(f->val, f->val_len);
         if (sig == 15 || sig == 1)
             rm_run_evidence(run, RM_E_TERMINATED, it->src, it->line, t, it->pid, sig,
@@ -487,51 +465,51 @@ static void event(rm_run *run, const rm_item *it, const rm_rec *r, int pi, int t
         else if (sig == 2)
             rm_run_evidence(run, RM_E_CANCELLED, it->src, it->line, t, it->pid, sig,
                             "the sampler received SIGINT (cancel)", 36);
-    } else if (val_eq(what, "low_memory")) {
-        if (val_eq(rm_rec_get(r, "at"), "start") || !rm_rec_get(r, "at"))
+    } else if (rm_val_eq(what, "low_memory")) {
+        if (rm_val_eq(rm_rec_get(r, "at"), "start") || !rm_rec_get(r, "at"))
             rm_run_evidence(run, RM_E_LOW_MEMORY, it->src, it->line, t, 0, 0,
                             "low_memory event (sampler)", 26);
-    } else if (val_eq(what, "sigterm")) {
+    } else if (rm_val_eq(what, "sigterm")) {
         rm_run_evidence(run, RM_E_TERMINATED, it->src, it->line, t, it->pid, 15,
                         "SIGTERM received (sigterm event)", 32);
-    } else if (val_eq(what, "memory_error")) {
+    } else if (rm_val_eq(what, "memory_error")) {
         rm_run_evidence(run, RM_E_MEMORY_ERROR, it->src, it->line, t, it->pid, 0,
                         "MemoryError event", 17);
         /* the first one (the fold runs in time order) names the test */
         if (ti >= 0 && !run->memerr_from_record) {
             run->memerr_test = ti;
             run->memerr_proc = pi;
-            run->memerr_phase = phase_code(rm_rec_get(r, "phase"));
+            run->memerr_phase = rm_phase_code(rm_rec_get(r, "phase"));
             run->memerr_from_record = 1;
             run->memerr_t = t;
-            run->memerr_rss = get_u64(r, "rss");
-            run->memerr_avail = get_u64(r, "mem_avail");
-            run->memerr_thr = get_u64(r, "thr");
+            run->memerr_rss = rm_get_u64(r, "rss");
+            run->memerr_avail = rm_get_u64(r, "mem_avail");
+            run->memerr_thr = rm_get_u64(r, "thr");
         }
-    } else if (val_eq(what, "hang")) {
+    } else if (rm_val_eq(what, "hang")) {
         rm_run_evidence(run, RM_E_HANG, it->src, it->line, t, it->pid, 0, "hang event (watchdog)",
                         21);
-    } else if (val_eq(what, "threads") && get_u64(r, "thr") != RM_UNSET) {
+    } else if (rm_val_eq(what, "threads") && rm_get_u64(r, "thr") != RM_UNSET) {
         rm_run_evidence(run, RM_E_THREAD_DUMP, it->src, it->line, t, it->pid,
-                        (long)get_u64(r, "thr"), "threads event", 13);
+                        (long)rm_get_u64(r, "thr"), "threads event", 13);
     }
 }
 
 static void legacy(rm_run *run, const rm_item *it, const rm_rec *r, int pi, int ti, uint64_t rss)
 {
     const rm_field *ctx = rm_rec_get(r, "context"), *lc = rm_rec_get(r, "lifecycle");
-    if (val_eq(ctx, "test") && ti >= 0 && pi >= 0) {
+    if (rm_val_eq(ctx, "test") && ti >= 0 && pi >= 0) {
         rm_proc *P = &run->procs[pi];
-        if (val_eq(lc, "start")) {
+        if (rm_val_eq(lc, "start")) {
             P->cur_test = ti;
             P->phase = 2;
             P->at_end = 0;
             if (!run->tests[ti].phase)
                 run->tests[ti].phase = 2;
-        } else if (val_eq(lc, "end")) {
+        } else if (rm_val_eq(lc, "end")) {
             test_end(run, ti, rss, it->t);
         }
-    } else if (val_eq(ctx, "fixture")) {
+    } else if (rm_val_eq(ctx, "fixture")) {
         const rm_field *fk = rm_rec_get(r, "kind"), *fs = rm_rec_get(r, "scope");
         const rm_field *fkey = rm_rec_get(r, "key");
         fixture_event(run, pi, fk ? fk->val : "?", fk ? fk->val_len : 1, fs ? fs->val : "",
@@ -551,16 +529,16 @@ static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi,
                         uint64_t rss)
 {
     const rm_field *at = rm_rec_get(r, "at"), *oc = rm_rec_get(r, "outcome");
-    int ph = phase_code(rm_rec_get(r, "phase"));
+    int ph = rm_phase_code(rm_rec_get(r, "phase"));
     rm_test *T = &run->tests[ti];
     rm_proc *P = pi >= 0 ? &run->procs[pi] : NULL;
     if (!oc)
         oc = rm_rec_get(r, "result");
-    if (oc && oc->val_len && !(val_eq(oc, "passed") && T->outcome[0]))
+    if (oc && oc->val_len && !(rm_val_eq(oc, "passed") && T->outcome[0]))
         copy_str(T->outcome, sizeof(T->outcome), oc->val, oc->val_len);
     if (ph)
         T->phase = ph;
-    if (val_eq(at, "start")) {
+    if (rm_val_eq(at, "start")) {
         if (P) {
             P->cur_test = ti;
             P->phase = ph;
@@ -570,7 +548,7 @@ static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi,
         }
         if (ph == 1 && rss != RM_UNSET)
             T->rss_start = rss;
-    } else if (val_eq(at, "end")) {
+    } else if (rm_val_eq(at, "end")) {
         if (P) {
             P->cur_test = ti;
             P->phase = ph;
@@ -585,34 +563,35 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
 {
     const rm_field *f_test = rm_rec_get(r, "test"), *f_worker = rm_rec_get(r, "worker"), *f;
     const char *kind = r->kind;
-    uint64_t rss = get_u64(r, "rss"), hwm = get_u64(r, "hwm"), avail = get_u64(r, "mem_avail");
-    uint64_t thr = get_u64(r, "thr"), cg = get_u64(r, "cg_use");
+    uint64_t rss = rm_get_u64(r, "rss"), hwm = rm_get_u64(r, "hwm"),
+             avail = rm_get_u64(r, "mem_avail");
+    uint64_t thr = rm_get_u64(r, "thr"), cg = rm_get_u64(r, "cg_use");
     int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY, is_test = !strcmp(kind, "test");
     int64_t t = it->t;
     /* the plugin's interval peaks; at a test's start they belong to the
      * interval before it, so only rss counts there */
-    if (is_test && val_eq(rm_rec_get(r, "at"), "start")) {
+    if (is_test && rm_val_eq(rm_rec_get(r, "at"), "start")) {
         hwm = RM_UNSET;
     } else {
-        uint64_t pk = get_u64(r, "peak"), tp = get_u64(r, "test_peak");
+        uint64_t pk = rm_get_u64(r, "peak"), tp = rm_get_u64(r, "test_peak");
         if (pk != RM_UNSET && (hwm == RM_UNSET || pk > hwm))
             hwm = pk;
         if (tp != RM_UNSET && (hwm == RM_UNSET || tp > hwm))
             hwm = tp;
     }
-    if (!strcmp(kind, "event") && val_eq(rm_rec_get(r, "what"), "oom_kill")) {
+    if (!strcmp(kind, "event") && rm_val_eq(rm_rec_get(r, "what"), "oom_kill")) {
         oom_event(run, it, r); /* its pid is the killed process, not a writer */
         return;
     }
     if (it->pid || f_worker || is_legacy)
         pi = proc_index(run, it->pid, f_worker ? f_worker->val : NULL,
                         f_worker ? f_worker->val_len : 0);
-    if (!f_test && is_legacy && val_eq(rm_rec_get(r, "context"), "test"))
+    if (!f_test && is_legacy && rm_val_eq(rm_rec_get(r, "context"), "test"))
         f_test = rm_rec_get(r, "nodeid");
     if (f_test && f_test->val_len) {
-        int setup_start = (is_test && val_eq(rm_rec_get(r, "at"), "start") &&
-                           phase_code(rm_rec_get(r, "phase")) == 1) ||
-                          (is_legacy && val_eq(rm_rec_get(r, "lifecycle"), "start"));
+        int setup_start = (is_test && rm_val_eq(rm_rec_get(r, "at"), "start") &&
+                           rm_phase_code(rm_rec_get(r, "phase")) == 1) ||
+                          (is_legacy && rm_val_eq(rm_rec_get(r, "lifecycle"), "start"));
         ti = record_test(run, f_test->val, f_test->val_len, pi, setup_start);
     } else if (pi >= 0) {
         ti = run->procs[pi].cur_test;
@@ -640,7 +619,7 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
         if (ti >= 0 && run->tests[ti].proc < 0)
             run->tests[ti].proc = pi;
         if (ti >= 0 && ti == P->cur_test && !is_test) {
-            int ph = phase_code(rm_rec_get(r, "phase"));
+            int ph = rm_phase_code(rm_rec_get(r, "phase"));
             if (ph && ph != P->phase) {
                 P->phase = ph;
                 P->at_end = 0;
@@ -708,7 +687,7 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
     } else if (!strcmp(kind, "event")) {
         event(run, it, r, pi, ti);
     } else if (!strcmp(kind, "dump")) {
-        if (val_eq(rm_rec_get(r, "at"), "begin"))
+        if (rm_val_eq(rm_rec_get(r, "at"), "begin"))
             rm_run_evidence(run, RM_E_THREAD_DUMP, it->src, it->line, t, it->pid,
                             (long)(thr == RM_UNSET ? 0 : thr), "thread dump", 11);
     }

@@ -233,12 +233,12 @@ static int evidence_str(rm_run *run, rm_evidence_kind kind, int src, uint64_t li
     return rm_run_evidence(run, kind, src, line, t, pid, value, text, strlen(text));
 }
 
-static int val_eq(const rm_field *f, const char *lit)
+int rm_val_eq(const rm_field *f, const char *lit)
 {
     return f && f->val_len == strlen(lit) && memcmp(f->val, lit, f->val_len) == 0;
 }
 
-static uint64_t get_u64(const rm_rec *r, const char *key)
+uint64_t rm_get_u64(const rm_rec *r, const char *key)
 {
     uint64_t v;
     return rm_rec_u64(r, key, &v) == 0 ? v : RM_UNSET;
@@ -475,13 +475,13 @@ int rm_item_push(rm_run *run, int type, int64_t t, long long pid, uint32_t rank,
     return 0;
 }
 
-static int phase_num(const rm_field *f)
+int rm_phase_code(const rm_field *f)
 {
-    if (val_eq(f, "setup"))
+    if (rm_val_eq(f, "setup"))
         return 1;
-    if (val_eq(f, "call"))
+    if (rm_val_eq(f, "call"))
         return 2;
-    if (val_eq(f, "teardown"))
+    if (rm_val_eq(f, "teardown"))
         return 3;
     return 0;
 }
@@ -518,8 +518,8 @@ static void keep_record(rm_run *run, int src, uint64_t line, const char *s, size
             h = fnv(fnv(h, keys[i], strlen(keys[i])), f->val, f->val_len);
     }
     if (strcmp(r->kind, "test") == 0)
-        rank = 1 + 2 * (uint32_t)phase_num(rm_rec_get(r, "phase")) +
-               (val_eq(rm_rec_get(r, "at"), "end") ? 1u : 0u);
+        rank = 1 + 2 * (uint32_t)rm_phase_code(rm_rec_get(r, "phase")) +
+               (rm_val_eq(rm_rec_get(r, "at"), "end") ? 1u : 0u);
     rm_item_push(run, RM_I_RECORD, t, (long long)pid, rank, h, src, line, s, n);
 }
 
@@ -573,15 +573,15 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
     if (rm_rec_i64(r, "pid", &pid) != 0)
         pid = 0;
     run->has_sampler_verdict = 1;
-    if ((u = get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
+    if ((u = rm_get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
         run->tree_hwm = u;
-    if ((u = get_u64(r, "root_hwm")) != RM_UNSET && u > run->root_hwm)
+    if ((u = rm_get_u64(r, "root_hwm")) != RM_UNSET && u > run->root_hwm)
         run->root_hwm = u;
-    if ((u = get_u64(r, "proc_hwm")) != RM_UNSET && u > run->proc_hwm)
+    if ((u = rm_get_u64(r, "proc_hwm")) != RM_UNSET && u > run->proc_hwm)
         run->proc_hwm = u;
-    if ((u = get_u64(r, "cg_oom")) != RM_UNSET)
+    if ((u = rm_get_u64(r, "cg_oom")) != RM_UNSET)
         run->cg_oom_run = u; /* the verdict counts the run's kills, after the last sample */
-    if (f && !val_eq(f, "0") && !val_eq(f, "none")) {
+    if (f && !rm_val_eq(f, "0") && !rm_val_eq(f, "none")) {
         long sig = rm_signal_number(f->val, f->val_len);
         if (sig > 0)
             evidence_str(run, rm_signal_evidence(sig), src, line, t, pid, sig,
@@ -602,7 +602,7 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
         if (k >= 0)
             run->evl[k].proof = 1;
     } else if ((ev && memmem(ev->val, ev->val_len, "sigkill_near_limit", 18)) ||
-               val_eq(rm_rec_get(r, "oom_support"), "sigkill_near_limit")) {
+               rm_val_eq(rm_rec_get(r, "oom_support"), "sigkill_near_limit")) {
         evidence_str(run, RM_E_LOW_MEMORY, src, line, t, pid, 0,
                      "the sampler saw a SIGKILL near a memory limit");
     }
@@ -611,10 +611,10 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
 /* A sample, an echo line or a head: whole-system readings. */
 static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
 {
-    uint64_t avail = get_u64(r, "mem_avail"), total = get_u64(r, "mem_total");
-    uint64_t cg = get_u64(r, "cg_use"), cg_lim = get_u64(r, "cg_lim"),
-             cg_oom = get_u64(r, "cg_oom");
-    uint64_t tree = get_u64(r, "tree_rss"), thr = get_u64(r, "thr"), u;
+    uint64_t avail = rm_get_u64(r, "mem_avail"), total = rm_get_u64(r, "mem_total");
+    uint64_t cg = rm_get_u64(r, "cg_use"), cg_lim = rm_get_u64(r, "cg_lim"),
+             cg_oom = rm_get_u64(r, "cg_oom");
+    uint64_t tree = rm_get_u64(r, "tree_rss"), thr = rm_get_u64(r, "thr"), u;
     rm_sysread x;
     if (r->kind[0] != 'h') /* echo lines list tree members too (job log alone) */
         run->samples++;
@@ -630,7 +630,7 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
         run->cg_max = cg;
     if (thr != RM_UNSET && thr > run->max_threads)
         run->max_threads = thr;
-    if ((u = get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
+    if ((u = rm_get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
         run->tree_hwm = u;
     if (cg_oom != RM_UNSET) {
         if (run->cg_oom_min == RM_UNSET || cg_oom < run->cg_oom_min)
@@ -653,9 +653,9 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
     x.avail = avail;
     x.cg_use = cg;
     x.cg_lim = cg_lim;
-    x.cg_file = get_u64(r, "cg_inactive_file");
+    x.cg_file = rm_get_u64(r, "cg_inactive_file");
     if (x.cg_file == RM_UNSET)
-        x.cg_file = get_u64(r, "cg_file");
+        x.cg_file = rm_get_u64(r, "cg_file");
     x.src = src;
     x.line = line;
     see_sysread(run, &x);
@@ -715,16 +715,16 @@ static void record(rm_run *run, int src, uint64_t line, const char *s, size_t n,
         return;
     }
     if (ordered_kind(r)) {
-        uint64_t avail = get_u64(r, "mem_avail"), cg = get_u64(r, "cg_use");
+        uint64_t avail = rm_get_u64(r, "mem_avail"), cg = rm_get_u64(r, "cg_use");
         keep_record(run, src, line, s, n, r, t);
         if (avail != RM_UNSET || cg != RM_UNSET) { /* a test process's view of memory */
             rm_sysread x;
             memset(&x, 0, sizeof(x));
             x.t = t;
-            x.total = get_u64(r, "mem_total");
+            x.total = rm_get_u64(r, "mem_total");
             x.avail = avail;
             x.cg_use = cg;
-            x.cg_lim = get_u64(r, "cg_lim");
+            x.cg_lim = rm_get_u64(r, "cg_lim");
             x.cg_file = RM_UNSET;
             x.src = src;
             x.line = line;

@@ -424,6 +424,9 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
 int rm_run_ingest(rm_run *run, const char *path);
 
 /* Shared by ingest.c and fold.c. */
+int rm_val_eq(const rm_field *f, const char *lit);
+uint64_t rm_get_u64(const rm_rec *r, const char *key);
+int rm_phase_code(const rm_field *f); /* 1 setup, 2 call, 3 teardown, 0 other */
 uint64_t rm_siphash(uint64_t k0, uint64_t k1, const void *s, size_t n);
 long rm_signal_number(const char *v, size_t n);
 rm_evidence_kind rm_signal_evidence(long sig);
@@ -470,5 +473,23 @@ const char *rm_fmt_size(char *buf, size_t n, uint64_t v);
 /* history.c: "resmon-report history add|check|show" (docs/history.md); argv[0] is
  * "history". Returns the exit code. */
 int rm_history_main(int argc, char **argv);
+
+/* triage.c: "resmon-report triage" (docs/triage.md): the jobs of one workflow
+ * run, each analysed as one run, failures grouped by root cause across jobs. */
+typedef struct rm_triage rm_triage;
+rm_triage *rm_triage_new(void);
+void rm_triage_free(rm_triage *t);
+/* Reads one input: a `gh run view --log` stream, a job's raw log (job NULL:
+ * named after the file), or a file of job `job` (any of them, or the
+ * sampler's log, records). Returns 0, or -1 when it could not be opened. */
+int rm_triage_ingest(rm_triage *t, const char *job, const char *path);
+/* The same for bytes in memory (name stands for the file name). */
+int rm_triage_feed(rm_triage *t, const char *job, const char *name, const char *data, size_t size);
+/* Analyses (once) and writes the triage. Returns 0 or -1 (I/O). */
+int rm_triage_write(FILE *out, rm_triage *t, int format);
+/* 0 every job passed, 1 one failed or died, 3 none failed but one is unknown. */
+int rm_triage_status(rm_triage *t);
+/* argv[0] is "triage". Returns the exit code. */
+int rm_triage_main(int argc, char **argv);
 
 #endif
