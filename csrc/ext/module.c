@@ -2,7 +2,8 @@
 /* module.c: registers the _resmon extension module; the work is elsewhere. */
 #include "ext.h"
 
-PyObject *rm_py_trend(PyObject *self, PyObject *values); /* trend_py.c */
+PyObject *rm_py_trend(PyObject *self, PyObject *values);        /* trend_py.c */
+PyObject *rm_py_write_losses(PyObject *self, PyObject *unused); /* state.c */
 
 static PyMethodDef methods[] = {
     {"sample", (PyCFunction)(void (*)(void))rm_py_sample, METH_FASTCALL | METH_KEYWORDS,
@@ -22,6 +23,9 @@ static PyMethodDef methods[] = {
     {"get_context", rm_py_get_context, METH_NOARGS, "get_context() -> (test, phase)"},
     {"write_error", rm_py_write_error, METH_NOARGS,
      "write_error() -> None or (target, errno)\n\nThe last failed write, forgotten once read."},
+    {"write_losses", rm_py_write_losses, METH_NOARGS,
+     "write_losses() -> (records, out)\n\nRecords lost to the record file and to the job log "
+     "(failed or short writes)."},
     {"probe_info", rm_py_probe_info, METH_NOARGS, "probe_info() -> dict"},
     {"probe_at", rm_py_probe_at, METH_VARARGS,
      "probe_at(pid, root='') -> (Sample, cgroup_version, cgroup_path)\n\nA one-off full "

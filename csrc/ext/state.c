@@ -136,20 +136,68 @@ void rm_line_identity(rm_line *l)
         rm_line_cstr(l, "phase", phase);
 }
 
+/* Records lost per target (a failed or short write), for the summary, and
+ * whether the record file ends inside a record that a failed write cut (a
+ * full disk takes the head of a record and refuses the rest). Written by
+ * rm_emit_line, which may run in a signal handler: plain word stores. */
+static volatile unsigned long rec_lost, out_lost;
+static volatile sig_atomic_t rec_cut;
+
+/* Writes n bytes to fd, looping over short writes; *done gets the bytes
+ * written even when it fails. Async-signal-safe: write(2) only. */
+static int write_counted(int fd, const char *buf, size_t n, size_t *done)
+{
+    *done = 0;
+    while (*done < n) {
+#ifdef _WIN32
+        int w = _write(fd, buf + *done, (unsigned)(n - *done));
+#else
+        ssize_t w = write(fd, buf + *done, n - *done);
+#endif
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        *done += (size_t)w;
+    }
+    return 0;
+}
+
 void rm_emit_line(rm_line *l, int to)
 {
     /* Async-signal-safe: write(2) only; errno is preserved for the caller.
      * The job log gets a newline first (rm_line_write_log): pytest leaves
-     * its lines open, and the parser takes a record only at a line start. */
+     * its lines open, and the parser takes a record only at a line start.
+     * The record file gets one too, in the same write, after a write that
+     * cut a record: the cut record ends there, never glued to this one. */
     int saved = errno;
     if ((to & RM_TO_OUT) && rm_g.out_fd >= 0 && rm_line_write_log(rm_g.out_fd, l) != 0) {
         rm_g.write_errno = errno;
         rm_g.write_target = RM_TO_OUT;
+        out_lost++;
     }
-    if ((to & RM_TO_RECORDS) && rm_g.rec_fd >= 0 &&
-        rm_write_all(rm_g.rec_fd, l->buf, l->len) != 0) {
-        rm_g.write_errno = errno;
-        rm_g.write_target = RM_TO_RECORDS;
+    if ((to & RM_TO_RECORDS) && rm_g.rec_fd >= 0) {
+        /* lead and buf are adjacent (record.h): one write either way */
+        const char *start = rec_cut ? (l->lead = '\n', &l->lead) : l->buf;
+        size_t n = l->len + (rec_cut ? 1 : 0), done;
+        if (write_counted(rm_g.rec_fd, start, n, &done) != 0) {
+            rm_g.write_errno = errno;
+            rm_g.write_target = RM_TO_RECORDS;
+            rec_lost++;
+            /* the file now ends inside a record unless nothing of this one
+             * (past a newline we owed) got out */
+            if (done > (rec_cut ? 1u : 0u))
+                rec_cut = 1;
+            else if (done == 1)
+                rec_cut = 0;
+        } else {
+            rec_cut = 0;
+        }
     }
     errno = saved;
 }
@@ -336,6 +384,15 @@ PyObject *rm_py_write_error(PyObject *self, PyObject *unused)
         Py_RETURN_NONE;
     rm_g.write_errno = 0;
     return Py_BuildValue("(si)", target == RM_TO_OUT ? "out" : "records", err);
+}
+
+/* write_losses() -> (records lost to the record file, records lost to the
+ * job log): failed or short writes since the module was loaded. */
+PyObject *rm_py_write_losses(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(kk)", (unsigned long)rec_lost, (unsigned long)out_lost);
 }
 
 /* probe_info() -> dict: platform, cgroup version and path, fds in use. */

@@ -8,7 +8,8 @@ theirs to the controller through ``workeroutput``. One process's data::
      "tests": [(nodeid, peak, growth, rss_end, dur, outcome), ...]   # run order
      "fixtures": [(name, scope, param, d_setup, peak, held, d_teardown), ...],
      "sys": {"mem_total", "min_avail", "min_avail_test", "cg_lim",
-             "max_cg_use", "max_cg_use_test"}}
+             "max_cg_use", "max_cg_use_test"},
+     "lost": [records lost to the record file, to the job log]}
 """
 
 import re
@@ -97,6 +98,14 @@ class Summary:
         self.tests = [t for p in self.processes for t in p["tests"]]
         self.fixtures = [f for p in self.processes for f in p["fixtures"]]
         self.warn_rss = warn_rss if warn_rss is not None else self.default_warn()
+        self.lost = [0, 0]  # records lost to the record file, to the job log
+        for p in self.processes:
+            self.add_lost(p.get("lost"))
+        self.records_path = None
+
+    def add_lost(self, lost):
+        if lost:
+            self.lost = [self.lost[0] + lost[0], self.lost[1] + lost[1]]
 
     # ---- numbers ----
 
@@ -184,7 +193,24 @@ class Summary:
         lim, what = self.limit()
         if lim:
             f.append(("limit", lim))
+        if self.lost[0]:
+            f.append(("lost_records", self.lost[0]))
+        if self.lost[1]:
+            f.append(("lost_out", self.lost[1]))
         return f
+
+    def lost_line(self):
+        """The line about records that failed writes lost, or None."""
+        rec, out = self.lost
+        if not rec and not out:
+            return None
+        parts = []
+        if rec:
+            parts.append("%d to the record file%s" % (
+                rec, " " + ascii_text(self.records_path) if self.records_path else ""))
+        if out:
+            parts.append("%d to the job log" % out)
+        return "records lost to failed writes: %s" % ", ".join(parts)
 
     # ---- text ----
 
@@ -221,6 +247,9 @@ class Summary:
         if over:
             out.append("%d test%s peaked at or above %s" % (
                 len(over), "" if len(over) == 1 else "s", format_size(self.warn_rss)))
+        lost = self.lost_line()
+        if lost:
+            out.append(lost)
         return out
 
     def github_annotations(self, max_count=10):

@@ -277,6 +277,7 @@ class _State:
             self.summary_plugin = _SummaryPlugin(self)
             config.pluginmanager.register(self.summary_plugin, "resmon-summary")
         self._head(controller)
+        self.check_writes()
         self._install_crash()
 
     def _head(self, controller):
@@ -293,6 +294,24 @@ class _State:
                       to=(TO_OUT if self.options["markers"] != "none" else 0) | TO_REC)
         except Exception as exc:  # noqa: BLE001 - contract: never break the suite
             say_once("head", "cannot write the head record: %r" % exc)
+
+    def check_writes(self, err=None):
+        """Says once per target, with the reason and the path, that a write
+        failed (the C writer notes it, err is what core.write_error() gave;
+        records written meanwhile are lost, counted by write_losses() for
+        the summary). Never raises."""
+        if err is None:
+            err = core.write_error()
+        if err is None:
+            return
+        target, errno_ = err
+        if target == "records":
+            what = "the record file %s" % (self.options.get("records") or "?")
+        else:
+            what = "the job log (the saved stderr, fd %d)" % ORIGINAL_STDERR_FD
+        say_once("write:" + target, "cannot write to %s: %s (errno %d); records are lost "
+                 "until it can be written again (the summary counts them)"
+                 % (what, os.strerror(errno_), errno_))
 
     def _install_crash(self):
         mod = _crash()
@@ -434,6 +453,7 @@ class _Monitor:
         self.sample = core.sample
         self.reset = core.reset_peak if self.can_reset else _noop
         self.set_context = core.set_context
+        self.write_error = core.write_error
         # per test
         self.nodeid = None
         self.rss_start = None
@@ -626,6 +646,9 @@ class _Monitor:
             if full:
                 self.last_full = mono
                 self._note_sys(s)
+            err = self.write_error()  # a C call, None unless a write failed
+            if err is not None:
+                self.state.check_writes(err)
         self.reset()
         acc[:] = [0]
         # growth and rss are updated at the next test's start (see _start)
@@ -758,7 +781,8 @@ class _Monitor:
         for k in ("min_avail", "min_avail_test", "max_cg_use", "max_cg_use_test"):
             sysd.setdefault(k, self.sys.get(k))
         return {"pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER"),
-                "tests": [tuple(t[:T_RSS_START]) for t in self.tests], "fixtures": fixtures, "sys": sysd}
+                "tests": [tuple(t[:T_RSS_START]) for t in self.tests], "fixtures": fixtures, "sys": sysd,
+                "lost": _write_losses()}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
@@ -780,6 +804,14 @@ T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, 6
 
 def _noop():
     return None
+
+
+def _write_losses():
+    """[records lost to the record file, to the job log] in this process."""
+    try:
+        return list(core.write_losses())
+    except (AttributeError, TypeError):  # an older C core: not counted
+        return [0, 0]
 
 
 def _param_text(request):
@@ -935,6 +967,9 @@ class _SummaryPlugin:
                 processes.append(mon.session_data())
             opts = self.state.options
             self.summary = _summary.Summary(processes, top=opts["top"], warn_rss=opts["warn_rss"])
+            if mon is None or mon.silent:  # an xdist controller writes records too
+                self.summary.add_lost(_write_losses())
+            self.summary.records_path = opts.get("records")
         return self.summary
 
     @pytest.hookimpl(trylast=True)
@@ -944,6 +979,7 @@ class _SummaryPlugin:
             core.set_context(None, "session")
             core.emit("summary", None, fields=summary.record_fields(), full=True,
                       to=(TO_OUT if self.state.options["markers"] != "none" else 0) | TO_REC)
+            self.state.check_writes()
             self._step_summary(summary)
         except Exception as exc:  # noqa: BLE001 - contract: never break the suite
             say_once("summary", "cannot build the summary: %r" % exc)
