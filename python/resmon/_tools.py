@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Console-script entry points that run resmon's C tools from the package."""
+"""Runs resmon's packaged C tools: tool_path(), _exec() (python -m resmon)
+and the reasons a tool is missing. The installed console scripts start in
+_resmon_launch (outside this package, so a launch imports nothing of it)."""
 
 import os
 import sys
