@@ -27,6 +27,8 @@ static void usage(FILE *o)
             "                                                 files joined with ','\n"
             "       resmon-report history add|check|show ...  runs in a database, a per-test\n"
             "                                                 regression gate (history --help)\n"
+            "       resmon-report triage [options] INPUT...   a workflow run's jobs, failures\n"
+            "                                                 grouped by cause (triage --help)\n"
             "FILE is a sampler log, a CI job log, pytest output or a record file, plain or\n"
             "gzip; '-' reads standard input.\n"
             "options:\n"
@@ -105,6 +107,10 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "history") == 0) {
         free(inputs);
         return rm_history_main(argc - 1, argv + 1);
+    }
+    if (argc > 1 && strcmp(argv[1], "triage") == 0) {
+        free(inputs);
+        return rm_triage_main(argc - 1, argv + 1);
     }
     i = 1;
     if (argc > 1 && strcmp(argv[1], "compare") == 0) {
