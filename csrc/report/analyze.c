@@ -209,6 +209,9 @@ static void find_exit(rm_run *run, rm_end *E)
         E->death_t = run->t_last;
 }
 
+/* A reading: 1 the machine out of memory, 2 the cgroup at its limit (page
+ * cache left out: without the sampler's cg_inactive_file, a full cgroup
+ * may be only cache, so it is no evidence either way), 0 not. */
 static int reading_low(const rm_sysread *x)
 {
     uint64_t lim = LOW_AVAIL_BYTES;
@@ -216,16 +219,16 @@ static int reading_low(const rm_sysread *x)
         lim = x->total / 100 * LOW_AVAIL_PERCENT;
     if (x->avail != RM_UNSET && x->avail <= lim)
         return 1;
-    if (x->cg_lim != RM_UNSET && x->cg_lim && x->cg_use != RM_UNSET) {
-        uint64_t use = x->cg_use;
-        if (x->cg_file != RM_UNSET && x->cg_file < use)
-            use -= x->cg_file;
+    if (x->cg_lim != RM_UNSET && x->cg_lim && x->cg_use != RM_UNSET && x->cg_file != RM_UNSET) {
+        uint64_t use = x->cg_file < x->cg_use ? x->cg_use - x->cg_file : 0;
         if (use >= x->cg_lim / 100 * CG_NEAR_LIMIT_PERCENT)
             return 2;
     }
     return 0;
 }
 
+/* 1 memory to spare, 0 not, -1 cannot tell (a cgroup fuller than
+ * AMPLE_CG_PERCENT with its page cache unknown). */
 static int reading_ample(const rm_sysread *x)
 {
     if (x->avail == RM_UNSET || x->total == RM_UNSET || x->total == 0)
@@ -237,7 +240,7 @@ static int reading_ample(const rm_sysread *x)
         if (x->cg_file != RM_UNSET && x->cg_file < use)
             use -= x->cg_file;
         if (use > x->cg_lim / 100 * AMPLE_CG_PERCENT)
-            return 0;
+            return x->cg_file == RM_UNSET ? -1 : 0;
     }
     return 1;
 }
@@ -246,10 +249,10 @@ static int reading_ample(const rm_sysread *x)
 static void judge_end_readings(rm_run *run, rm_end *E)
 {
     int64_t window = END_WINDOW_USEC;
-    int i, recent = 0, ample = 0;
+    int i, recent = 0, ample = 0, unsure = 0;
     char msg[RM_SNIP_MAX], a[32], b[32];
     E->low_ev = E->ample_ev = -1;
-    E->counter_watched = run->cg_oom_min != RM_UNSET;
+    E->counter_watched = run->cg_oom_min != RM_UNSET || run->cg_oom_run != RM_UNSET;
     if (run->n_last >= 2 && 3 * (run->last[0].t - run->last[1].t) > window)
         window = 3 * (run->last[0].t - run->last[1].t);
     for (i = 0; i < run->n_last; i++) {
@@ -283,10 +286,19 @@ static void judge_end_readings(rm_run *run, rm_end *E)
             E->low_ev = rm_run_evidence(run, RM_E_LOW_MEMORY, x->src, x->line, x->t, 0, 0, msg,
                                         k > 0 ? (size_t)k : 0);
         }
-        ample += reading_ample(x);
+        switch (reading_ample(x)) {
+        case 1:
+            ample++;
+            break;
+        case -1:
+            unsure++;
+            break;
+        default:
+            break;
+        }
     }
-    /* ample only when every recent reading had memory to spare */
-    if (recent && ample == recent && !E->low) {
+    /* ample only when every recent reading that can tell had memory to spare */
+    if (ample && ample + unsure == recent && !E->low) {
         const rm_sysread *x = &run->last[0];
         int k = snprintf(msg, sizeof(msg), "%s of %s available%s, %.1f s before the end",
                          rm_fmt_size(a, sizeof(a), x->avail), rm_fmt_size(b, sizeof(b), x->total),
@@ -296,6 +308,12 @@ static void judge_end_readings(rm_run *run, rm_end *E)
         E->ample_ev = rm_run_evidence(run, RM_E_AMPLE_MEMORY, x->src, x->line, x->t, 0, 0, msg,
                                       k > 0 ? (size_t)k : 0);
     }
+    /* the sampler judged its own last samples (with the cgroup's page cache) */
+    for (i = 0; i < run->n_evl && !E->low && !E->ample; i++)
+        if (run->evl[i].kind == RM_E_AMPLE_MEMORY && strstr(run->evl[i].text, "sampler")) {
+            E->ample = 1;
+            E->ample_ev = i;
+        }
     /* a low_memory event or the sampler's "SIGKILL near a limit" near the end */
     for (i = 0; i < run->n_evl && !E->low; i++) {
         const rm_evidence *e = &run->evl[i];

@@ -601,6 +601,9 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
                                  : "the sampler read a kernel OOM kill of the watched tree");
         if (k >= 0)
             run->evl[k].proof = 1;
+    } else if (rm_val_eq(rm_rec_get(r, "oom_contra"), "ample_memory")) {
+        evidence_str(run, RM_E_AMPLE_MEMORY, src, line, t, pid, 0,
+                     "the sampler's last samples had memory to spare (page cache left out)");
     } else if ((ev && memmem(ev->val, ev->val_len, "sigkill_near_limit", 18)) ||
                rm_val_eq(rm_rec_get(r, "oom_support"), "sigkill_near_limit")) {
         evidence_str(run, RM_E_LOW_MEMORY, src, line, t, pid, 0,
@@ -725,7 +728,7 @@ static void record(rm_run *run, int src, uint64_t line, const char *s, size_t n,
             x.avail = avail;
             x.cg_use = cg;
             x.cg_lim = rm_get_u64(r, "cg_lim");
-            x.cg_file = RM_UNSET;
+            x.cg_file = rm_get_u64(r, "cg_inactive_file");
             x.src = src;
             x.line = line;
             see_sysread(run, &x);
