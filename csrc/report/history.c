@@ -1021,12 +1021,23 @@ static int cmd_check(const hopts *o)
         if (nb == 0) {
             fprintf(out, "no baseline: %s found none; nothing to compare, no regression\n", desc);
         } else {
-            fprintf(out, "baseline: %s: %d run%s (", desc, nb, nb == 1 ? "" : "s");
-            for (i = 0; i < nb; i++)
-                fprintf(out, "%s%s%s%.8s", i ? ", " : "", br[i].run_id, br[i].commit[0] ? " " : "",
-                        br[i].commit);
+            int col = 2;
+            fprintf(out, "baseline: %s: %d run%s, newest first:\n ", desc, nb, nb == 1 ? "" : "s");
+            for (i = 0; i < nb; i++) {
+                char item[H_FIELD + 16];
+                int k = snprintf(item, sizeof(item), " %.60s%s%.8s%s", br[i].run_id,
+                                 br[i].commit[0] ? " " : "", br[i].commit, i + 1 < nb ? "," : "");
+                if (k < 0)
+                    continue;
+                if (col > 2 && col + k > 98) {
+                    fprintf(out, "\n ");
+                    col = 2;
+                }
+                fputs(item, out);
+                col += k;
+            }
             fprintf(out,
-                    ")\ngate: a test fails when its peak, used or growth rose by more than "
+                    "\ngate: a test fails when its peak, used or growth rose by more than "
                     "%g%%\n      and %s and the spread of its own baseline runs\n",
                     o->pct, size_str(s1, sizeof(s1), o->min_inc));
             fprintf(out, "compared %d test%s\n", compared, compared == 1 ? "" : "s");

@@ -45,7 +45,7 @@ int hdb_exec(hdb *db, const char *sql);
  * be NULL. Returns 0 or -1. */
 int hdb_query(hdb *db, const char *sql, int np, const char *const *params, hres *out);
 /* A write transaction: writers take turns (SQLite BEGIN IMMEDIATE waits up to
- * HDB_BUSY_MS; PostgreSQL takes an advisory lock). */
+ * HDB_BUSY_MS; PostgreSQL takes a session advisory lock before BEGIN). */
 int hdb_begin_write(hdb *db);
 int hdb_commit(hdb *db);
 void hdb_rollback(hdb *db);

@@ -116,6 +116,7 @@ static void set_err(hdb *db, const char *what, const char *msg)
 
 /* ---- results ---- */
 
+#if defined(RM_HAVE_SQLITE3) || defined(RM_HAVE_LIBPQ)
 static int res_push(hres *r, const char *v, size_t n)
 {
     if (r->n_off == r->cap_off) {
@@ -147,6 +148,8 @@ static int res_push(hres *r, const char *v, size_t n)
     r->len += n + 1;
     return 0;
 }
+
+#endif
 
 const char *hres_val(const hres *r, int row, int col)
 {
@@ -393,22 +396,39 @@ int hdb_query(hdb *db, const char *sql, int np, const char *const *params, hres 
     return -1;
 }
 
+/* PostgreSQL: the session's advisory lock, taken before the transaction
+ * begins, so that the transaction sees (and its catalog caches hold) what the
+ * writer before it committed. A session that dies releases it. */
+static int pg_lock(hdb *db, int take)
+{
+    char sql[96];
+    int k = snprintf(sql, sizeof(sql), "SELECT pg_advisory_%slock(%lld)", take ? "" : "un",
+                     (long long)HDB_PG_LOCK);
+    if (k < 0 || (size_t)k >= sizeof(sql))
+        return -1;
+    return hdb_exec(db, sql);
+}
+
 int hdb_begin_write(hdb *db)
 {
     if (db->pg) {
-        char sql[96];
-        int k = snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
-                         (long long)HDB_PG_LOCK);
-        if (k < 0 || (size_t)k >= sizeof(sql))
+        if (pg_lock(db, 1) != 0)
             return -1;
-        return hdb_exec(db, sql);
+        if (hdb_exec(db, "BEGIN") != 0) {
+            (void)pg_lock(db, 0);
+            return -1;
+        }
+        return 0;
     }
     return hdb_exec(db, "BEGIN IMMEDIATE");
 }
 
 int hdb_commit(hdb *db)
 {
-    return hdb_exec(db, "COMMIT");
+    int rc = hdb_exec(db, "COMMIT");
+    if (db->pg && rc == 0)
+        rc = pg_lock(db, 0);
+    return rc;
 }
 
 void hdb_rollback(hdb *db)
@@ -416,6 +436,8 @@ void hdb_rollback(hdb *db)
     char keep[sizeof(db->err)];
     memcpy(keep, db->err, sizeof(keep)); /* the error that caused it matters */
     (void)hdb_exec(db, "ROLLBACK");
+    if (db->pg)
+        (void)pg_lock(db, 0);
     memcpy(db->err, keep, sizeof(keep));
 }
 
