@@ -50,6 +50,7 @@ typedef struct rm_field {
     const char *key;
     const char *val;
     size_t val_len;
+    uint32_t key_tag; /* length and three bytes of key: rm_rec_get compares this first */
 } rm_field;
 
 /* The parse of one line. Self-contained (no pointer into the input), but the
@@ -67,6 +68,7 @@ typedef struct rm_rec {
     const char *label;             /* legacy: text before the first "key=" (in buf) */
     size_t label_len;
     unsigned n_fields;
+    uint64_t key_bloom;   /* one bit per key_tag of f[]: most absent keys miss at once */
     unsigned n_malformed; /* fields skipped: bad key, bad escape, bad bare value */
     unsigned n_dropped;   /* fields dropped: no room (RM_PARSE_MAX_FIELDS / VALUES) */
     size_t used;          /* bytes of buf in use */
