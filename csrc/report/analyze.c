@@ -686,7 +686,7 @@ static void boundary(rm_run *run)
         }
     if (best >= 0) {
         run->boundary_test = run->procs[best].cur_test;
-        run->tests[run->boundary_test].killed = 1;
+        run->tests[run->boundary_test].killed = run->verdict.kind != RM_V_UNKNOWN;
         boundary_from_proc(run, best, RM_B_UNFINISHED);
         return;
     }
@@ -702,7 +702,7 @@ static void boundary(rm_run *run)
         run->boundary_test = best;
         run->boundary_kind = RM_B_TEXT;
         run->boundary_phase = run->tests[best].phase;
-        run->tests[best].killed = 1;
+        run->tests[best].killed = run->verdict.kind != RM_V_UNKNOWN;
         return;
     }
     /* no test unfinished: the process with the newest mark, if any */

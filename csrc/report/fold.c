@@ -86,10 +86,8 @@ static void put(rm_run *run, int ti, int by_id)
 static int new_instance(rm_run *run, const char *id, size_t n, int proc, int attempt)
 {
     rm_test *T;
-    if (run->n_tests >= RM_REPORT_MAX_TESTS) {
-        run->tests_over_cap++;
-        return -1;
-    }
+    if (run->n_tests >= RM_REPORT_MAX_TESTS)
+        return -1; /* the caller counts the test once (at its start) */
     if (run->n_tests == run->cap_tests) {
         int cap = run->cap_tests ? run->cap_tests * 2 : 256;
         rm_test *nt = realloc(run->tests, sizeof(*nt) * (size_t)cap);
@@ -139,9 +137,11 @@ static int record_test(rm_run *run, const char *raw, size_t rawn, int pi, int se
         }
     }
     if (ti >= 0 && setup_start && (run->tests[ti].phase > 0 || run->tests[ti].finished))
-        return new_instance(run, id, n, pi, run->tests[ti].attempt + 1);
-    if (ti < 0)
+        ti = new_instance(run, id, n, pi, run->tests[ti].attempt + 1);
+    else if (ti < 0)
         ti = new_instance(run, id, n, pi, 1);
+    if (ti < 0 && setup_start)
+        run->tests_over_cap++; /* counts tests, not their records */
     return ti;
 }
 
@@ -163,9 +163,9 @@ static int text_instance(rm_run *run, const char *raw, size_t rawn, const char *
                 return k;
         }
     if (ti >= 0 && start && run->tests[ti].text_done && run->tests[ti].proc < 0)
-        return new_instance(run, id, n, -1, run->tests[ti].attempt + 1);
-    if (ti < 0)
-        ti = new_instance(run, id, n, -1, 1);
+        ti = new_instance(run, id, n, -1, run->tests[ti].attempt + 1);
+    else if (ti < 0 && (ti = new_instance(run, id, n, -1, 1)) < 0 && !start)
+        run->tests_over_cap++; /* an outcome line: once per test */
     return ti;
 }
 

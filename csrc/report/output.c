@@ -392,10 +392,14 @@ static void text_tests(FILE *o, const rm_run *run, int top)
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
         fprintf(o, "  %-10s %-11s %-10s %-10s %-7s %-5s %s\n",
                 T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
-                fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
+                /* a killed test has no end: what it held at the kill */
+                T->killed ? fmt_delta(s2, sizeof(s2), 0, T->own_growth)
+                          : fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
                 rm_fmt_size(s3, sizeof(s3), T->min_avail),
                 rm_fmt_size(s4, sizeof(s4), T->others_at_min),
-                T->outcome[0] ? T->outcome : (T->finished || T->text_done ? "done" : "running"),
+                T->killed       ? "killed"
+                : T->outcome[0] ? T->outcome
+                                : (T->finished || T->text_done ? "done" : "running"),
                 P && P->worker[0] ? P->worker : "-", ascii(a, sizeof(a), T->id, 38));
     }
     free(idx);
