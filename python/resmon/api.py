@@ -117,8 +117,16 @@ def sample(full=False):
 
 
 def reset_peak():
-    """Starts a new interval for ``Sample.peak``. Linux only (clear_refs);
-    raises OSError elsewhere."""
+    """Starts a new interval for ``Sample.peak``. Linux only; raises OSError
+    elsewhere.
+
+    The kernel's own high-water mark is left alone, so VmHWM, ru_maxrss and
+    ``/usr/bin/time -v`` keep the process's real lifetime peak: the
+    interval's peak is that mark when it rose during the interval, else the
+    highest RSS seen by samples and by a C thread that polls RSS (every 10
+    ms, every 1 ms while RSS moves). ``RESMON_PEAK_RESET=clear_refs`` resets
+    the kernel's mark instead (exact, but visible to other tools); records
+    then carry the lifetime peak as ``hwm_life``."""
     require_core().reset_peak()
 
 
