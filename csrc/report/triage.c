@@ -905,13 +905,20 @@ static void tri_text(tri_job *J, const char *line, size_t len, uint64_t log_line
     c0 = (unsigned char)s[0];
     /* cheap filter: the lines of interest start with one of these, or are a
        section's lines, a pip list's rows, or a short "name==version" */
-    if (!J->section && !J->pip_list && !strchr("=_FESRpPI +#", c0)) {
+    if (!J->section && !J->pip_list && !strchr("=FESRpP ", c0)) {
         if (sn < 100 && memchr(s, '=', sn))
             pin_line(J, s, sn);
         return;
     }
     if (c0 == '\0')
         return;
+    /* indented lines matter only as uv's " + name==version" (a traceback's
+       source lines are indented too: the bulk of a FAILURES section) */
+    if (c0 == ' ' && !J->pip_list && !(sn > 3 && (s[1] == '+' || s[1] == '~') && s[2] == ' '))
+        return;
+    if (J->section && !J->pip_list && c0 != 'E' && c0 != '_' && c0 != '=' && c0 != '>' &&
+        !memchr(s, ':', sn < 400 ? sn : 400))
+        return; /* neither an E line, a title, a separator nor a location */
     n = clean(buf, sizeof(buf), s, sn);
     if (n == 0) {
         if (J->pip_list)

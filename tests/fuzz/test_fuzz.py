@@ -75,6 +75,27 @@ def test_fuzz_parser_for_a_bounded_time(tmp_path):
     _fuzz(binary, _seconds()[0], tmp_path)
 
 
+def test_fuzz_triage_for_a_bounded_time(tmp_path):
+    """resmon-report triage (csrc/report/triage.c) over the report's sources, built here."""
+    _fuzzer_or_skip(tmp_path)
+    cflags, libs = _zlib_flags()
+    cj = subprocess.run(["pkg-config", "--cflags", "--libs", "libcjson"], capture_output=True,
+                        text=True) if shutil.which("pkg-config") else None
+    if cj is not None and cj.returncode == 0:
+        cflags += ["-DRM_HAVE_CJSON=1"] + [f for f in cj.stdout.split() if not f.startswith("-l")]
+        libs += [f for f in cj.stdout.split() if f.startswith("-l")]
+    src = os.path.join(ROOT, "csrc")
+    report = sorted(os.path.join(src, "report", f) for f in os.listdir(os.path.join(src, "report"))
+                    if f.endswith(".c") and f not in ("main.c",) and not f.startswith("history"))
+    binary = str(tmp_path / "fuzz_triage")
+    p = subprocess.run(["clang"] + FUZZ_FLAGS + ["-I", src] + cflags
+                       + [os.path.join(HERE, "fuzz_triage.c")] + report
+                       + [os.path.join(src, "record", f) for f in ("parse.c", "write.c", "trend.c")]
+                       + ["-o", binary] + libs + ["-lm"], capture_output=True, timeout=600)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")[-3000:]
+    _fuzz(binary, max(1, _seconds()[1] // 2), tmp_path)
+
+
 def test_fuzz_report_for_a_bounded_time(tmp_path):
     _fuzzer_or_skip(tmp_path)
     binary = os.path.join(ROOT, "build", "c", "fuzz_report")
