@@ -4,6 +4,7 @@
 
 PyObject *rm_py_trend(PyObject *self, PyObject *values);        /* trend_py.c */
 PyObject *rm_py_write_losses(PyObject *self, PyObject *unused); /* state.c */
+PyObject *rm_py_thread_watch(PyObject *self, PyObject *on);     /* watchdog.c */
 
 static PyMethodDef methods[] = {
     {"sample", (PyCFunction)(void (*)(void))rm_py_sample, METH_FASTCALL | METH_KEYWORDS,
@@ -45,6 +46,10 @@ static PyMethodDef methods[] = {
      "_dump_native(fd)\n\nThe native thread inventory, written to fd."},
     {"dump_after", rm_py_dump_after, METH_O,
      "dump_after(seconds)\n\n(Re)arms the watchdog thread; None or 0 cancels."},
+    {"thread_watch", rm_py_thread_watch, METH_O,
+     "thread_watch(on) -> bool or int\n\nTrue arms a C thread that counts native threads every "
+     "2 ms\n(False where it cannot run); False disarms it and returns the highest count\nseen "
+     "while armed, its own thread excluded."},
     {"trend", rm_py_trend, METH_O,
      "trend(values) -> dict\n\nClassifies RSS at the end of each test (bytes, test order; None "
      "skipped):\nclass (leak, steps, single, flat, noise, falling, too few tests), n, slope, r2, "

@@ -3,6 +3,7 @@
 #include "ext.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _WIN32
 #include <windows.h>
@@ -254,6 +255,169 @@ static int wd_arm(uint64_t interval)
     }
     ReleaseSRWLockExclusive(&wd_lock);
     return err;
+}
+
+#endif
+
+/* ---- the thread watch: native threads counted during a test ----
+ *
+ * A thread limit checked when a phase ends misses threads that a test
+ * started and joined. While armed, a second C thread reads the process's
+ * task count (/proc/self/stat num_threads) every RM_TW_POLL_USEC and keeps
+ * the highest; disarmed, it sleeps on a condition variable and costs
+ * nothing. Threads that live shorter than one poll can still be missed.
+ * Linux only: elsewhere thread_watch() says it cannot (returns False). */
+
+/* Poll interval: 2 ms catches a thread that lives a few ms; a pread of
+ * /proc/self/stat costs ~6 us, so an armed watch takes ~0.3% of a core. */
+#define RM_TW_POLL_USEC 2000
+
+#ifdef __linux__
+#include <fcntl.h>
+#include <unistd.h>
+
+static pthread_mutex_t tw_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tw_cond = PTHREAD_COND_INITIALIZER;
+static int tw_on, tw_started, tw_fd = -1;
+static long tw_max;     /* highest count seen while armed, the watcher included */
+static unsigned tw_gen; /* counts arms: a reading is folded into its own interval */
+
+/* num_threads (field 20) of /proc/self/stat, or -1. The command name
+ * (field 2) may hold spaces and parentheses: fields are counted after the
+ * last ')'. */
+static long tw_read(void)
+{
+    char buf[1024];
+    ssize_t n = pread(tw_fd, buf, sizeof(buf) - 1, 0);
+    char *p;
+    int field;
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    /* after ')': " S ppid ..." with S as field 3; num_threads is field 20 */
+    for (field = 2; field < 20 && *p; p++)
+        if (*p == ' ')
+            field++;
+    return *p ? strtol(p, NULL, 10) : -1;
+}
+
+static void *tw_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&tw_lock);
+    for (;;) {
+        long n;
+        unsigned gen;
+        struct timespec ts = {0, RM_TW_POLL_USEC * 1000L};
+        while (!tw_on)
+            pthread_cond_wait(&tw_cond, &tw_lock);
+        gen = tw_gen;
+        pthread_mutex_unlock(&tw_lock);
+        nanosleep(&ts, NULL);
+        n = tw_read();
+        pthread_mutex_lock(&tw_lock);
+        /* a reading taken across a disarm and re-arm belongs to the
+         * previous test: dropped */
+        if (tw_on && tw_gen == gen && n > tw_max)
+            tw_max = n;
+    }
+    return NULL;
+}
+
+static void tw_after_fork(void)
+{
+    pthread_mutex_t fresh_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t fresh_cond = PTHREAD_COND_INITIALIZER;
+    memcpy(&tw_lock, &fresh_lock, sizeof(fresh_lock));
+    memcpy(&tw_cond, &fresh_cond, sizeof(fresh_cond));
+    tw_started = 0;
+    tw_on = 0;
+    if (tw_fd >= 0)
+        close(tw_fd);
+    tw_fd = -1;
+}
+
+/* Called with tw_lock held. Returns 0 or an errno value. */
+static int tw_start(void)
+{
+    pthread_attr_t tattr;
+    pthread_t tid;
+    sigset_t all, old;
+    int err;
+    static int atfork_done;
+
+    if (tw_started)
+        return 0;
+    if (tw_fd < 0 && (tw_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+        return errno;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&tattr);
+    pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+    err = pthread_create(&tid, &tattr, tw_main, NULL);
+    pthread_attr_destroy(&tattr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err)
+        return err;
+    pthread_setname_np(tid, "resmon-threads");
+    if (!atfork_done) {
+        pthread_atfork(NULL, NULL, tw_after_fork);
+        atfork_done = 1;
+    }
+    tw_started = 1;
+    return 0;
+}
+
+/* thread_watch(on) -> bool or int
+ * thread_watch(True) arms the watch (starting its thread once) and returns
+ * True, or False where it cannot run (not Linux). thread_watch(False)
+ * disarms it and returns the highest count of native threads seen while it
+ * was armed, a count taken now included, the watch's own thread excluded;
+ * 0 if it was not armed. */
+PyObject *rm_py_thread_watch(PyObject *self, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg), err = 0;
+    long result = 0, now;
+    (void)self;
+    if (on < 0)
+        return NULL;
+    pthread_mutex_lock(&tw_lock);
+    if (on) {
+        if ((err = tw_start()) == 0) {
+            tw_max = tw_read();
+            tw_gen++;
+            tw_on = 1;
+            pthread_cond_signal(&tw_cond);
+        }
+    } else if (tw_on) {
+        now = tw_read();
+        result = (now > tw_max ? now : tw_max) - 1;
+        tw_on = 0;
+    }
+    pthread_mutex_unlock(&tw_lock);
+    if (err) {
+        errno = err;
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "thread_watch");
+    }
+    if (on)
+        Py_RETURN_TRUE;
+    return PyLong_FromLong(result < 0 ? 0 : result);
+}
+
+#else /* no /proc/self/stat: the caller counts at phase ends */
+
+PyObject *rm_py_thread_watch(PyObject *self, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    (void)self;
+    if (on < 0)
+        return NULL;
+    if (on)
+        Py_RETURN_FALSE;
+    return PyLong_FromLong(0);
 }
 
 #endif

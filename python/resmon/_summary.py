@@ -5,7 +5,7 @@ Input is plain data (lists, dicts, numbers, str) so that xdist workers can send
 theirs to the controller through ``workeroutput``. One process's data::
 
     {"pid": int, "worker": str or None,
-     "tests": [(nodeid, peak, growth, rss_end, dur, outcome), ...]   # run order
+     "tests": [(nodeid, peak, growth, rss_end, dur, outcome, used), ...]   # run order
      "fixtures": [(name, scope, param, d_setup, peak, held, d_teardown), ...],
      "sys": {"mem_total", "min_avail", "min_avail_test", "cg_lim",
              "max_cg_use", "max_cg_use_test"},
@@ -18,7 +18,7 @@ from ._core import core
 from .api import format_size
 
 # Positions in a test tuple.
-T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME = range(6)
+T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME, T_USED = range(7)
 # Positions in a fixture tuple.
 F_NAME, F_SCOPE, F_PARAM, F_SETUP, F_PEAK, F_HELD, F_TEARDOWN = range(7)
 

@@ -37,7 +37,7 @@ TO_OUT, TO_REC = 1, 2
 FULL_EVERY = 1.0
 DEFAULT_THREAD_THRESHOLD = 256
 DEFAULT_TOP = 5
-LIMIT_KEYS = ("rss", "growth", "threads")
+LIMIT_KEYS = ("rss", "growth", "used", "threads")
 # Values of the ini option "resmon" that mean on (read as text: works on every pytest 7+).
 _TRUE = ("1", "true", "yes", "on")
 
@@ -73,6 +73,7 @@ def pytest_addoption(parser):
     parser.addini("resmon_top", "like --resmon-top", default="")
     parser.addini("resmon_warn_rss", "like --resmon-warn-rss", default="")
     for key, what in (("rss", "peak RSS"), ("growth", "RSS growth over a test"),
+                      ("used", "a test's own peak over its start RSS"),
                       ("threads", "native threads")):
         parser.addini("resmon_limit_" + key,
                       "default limit on %s for every test (like @pytest.mark.resmon_limit(%s=...))"
@@ -165,9 +166,9 @@ def pytest_configure(config):
     # trylast: pytest's faulthandler plugin has enabled faulthandler by now,
     # so the crash handlers installed here chain to it.
     config.addinivalue_line(
-        "markers", "resmon_limit(rss=None, growth=None, threads=None): fail the test when its "
-        "peak RSS, its RSS growth or its native thread count exceeds the limit (sizes like "
-        "'2 GiB'); resmon plugin")
+        "markers", "resmon_limit(rss=None, growth=None, used=None, threads=None): fail the test "
+        "when its peak RSS, its RSS growth, its own peak over its start RSS or its native "
+        "thread count exceeds the limit (sizes like '2 GiB'); resmon plugin")
     config.addinivalue_line(
         "markers", "requires_memory(size): skip the test unless the machine's available memory "
         "and the memory cgroup's limit are at least size (like '4 GiB'); resmon plugin")
@@ -229,6 +230,7 @@ class _State:
             "rss": _size_option(config.getini("resmon_limit_rss"), "ini resmon_limit_rss"),
             "growth": _size_option(config.getini("resmon_limit_growth"),
                                    "ini resmon_limit_growth"),
+            "used": _size_option(config.getini("resmon_limit_used"), "ini resmon_limit_used"),
             "threads": _number_option(config.getini("resmon_limit_threads"),
                                       "ini resmon_limit_threads", int),
         }
@@ -403,7 +405,7 @@ def _marker_limits(item, marker, defaults):
     unknown = set(marker.kwargs) - set(LIMIT_KEYS)
     if marker.args or unknown:
         raise pytest.UsageError("resmon: %s: @pytest.mark.resmon_limit takes keyword arguments "
-                                "rss=, growth=, threads=; got args=%r, unknown %s"
+                                "rss=, growth=, used=, threads=; got args=%r, unknown %s"
                                 % (item.nodeid, marker.args, sorted(unknown)))
     limits = dict(defaults or {})
     for key, value in marker.kwargs.items():
@@ -464,6 +466,7 @@ class _Monitor:
         self.count = 0
         self.attempt = 0
         self.last_id = None
+        self.first_rss = None  # RSS at the first test's start, for limit messages
         self.last_full = -FULL_EVERY
         # session data for the summary
         self.tests = []
@@ -561,6 +564,8 @@ class _Monitor:
             prev[T_RSS] = s.rss
         self.rss_start = s.rss
         self.mono_start = s.monotonic
+        if self.first_rss is None:
+            self.first_rss = s.rss
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item):
@@ -632,6 +637,8 @@ class _Monitor:
         test_peak = peak if peak is not None and peak > self.test_peak else self.test_peak
         growth = s.rss - self.rss_start if s.rss is not None and self.rss_start is not None \
             else None
+        used = max(test_peak - self.rss_start, 0) if test_peak and self.rss_start is not None \
+            else None
         mono = s.monotonic
         wall = mono - self.mono_start
         to = self.to_ends
@@ -642,7 +649,7 @@ class _Monitor:
             s = self.emit("test", None, fields=[
                 ("at", "end"), ("outcome", outcome), ("dur", "%.6f" % report.duration),
                 ("test_dur", "%.6f" % wall), ("peak", peak), ("test_peak", test_peak),
-                ("d_rss", growth)], full=full, to=to)
+                ("used", used), ("d_rss", growth)], full=full, to=to)
             if full:
                 self.last_full = mono
                 self._note_sys(s)
@@ -652,11 +659,13 @@ class _Monitor:
         self.reset()
         acc[:] = [0]
         # growth and rss are updated at the next test's start (see _start)
-        self.prev = [self.nodeid, test_peak or None, growth, s.rss, wall, outcome, self.rss_start]
+        self.prev = [self.nodeid, test_peak or None, growth, s.rss, wall, outcome, used,
+                     self.rss_start]
         self.tests.append(self.prev)
         if self.xml:
             report.user_properties.append(("resmon_peak", test_peak))
             report.user_properties.append(("resmon_growth", growth))
+            report.user_properties.append(("resmon_used", used))
         self.set_context(None, "session")
         self.nodeid = None
         if self.dump_after:
@@ -799,7 +808,7 @@ class _Monitor:
 # entry layout of an open fixture: name, scope, param, d_setup, peak, held, pre-teardown rss
 F_HELD, F_PRE = 5, 6
 # a test entry: _summary's tuple plus the rss at its start
-T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, 6
+T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, _summary.T_USED + 1
 
 
 def _noop():
@@ -851,43 +860,79 @@ class _Limits:
     def __init__(self, monitor, defaults):
         self.monitor = monitor
         self.defaults = defaults
+        self.watching = False  # the C thread watch is armed for this call
+        self.watch_thread = False  # its thread exists: one more native thread
+
+    def _limits(self, item):
+        limits = getattr(item, "_resmon_limit", None)
+        return self.defaults if limits is None else limits
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item):
+        # a thread limit counts the threads the body starts, even those it
+        # joins before it returns: the C watch polls the task count
+        limits = self._limits(item)
+        if limits and "threads" in limits and not getattr(item, "_resmon_limit_hit", False):
+            try:
+                self.watching = bool(core.thread_watch(True))
+                self.watch_thread = self.watch_thread or self.watching
+            except (AttributeError, OSError) as exc:
+                say_once("thread-watch", "cannot count threads during tests (%s): thread "
+                         "limits are checked when each phase ends" % exc)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
-        limits = getattr(item, "_resmon_limit", None)
-        if limits is None:
-            limits = self.defaults
+        seen = None
+        if self.watching and call.when == "call":
+            self.watching = False
+            seen = core.thread_watch(False)
+        limits = self._limits(item)
         if not limits or getattr(item, "_resmon_limit_hit", False):
             return  # one failure per test: later phases would repeat it
         try:
-            self._check(item, call.when, limits, outcome.get_result())
+            self._check(item, call.when, limits, outcome.get_result(), seen)
         except Exception as exc:  # noqa: BLE001 - a broken check must not break the suite
             say_once("limits", "resmon_limit check failed: %r" % exc)
 
-    def _check(self, item, when, limits, report):
+    def _check(self, item, when, limits, report, threads_seen):
         mon = self.monitor
+        fs = api.format_size
         s = core.sample("threads" in limits)
         peak = s.peak
         if mon.acc and mon.acc[0] > (peak or 0):
             peak = mon.acc[0]
-        growth = s.rss - mon.rss_start if mon.rss_start is not None else None
+        start = mon.rss_start
+        growth = s.rss - start if start is not None else None
         problems = []
         lim = limits.get("rss")
         if lim is not None and peak is not None and peak > lim:
-            problems.append(("rss", "peak RSS %s (%d bytes) > limit rss=%s"
-                             % (api.format_size(peak), peak, api.format_size(lim)), peak, lim))
+            text = "peak RSS %s (%d bytes) > limit rss=%s" % (fs(peak), peak, fs(lim))
+            if start is not None:
+                text += "\n  " + self._rss_before(start, peak, lim)
+            problems.append(("rss", text, peak, lim))
         lim = limits.get("growth")
         if lim is not None and growth is not None and growth > lim:
             problems.append(("growth", "RSS growth %s since the start of setup (%s -> %s) > "
-                             "limit growth=%s" % (api.format_size(growth),
-                                                  api.format_size(mon.rss_start),
-                                                  api.format_size(s.rss), api.format_size(lim)),
+                             "limit growth=%s" % (fs(growth), fs(start), fs(s.rss), fs(lim)),
                              growth, lim))
+        lim = limits.get("used")
+        top = max(peak or 0, mon.test_peak or 0)
+        if lim is not None and start is not None and top and top - start > lim:
+            used = top - start
+            problems.append(("used", "this test used %s over its start RSS (peak %s, RSS at "
+                             "the start of setup %s) > limit used=%s"
+                             % (fs(used), fs(top), fs(start), fs(lim)), used, lim))
         lim = limits.get("threads")
-        if lim is not None and s.threads is not None and s.threads > lim:
-            problems.append(("threads", "%d native threads > limit threads=%d"
-                             % (s.threads, lim), s.threads, lim))
+        threads = s.threads
+        if threads is not None and self.watch_thread:
+            threads -= 1  # the watch's own thread
+        if threads_seen:
+            threads = max(threads or 0, threads_seen)
+        if lim is not None and threads is not None and threads > lim:
+            problems.append(("threads", "%d native threads %s > limit threads=%d"
+                             % (threads, "at most during the call" if threads_seen else "now",
+                                lim), threads, lim))
         if not problems:
             return
         item._resmon_limit_hit = True
@@ -907,6 +952,22 @@ class _Limits:
             report.longrepr = text
         else:
             report.sections.append(("resmon_limit", text))
+
+    def _rss_before(self, start, peak, lim):
+        """Where the RSS over an rss limit came from: before the test (and
+        what earlier tests added) or the test itself."""
+        fs = api.format_size
+        first = self.monitor.first_rss
+        earlier = ""
+        if first is not None and start > first:
+            earlier = "; earlier tests grew it by %s (from %s at the first test's start)" % (
+                fs(start - first), fs(first))
+        if start > lim:
+            return ("the process was already over the limit before this test began: RSS %s at "
+                    "the start of its setup%s; this test used %s over that (limit its own use "
+                    "with resmon_limit(used=...))" % (fs(start), earlier, fs(max(peak - start, 0))))
+        return "RSS at the start of setup %s%s; this test used %s over that" % (
+            fs(start), earlier, fs(max(peak - start, 0)))
 
 
 class _MarkerErrors:

@@ -30,15 +30,6 @@ LIMITS = {
             block = bytearray(b"\\x01") * (30 << 20)
             del block
 
-        @pytest.mark.resmon_limit(threads=3)
-        def test_threads_joined():
-            stop = threading.Event()
-            ts = [threading.Thread(target=stop.wait) for _ in range(4)]
-            for t in ts:
-                t.start()
-            stop.set()
-            for t in ts:
-                t.join()  # gone before the check at the end of the call
 
         @pytest.mark.resmon_limit(threads=3)
         def test_threads_alive():
@@ -60,7 +51,7 @@ def test_resmon_limit_fails_with_numbers(run_pytest, enabled):
     args = ["-q", "-rfE", "--strict-markers"] + (["--resmon"] if enabled else [])
     res = run_pytest(LIMITS, args)
     assert res.rc == 1, res
-    assert re.search(r"^2 failed, 2 passed, 1 error", res.out, re.M), res
+    assert re.search(r"^2 failed, 1 passed, 1 error", res.out, re.M), res
     failed = _failures(res)
     assert set(failed) == {"test_lim.py::test_growth_over", "test_lim.py::test_rss_over",
                            "test_lim.py::test_threads_alive"}, res
@@ -70,7 +61,7 @@ def test_resmon_limit_fails_with_numbers(run_pytest, enabled):
                      r"growth=80\.00 MiB", out), out
     assert re.search(r"resmon_limit exceeded in setup of test_lim.py::test_rss_over:\n\s+"
                      r"peak RSS [\d.]+ MiB \(\d+ bytes\) > limit rss=1\.00 MiB", out), out
-    assert re.search(r"\d+ native threads > limit threads=3", out), out
+    assert re.search(r"\d+ native threads at most during the call > limit threads=3", out), out
     events = [f for f in find_records(res, kind="event") if f.get("what") == "limit"]
     assert {(e["test"], e["limit"]) for e in events} >= {
         ("test_lim.py::test_growth_over", "growth"), ("test_lim.py::test_rss_over", "rss")}, res
@@ -241,3 +232,107 @@ def test_limit_failure_is_the_expected_failure_of_xfail(run_pytest):
     # raises=KeyError is not satisfied by a limit; strict XPASS stays a failure
     assert set(failed) == {"test_xf.py::test_xfail_raises", "test_xf.py::test_xfail_strict_within"}
     assert "resmon_limit exceeded" in res.out and "[XPASS(strict)] does not grow" in res.out
+
+
+OVER_BEFORE = {
+    "test_before.py": """
+        import pytest
+
+        KEEP = []
+
+        def test_keeps_memory():
+            KEEP.append(bytearray(b"\\x01") * (150 << 20))
+
+        @pytest.mark.resmon_limit(rss="120 MiB")
+        def test_small_but_late():
+            block = bytearray(b"\\x01") * (20 << 20)
+            del block
+
+        @pytest.mark.resmon_limit(used="50 MiB")
+        def test_uses_too_much():
+            block = bytearray(b"\\x01") * (100 << 20)
+            del block
+
+        @pytest.mark.resmon_limit(used="50 MiB")
+        def test_uses_little():
+            block = bytearray(b"\\x01") * (10 << 20)
+            del block
+    """,
+}
+
+
+def test_rss_limit_says_the_process_was_over_before_and_used_limit(run_pytest, tmp_path):
+    res = run_pytest(OVER_BEFORE, ["-q", "-rfE", "-p", "no:randomly", "--resmon",
+                                   "--resmon-records", "rec.log"])
+    assert res.rc == 1, res
+    failed = _failures(res)
+    assert set(failed) == {"test_before.py::test_small_but_late",
+                           "test_before.py::test_uses_too_much"}, res
+    out = res.out
+    m = re.search(r"resmon_limit exceeded in setup of test_before.py::test_small_but_late:\n\s+"
+                  r"peak RSS [\d.]+ MiB \(\d+ bytes\) > limit rss=120\.00 MiB\n\s+"
+                  r"the process was already over the limit before this test began: RSS "
+                  r"([\d.]+) MiB at the start of its setup; earlier tests grew it by "
+                  r"(1[45]\d\.\d\d) MiB \(from [\d.]+ MiB at the first test's start\)", out)
+    assert m, out
+    assert re.search(r"resmon_limit exceeded in call of test_before.py::test_uses_too_much:\n\s+"
+                     r"this test used (9\d|1[01]\d)\.\d\d MiB over its start RSS .* > limit "
+                     r"used=50\.00 MiB", out), out
+    # used is a recorded figure: teardown end of every test
+    recs = find_records((tmp_path / "rec.log").read_text("ascii"))
+    used = {r["test"].split("::")[1]: int(r["used"]) for r in recs
+            if r["phase"] == "teardown" and r["at"] == "end"}
+    assert used["test_keeps_memory"] > 140 << 20, used
+    assert used["test_small_but_late"] < 40 << 20, used
+    assert 90 << 20 < used["test_uses_too_much"] < 120 << 20, used
+    assert used["test_uses_little"] < 30 << 20, used
+
+
+THREADS = {
+    "conftest.py": """
+        import os
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            # the threads this process has before any test (pytest's, other
+            # plugins', resmon's): each test may start 2 more. resmon's peak
+            # poller starts at the first peak reset: start it now.
+            import resmon
+            resmon.reset_peak()
+            base = len(os.listdir("/proc/self/task"))
+            for item in items:
+                item.add_marker(pytest.mark.resmon_limit(threads=base + 2))
+    """,
+    "test_thr.py": """
+        import threading
+        import time
+
+        def run(n, seconds):
+            ts = [threading.Thread(target=time.sleep, args=(seconds,)) for _ in range(n)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+        def test_six_joined():
+            run(6, 0.2)  # joined before the body returns
+
+        def test_two_joined():
+            run(2, 0.2)
+
+        def test_none():
+            pass
+    """,
+}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts tasks in /proc")
+@pytest.mark.parametrize("enabled", [True, False])
+def test_thread_limit_counts_threads_joined_during_the_call(run_pytest, enabled):
+    res = run_pytest(THREADS, ["-q", "-rf", "-p", "no:randomly"] + (["--resmon"] if enabled
+                                                                     else []))
+    assert res.rc == 1, res
+    assert set(_failures(res)) == {"test_thr.py::test_six_joined"}, res
+    m = re.search(r"resmon_limit exceeded in call of test_thr.py::test_six_joined:\n\s+"
+                  r"(\d+) native threads at most during the call > limit threads=(\d+)", res.out)
+    assert m and int(m.group(1)) == int(m.group(2)) - 2 + 6, res

@@ -72,7 +72,8 @@ def test_full_disk_said_once_nothing_glued_losses_counted(tmp_path, small_tmpfs)
             cut += 1
     assert text.endswith("\n")
     # space came back: the later tests' records are there, complete
-    after = [r for r in find_records(text) if r["test"] == "test_fill.py::test_many[29]"]
+    complete = "\n".join(ln for ln in lines if ln.endswith(" ;"))
+    after = [r for r in find_records(complete) if r["test"] == "test_fill.py::test_many[29]"]
     assert [r["_complete"] for r in after] == [True] * 4, after
 
     # the summary counts the lost records
