@@ -1005,17 +1005,31 @@ static long parse_long(const char *s, size_t n)
     return i ? v : -1;
 }
 
+/* Bytes of a coloured line kept once its ANSI sequences are taken out. */
+#define PLAIN_MAX 4096
+
+/* Copies s without its ANSI CSI sequences (pytest --color=yes puts them
+ * inside its summary line); returns the new length. */
+static size_t strip_ansi(char *out, const char *s, size_t n)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n && k < PLAIN_MAX; i++) {
+        if (s[i] == 0x1b && i + 1 < n && s[i + 1] == '[') {
+            for (i += 2; i < n && !(s[i] >= '@' && s[i] <= '~'); i++)
+                ;
+            continue;
+        }
+        out[k++] = s[i];
+    }
+    return k;
+}
+
 static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n)
 {
-    size_t i;
-    /* skip leading ANSI sequences */
-    while (n >= 2 && s[0] == 0x1b && s[1] == '[') {
-        for (i = 2; i < n && i < 32 && !(s[i] >= '@' && s[i] <= '~'); i++)
-            ;
-        if (i >= n)
-            return;
-        s += i + 1;
-        n -= i + 1;
+    static char plain[PLAIN_MAX];
+    if (memchr(s, 0x1b, n)) {
+        n = strip_ansi(plain, s, n);
+        s = plain;
     }
     if (n > 0 && s[n - 1] == '\r')
         n--;

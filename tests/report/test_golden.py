@@ -309,3 +309,18 @@ def test_html_chart_without_cgroup_keeps_the_machine_scale():
     html = run(["--format", "html", "gh_oom.log"]).stdout.decode("ascii")
     assert "memory axis: the machine's memory" in html
     assert _svg_points(html, "system available memory")
+
+
+def test_coloured_pytest_output_is_read():
+    # pytest --color=yes puts ANSI codes inside its summary and FAILED lines
+    lines = [b"2026-11-26T10:00:00.0000000Z \x1b[31mFAILED\x1b[0m t.py::test_a - assert 1 == 2",
+             b"2026-11-26T10:00:01.0000000Z \x1b[31m====== \x1b[31m\x1b[1m1 failed\x1b[0m, "
+             b"\x1b[32m2 passed\x1b[0m\x1b[31m in 0.05s\x1b[0m\x1b[31m ======\x1b[0m",
+             b"2026-11-26T10:00:02.0000000Z ##[error]Process completed with exit code 1."]
+    rc, doc = run_json(["-"], stdin=b"\n".join(lines) + b"\n")
+    assert doc["verdict"]["kind"] == "failed" and doc["verdict"]["level"] == "high"
+    assert doc["pytest"]["failed"] == 1 and doc["pytest"]["passed"] == 2
+    # and a plain passing summary in colour is a pass, not "no summary"
+    rc, doc = run_json(["-"], stdin=b"\x1b[32m====== \x1b[32m3 passed\x1b[0m\x1b[32m in 0.1s"
+                                   b" ======\x1b[0m\n")
+    assert doc["verdict"]["kind"] == "passed" and rc == 0
