@@ -876,8 +876,10 @@ static void write_echo(sampler *s, const rm_sample *m, uint64_t tree_rss, size_t
             k += n;
     }
     rm_line_str(&l, "text", text, (size_t)k);
-    n = (int)rm_line_end(&l);
-    if (rm_write_all(2, l.buf, (size_t)n) != 0) {
+    rm_line_end(&l);
+    /* the job log: pytest may have left a line unfinished ("t.py ..."), so
+     * the record starts its own line */
+    if (rm_line_write_log(2, &l) != 0) {
         /* stderr gone: nothing to tell */
     }
 }
@@ -1140,7 +1142,7 @@ static void write_head(sampler *s)
         if (m.valid & RM_HAVE_CG_LIMIT)
             rm_line_size(&l, "cg_lim", m.cg_limit);
     }
-    rm_line_cstr(&l, "topo_src", topo.from_hwloc ? "hwloc" : "sysconf");
+    rm_line_cstr(&l, "topo_src", topo.src);
     if (topo.packages >= 0)
         rm_line_u64(&l, "packages", (uint64_t)topo.packages);
     if (topo.cores >= 0)
@@ -1158,6 +1160,8 @@ static void write_head(sampler *s)
     rm_line_usec(&l, "interval", (uint64_t)(s->o.interval * 1e6 + 0.5));
     rm_line_u64(&l, "top", (uint64_t)s->o.top);
     rm_line_cstr(&l, "proc_reader", s->have_pt ? rm_ptable_backend(&s->pt) : "none");
+    if (s->have_pt)
+        rm_line_cstr(&l, "proc2", s->pt.proc2_status);
     rm_line_u64(&l, "psi", (uint64_t)(s->fd_psi >= 0));
     rm_line_u64(&l, "kmsg", (uint64_t)(s->fd_kmsg >= 0));
     for (i = 0; i < sizeof(ci) / sizeof(ci[0]); i++) {
@@ -1215,6 +1219,8 @@ static pid_t start_child(char **argv, int *err)
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         close(fds[0]);
+        if (S.have_pt)
+            rm_ptable_restore_nofile(&S.pt); /* the fd limit the command would have had */
         execvp(argv[0], argv);
         e = errno;
         n = write(fds[1], &e, sizeof(e));
@@ -1457,8 +1463,8 @@ static int write_verdict(sampler *s)
     }
     rm_line_u64(&l, "samples", s->seq);
     emit(s, &l);
-    if (s->o.echo > 0 && rm_write_all(2, l.buf, l.len) != 0) {
-        /* stderr gone: nothing to tell */
+    if (s->o.echo > 0 && rm_line_write_log(2, &l) != 0) {
+        /* stderr gone (the job log): nothing to tell */
     }
     if (!have)
         return -1;

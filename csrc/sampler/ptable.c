@@ -3,6 +3,7 @@
 #include "sampler.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,8 +12,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#ifdef RM_HAVE_PROC2
+#ifdef RM_HAVE_PROC2_H
+/* Only libproc2's types and item numbers come from its header (they change
+ * between releases, so they must be the build's); the library itself is
+ * loaded with dlopen, so the sampler starts where it is missing (Ubuntu
+ * 22.04) and never links libsystemd and libgcrypt, which it pulls in.
+ * RM_PROC2_SONAME is the soname of the library this header belongs to (the
+ * build reads it from the library); a self-check after loading catches a
+ * library whose item numbers differ from the header's anyway. */
 #include <libproc2/pids.h>
+#ifndef RM_PROC2_SONAME
+#define RM_PROC2_SONAME "libproc2.so.0"
+#endif
 
 /* The items one reap reads: all from /proc/<pid>/stat, one file per task. */
 static enum pids_item proc2_items[] = {PIDS_ID_PID, PIDS_ID_PPID, PIDS_RSS, PIDS_CMD};
@@ -22,6 +33,15 @@ enum { P2_PID, P2_PPID, P2_RSS, P2_CMD };
  * The result stack is laid out the same on both sides of that change, so
  * reading it directly works with 4.0.0-4.0.4 and with 4.0.5 and later. */
 #define RM_PVAL(idx, type, stack) ((stack)->head[(idx)].result.type)
+
+/* The three functions the sampler calls, from dlsym. One table: the
+ * sampler is single-threaded, and libproc2 must stay on one thread. */
+static struct {
+    void *dl;
+    int (*pids_new)(struct pids_info **, enum pids_item *, int);
+    int (*pids_unref)(struct pids_info **);
+    struct pids_fetch *(*pids_reap)(struct pids_info *, enum pids_fetch_type);
+} proc2;
 #endif
 
 /* A /proc/<pid>/stat line is under 1 KB; comm is at most 64 bytes even
@@ -31,6 +51,10 @@ enum { P2_PID, P2_PPID, P2_RSS, P2_CMD };
 /* Deepest parent chain followed when deciding tree membership: pid
  * namespaces nest far less, and it bounds the walk on a corrupt table. */
 #define RM_TREE_DEPTH 256
+
+/* The kernel's PF_KTHREAD in the flags field of /proc/<pid>/stat
+ * (include/linux/sched.h): a kernel thread has no memory of its own. */
+#define RM_PF_KTHREAD 0x00200000u
 
 int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p)
 {
@@ -55,19 +79,21 @@ int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p)
     if (q == buf || pid <= 0 || pid > 0x7fffffff)
         return -1;
     p->pid = (int)pid;
+    p->kthread = 0;
+    p->task = -1;
     clen = (size_t)(close - open - 1);
     if (clen >= sizeof(p->comm))
         clen = sizeof(p->comm) - 1;
     memcpy(p->comm, open + 1, clen);
     p->comm[clen] = '\0';
-    /* fields after comm: 3 state, 4 ppid, ..., 24 rss */
+    /* fields after comm: 3 state, 4 ppid, ..., 9 flags, ..., 24 rss */
     q = close + 1;
     for (field = 3; field <= 24; field++) {
         while (q < end && *q == ' ')
             q++;
         if (q >= end)
             return -1;
-        if (field == 4 || field == 24) {
+        if (field == 4 || field == 9 || field == 24) {
             v = 0;
             if (*q < '0' || *q > '9')
                 return -1;
@@ -75,6 +101,8 @@ int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p)
                 v = v * 10 + (unsigned long long)(*q++ - '0');
             if (field == 4)
                 p->ppid = v > 0x7fffffff ? 0 : (int)v;
+            else if (field == 9)
+                p->kthread = (v & RM_PF_KTHREAD) != 0;
             else
                 p->rss = (uint64_t)v * (uint64_t)page_size;
         }
@@ -84,19 +112,122 @@ int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p)
     return 0;
 }
 
+/* Takes the fd budget from RLIMIT_NOFILE, raising the soft limit towards
+ * what RM_PT_FD_MAX needs when the hard limit allows. */
+static void fd_budget(rm_ptable *t)
+{
+    struct rlimit rl;
+    rlim_t want = RM_PT_FD_MAX + RM_PT_FD_RESERVE;
+    t->fd_max = RM_PT_FD_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    t->have_nofile = 1;
+    t->nofile0_cur = (unsigned long long)rl.rlim_cur;
+    t->nofile0_max = (unsigned long long)rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    t->fd_max = rl.rlim_cur > 2 * RM_PT_FD_RESERVE ? (size_t)(rl.rlim_cur - RM_PT_FD_RESERVE)
+                                                   : (size_t)(rl.rlim_cur / 2);
+}
+
+void rm_ptable_restore_nofile(const rm_ptable *t)
+{
+    struct rlimit rl;
+    if (!t->have_nofile)
+        return;
+    rl.rlim_cur = (rlim_t)t->nofile0_cur;
+    rl.rlim_max = (rlim_t)t->nofile0_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+#ifdef RM_HAVE_PROC2_H
+static int scan_proc2(rm_ptable *t);
+
+/* Reads the table once and checks the sampler's own row against the
+ * kernel: a library whose item numbers differ from the header's would put
+ * other fields where pid, ppid, name and RSS belong. */
+static int proc2_selfcheck(rm_ptable *t)
+{
+    char buf[RM_STAT_BUF];
+    rm_proc self;
+    long i;
+    ssize_t len;
+    int fd, ok = 0;
+    uint64_t statm_rss = 0;
+    fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0 || rm_parse_stat(buf, (size_t)len, t->page_size, &self) != 0)
+        return -1;
+    statm_rss = self.rss;
+    t->n = 0;
+    if (scan_proc2(t) != 0)
+        return -1;
+    for (i = 0; i < (long)t->n; i++) {
+        const rm_proc *p = &t->procs[i];
+        if (p->pid != (int)getpid())
+            continue;
+        /* the RSS moves a little between the two reads */
+        ok = p->ppid == (int)getppid() && strcmp(p->comm, self.comm) == 0 && p->rss > 0 &&
+             p->rss / 2 <= statm_rss + (8u << 20) && statm_rss / 2 <= p->rss + (8u << 20);
+        break;
+    }
+    t->n = 0;
+    return ok ? 0 : -1;
+}
+
+/* Loads libproc2 and opens a reader on it. Returns the status for the head
+ * record: "used", or why the /proc reader is used instead. */
+static const char *proc2_open(rm_ptable *t)
+{
+    struct pids_info *info = NULL;
+    const char *off = getenv("RESMON_NO_PROC2");
+    if (off && *off && strcmp(off, "0") != 0)
+        return "off";
+    if (!proc2.dl) {
+        proc2.dl = dlopen(RM_PROC2_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!proc2.dl)
+            return "not_found";
+        proc2.pids_new =
+            (int (*)(struct pids_info **, enum pids_item *, int))dlsym(proc2.dl, "procps_pids_new");
+        proc2.pids_unref = (int (*)(struct pids_info **))dlsym(proc2.dl, "procps_pids_unref");
+        proc2.pids_reap = (struct pids_fetch * (*)(struct pids_info *, enum pids_fetch_type))
+            dlsym(proc2.dl, "procps_pids_reap");
+        if (!proc2.pids_new || !proc2.pids_unref || !proc2.pids_reap) {
+            dlclose(proc2.dl);
+            proc2.dl = NULL;
+            return "not_found";
+        }
+    }
+    if (proc2.pids_new(&info, proc2_items, (int)(sizeof(proc2_items) / sizeof(proc2_items[0]))) < 0)
+        return "not_found";
+    t->proc2 = info;
+    if (proc2_selfcheck(t) != 0) {
+        proc2.pids_unref(&info);
+        t->proc2 = NULL;
+        return "abi_mismatch";
+    }
+    return "used";
+}
+#endif
+
 int rm_ptable_open(rm_ptable *t, const char *root, const char *backend)
 {
     int n;
+    char path[300];
     memset(t, 0, sizeof(*t));
+    t->fd_loadavg = -1;
+    t->last_pid = -1;
+    t->cold_below = UINT64_MAX;
     t->page_size = sysconf(_SC_PAGESIZE);
-    {
-        /* keep half the fd limit for everything else */
-        struct rlimit rl;
-        t->fd_max = RM_PT_FD_MAX;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-            rl.rlim_cur / 2 < t->fd_max)
-            t->fd_max = (size_t)(rl.rlim_cur / 2);
-    }
     if (t->page_size <= 0)
         t->page_size = 4096;
     n = snprintf(t->root, sizeof(t->root), "%s", root ? root : "");
@@ -106,26 +237,28 @@ int rm_ptable_open(rm_ptable *t, const char *root, const char *backend)
     }
     if (!backend)
         backend = "auto";
-    if (strcmp(backend, "proc") == 0)
-        return 0;
-    if (strcmp(backend, "auto") != 0 && strcmp(backend, "libproc2") != 0) {
+    if (strcmp(backend, "auto") != 0 && strcmp(backend, "libproc2") != 0 &&
+        strcmp(backend, "proc") != 0) {
         errno = EINVAL;
         return -1;
     }
-#ifdef RM_HAVE_PROC2
-    if (!t->root[0]) {
-        struct pids_info *info = NULL;
-        if (procps_pids_new(&info, proc2_items,
-                            (int)(sizeof(proc2_items) / sizeof(proc2_items[0]))) >= 0) {
-            t->proc2 = info;
-            return 0;
-        }
-    }
+#ifdef RM_HAVE_PROC2_H
+    t->proc2_status = "unused";
+    if (strcmp(backend, "proc") != 0 && !t->root[0])
+        t->proc2_status = proc2_open(t);
+#else
+    t->proc2_status = "not_built";
 #endif
-    if (strcmp(backend, "libproc2") == 0) {
+    if (strcmp(backend, "libproc2") == 0 && !t->proc2) {
         errno = ENOTSUP;
         return -1;
     }
+    if (t->proc2)
+        return 0;
+    fd_budget(t);
+    n = snprintf(path, sizeof(path), "%s/proc/loadavg", t->root);
+    if (n > 0 && (size_t)n < sizeof(path))
+        t->fd_loadavg = open(path, O_RDONLY | O_CLOEXEC);
     return 0;
 }
 
@@ -155,16 +288,66 @@ static int grow(rm_ptable *t)
     return 0;
 }
 
+#ifdef RM_HAVE_PROC2_H
 static int cmp_pid(const void *a, const void *b)
 {
     const rm_proc *x = a, *y = b;
     return (x->pid > y->pid) - (x->pid < y->pid);
 }
+#endif
 
 static int cmp_task(const void *a, const void *b)
 {
     const rm_pt_task *x = a, *y = b;
     return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Remembers that pid vanished: its children were re-parented, and their
+ * stat is re-read at the next rescan. */
+static void note_gone(rm_ptable *t, int pid)
+{
+    if (t->ngone < RM_PT_GONE_MAX)
+        t->gone[t->ngone++] = pid;
+    else
+        t->gone_overflow = 1;
+}
+
+static void drop_fd(rm_ptable *t, rm_pt_task *k)
+{
+    if (k->fd >= 0) {
+        close(k->fd);
+        k->fd = -1;
+        t->nfds--;
+    }
+}
+
+/* The last pid the kernel allocated (field 5 of /proc/loadavg), or -1. */
+static long last_pid(const rm_ptable *t)
+{
+    char buf[128];
+    const char *q;
+    ssize_t len;
+    long v = 0;
+    if (t->fd_loadavg < 0)
+        return -1;
+    do
+        len = pread(t->fd_loadavg, buf, sizeof(buf) - 1, 0);
+    while (len < 0 && errno == EINTR);
+    if (len <= 0)
+        return -1;
+    buf[len] = '\0';
+    q = strrchr(buf, ' ');
+    if (!q || q[1] < '0' || q[1] > '9')
+        return -1;
+    for (q++; *q >= '0' && *q <= '9' && v < 0x7fffffff; q++)
+        v = v * 10 + (*q - '0');
+    return v;
 }
 
 /* Lists /proc again: keeps the fds of tasks still there, closes the others. */
@@ -200,23 +383,29 @@ static int rescan_dir(rm_ptable *t)
             cur = nt;
             cap = ncap;
         }
+        memset(&cur[n], 0, sizeof(cur[n]));
         cur[n].pid = (int)pid;
         cur[n].ppid = -1; /* stat not read yet */
         cur[n++].fd = -1;
     }
     closedir(d);
-    qsort(cur, n, sizeof(*cur), cmp_task);
-    /* merge: both lists are sorted by pid */
+    if (n)
+        qsort(cur, n, sizeof(*cur), cmp_task);
+    /* merge: both lists are sorted by pid (a gone task's pid is negated,
+     * which keeps its place: nothing else lies between its neighbours) */
     for (i = 0, j = 0; i < nold; i++) {
-        while (j < n && cur[j].pid < old[i].pid)
+        int pid = old[i].pid < 0 ? -old[i].pid : old[i].pid;
+        while (j < n && cur[j].pid < pid)
             j++;
         if (j < n && cur[j].pid == old[i].pid) {
-            cur[j].fd = old[i].fd;
-            cur[j].ppid = old[i].ppid;
-            memcpy(cur[j].comm, old[i].comm, sizeof(cur[j].comm));
-        } else if (old[i].fd >= 0) {
-            close(old[i].fd);
-            t->nfds--;
+            cur[j] = old[i];
+        } else {
+            if (old[i].pid > 0)
+                note_gone(t, old[i].pid);
+            if (old[i].fd >= 0) {
+                close(old[i].fd);
+                t->nfds--;
+            }
         }
     }
     free(old);
@@ -224,6 +413,17 @@ static int rescan_dir(rm_ptable *t)
     t->ntasks = n;
     t->tasks_cap = cap;
     return 0;
+}
+
+/* Drops the tasks that vanished since the last listing (no listing at this
+ * rescan: nothing new to merge). */
+static void compact_tasks(rm_ptable *t)
+{
+    size_t i, k = 0;
+    for (i = 0; i < t->ntasks; i++)
+        if (t->tasks[i].pid > 0)
+            t->tasks[k++] = t->tasks[i];
+    t->ntasks = k;
 }
 
 /* Reads a small /proc file under the fake root into buf. Returns the
@@ -247,8 +447,9 @@ static ssize_t read_small(const rm_ptable *t, int pid, const char *name, char *b
     return len;
 }
 
-/* The resident pages of a task, from its kept-open statm (opened on first
- * use while under the fd budget). Returns 0, or -1 when the task is gone. */
+/* The resident bytes of a task, from its kept-open statm (opened on first
+ * use while under the fd budget; at EMFILE the budget shrinks to what is
+ * open). Returns 0, or -1 when the task is gone. */
 static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
 {
     char buf[128], path[384];
@@ -257,9 +458,15 @@ static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
     uint64_t v = 0;
     if (k->fd < 0 && t->nfds < t->fd_max) {
         int n = snprintf(path, sizeof(path), "%s/proc/%d/statm", t->root, k->pid);
-        if (n > 0 && (size_t)n < sizeof(path) && (k->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
-            t->nfds++;
+        if (n > 0 && (size_t)n < sizeof(path)) {
+            k->fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (k->fd >= 0)
+                t->nfds++;
+            else if (errno == EMFILE || errno == ENFILE)
+                t->fd_max = t->nfds;
+        }
     }
+    t->reads++;
     if (k->fd >= 0) {
         do
             len = pread(k->fd, buf, sizeof(buf) - 1, 0);
@@ -270,11 +477,7 @@ static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
         len = read_small(t, k->pid, "statm", buf, sizeof(buf));
     }
     if (len <= 0) {
-        if (k->fd >= 0) {
-            close(k->fd); /* gone: a new task with its pid gets a new fd */
-            k->fd = -1;
-            t->nfds--;
-        }
+        drop_fd(t, k); /* gone: a new task with its pid gets a new fd */
         return -1;
     }
     /* "size resident shared ..." */
@@ -289,54 +492,98 @@ static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
     return 0;
 }
 
+/* Marks k gone until the next listing, and remembers it for its children. */
+static void task_gone(rm_ptable *t, rm_pt_task *k)
+{
+    drop_fd(t, k);
+    note_gone(t, k->pid);
+    k->pid = -k->pid;
+}
+
+/* At a rescan: which known tasks re-read their stat. Children of a vanished
+ * task were re-parented; a name is refreshed every RM_PT_STAT_EVERY rescans. */
+static void plan_stat_reads(rm_ptable *t)
+{
+    size_t i;
+    if (t->ngone > 1)
+        qsort(t->gone, t->ngone, sizeof(t->gone[0]), cmp_int);
+    for (i = 0; i < t->ntasks; i++) {
+        rm_pt_task *k = &t->tasks[i];
+        if (k->ppid < 0)
+            continue;
+        if (t->gone_overflow ||
+            (t->ngone && bsearch(&k->ppid, t->gone, t->ngone, sizeof(t->gone[0]), cmp_int)) ||
+            (unsigned)k->pid % RM_PT_STAT_EVERY == t->rescans % RM_PT_STAT_EVERY)
+            k->ppid = -1;
+    }
+    t->ngone = 0;
+    t->gone_overflow = 0;
+}
+
 static int scan_proc(rm_ptable *t, int rescan)
 {
     char buf[RM_STAT_BUF];
     size_t i;
     rescan = rescan || !t->tasks;
-    if (rescan && rescan_dir(t) != 0)
-        return -1;
-    if (rescan)
+    if (rescan) {
+        long lp = last_pid(t);
+        int list =
+            !t->tasks || lp < 0 || lp != t->last_pid || t->since_list + 1 >= RM_PT_LIST_EVERY;
+        if (list) {
+            if (rescan_dir(t) != 0)
+                return -1;
+            t->last_pid = lp;
+            t->since_list = 0;
+        } else {
+            compact_tasks(t);
+            t->since_list++;
+        }
         t->rescans++;
-    for (i = 0; i < t->ntasks; i++) {
+        plan_stat_reads(t);
+    }
+    while (t->cap < t->ntasks)
+        if (grow(t) != 0)
+            break;
+    for (i = 0; i < t->ntasks && t->n < t->cap; i++) {
         rm_pt_task *k = &t->tasks[i];
-        rm_proc *p;
+        rm_proc *p = &t->procs[t->n];
         if (k->pid <= 0)
             continue;
-        if (t->n == t->cap && grow(t) != 0)
-            break;
-        p = &t->procs[t->n];
-        if (rescan &&
-            (k->ppid < 0 || (unsigned)k->pid % RM_PT_STAT_EVERY == t->rescans % RM_PT_STAT_EVERY)) {
+        if (rescan && k->ppid < 0) {
             ssize_t len = read_small(t, k->pid, "stat", buf, sizeof(buf));
+            t->reads++;
             if (len <= 0 || rm_parse_stat(buf, (size_t)len, t->page_size, p) != 0) {
-                k->pid = -k->pid; /* gone until the next rescan */
-                if (k->fd >= 0) {
-                    close(k->fd);
-                    k->fd = -1;
-                    t->nfds--;
-                }
+                task_gone(t, k);
                 continue;
             }
             k->ppid = p->ppid;
+            k->kthread = (unsigned char)p->kthread;
             memcpy(k->comm, p->comm, sizeof(k->comm));
+            if (k->kthread) {
+                k->rss = 0; /* no memory of its own: statm is all zeros */
+                drop_fd(t, k);
+            }
         }
-        if (read_statm(t, k, &p->rss) != 0) {
-            k->pid = -k->pid;
+        if (!k->kthread && (rescan || k->hot || k->rss >= t->cold_below) &&
+            read_statm(t, k, &k->rss) != 0) {
+            task_gone(t, k);
             continue;
         }
         p->pid = k->pid;
         p->ppid = k->ppid;
+        p->rss = k->rss;
+        p->kthread = k->kthread;
+        p->task = (long)i;
         memcpy(p->comm, k->comm, sizeof(p->comm));
         t->n++;
     }
     return 0;
 }
 
-#ifdef RM_HAVE_PROC2
+#ifdef RM_HAVE_PROC2_H
 static int scan_proc2(rm_ptable *t)
 {
-    struct pids_fetch *f = procps_pids_reap(t->proc2, PIDS_FETCH_TASKS_ONLY);
+    struct pids_fetch *f = proc2.pids_reap(t->proc2, PIDS_FETCH_TASKS_ONLY);
     int i, total;
     if (!f || !f->counts) {
         errno = EIO;
@@ -350,6 +597,8 @@ static int scan_proc2(rm_ptable *t)
         if (t->n == t->cap && grow(t) != 0)
             break;
         p = &t->procs[t->n++];
+        memset(p, 0, sizeof(*p));
+        p->task = -1;
         p->pid = RM_PVAL(P2_PID, s_int, st);
         p->ppid = RM_PVAL(P2_PPID, s_int, st);
         p->rss = (uint64_t)RM_PVAL(P2_RSS, ul_int, st) * (uint64_t)t->page_size;
@@ -367,15 +616,16 @@ int rm_ptable_scan(rm_ptable *t, int rescan)
 {
     int rc;
     t->n = 0;
-#ifdef RM_HAVE_PROC2
-    if (t->proc2)
+#ifdef RM_HAVE_PROC2_H
+    if (t->proc2) {
         rc = scan_proc2(t);
-    else
+        if (rc == 0 && t->n > 1)
+            qsort(t->procs, t->n, sizeof(*t->procs), cmp_pid);
+    } else
 #endif
-        rc = scan_proc(t, rescan);
+        rc = scan_proc(t, rescan); /* tasks are sorted by pid: so are procs */
     if (rc != 0)
         return -1;
-    qsort(t->procs, t->n, sizeof(*t->procs), cmp_pid);
     return (int)t->n;
 }
 
@@ -448,9 +698,13 @@ size_t rm_ptable_tree(rm_ptable *t, int pid, size_t *out, size_t max, uint64_t *
         while (depth > 0)
             t->mark[chain[--depth]] = (unsigned char)verdict;
     }
+    for (i = 0; i < t->ntasks; i++)
+        t->tasks[i].hot = 0;
     for (i = 0; i < t->n; i++) {
         if (t->mark[i] != IN)
             continue;
+        if (t->procs[i].task >= 0 && (size_t)t->procs[i].task < t->ntasks)
+            t->tasks[t->procs[i].task].hot = 1;
         *sum += t->procs[i].rss;
         (*count)++;
         insert_by_rss(t, out, &k, max, i);
@@ -458,23 +712,32 @@ size_t rm_ptable_tree(rm_ptable *t, int pid, size_t *out, size_t max, uint64_t *
     return k;
 }
 
-size_t rm_ptable_top(const rm_ptable *t, size_t n, size_t *out)
+size_t rm_ptable_top(rm_ptable *t, size_t n, size_t *out)
 {
     size_t i, k = 0;
     for (i = 0; i < t->n; i++)
         insert_by_rss(t, out, &k, n, i);
+    /* a task under half the n-th largest cannot enter the list before the
+     * next rescan without more than doubling: only then is it read again */
+    if (n == 0)
+        t->cold_below = UINT64_MAX;
+    else
+        t->cold_below = k == n ? t->procs[out[n - 1]].rss / 2 : 0;
     return k;
 }
 
 void rm_ptable_close(rm_ptable *t)
 {
-#ifdef RM_HAVE_PROC2
+#ifdef RM_HAVE_PROC2_H
     if (t->proc2) {
         struct pids_info *info = t->proc2;
-        procps_pids_unref(&info);
+        proc2.pids_unref(&info);
     }
 #endif
     t->proc2 = NULL;
+    if (t->fd_loadavg >= 0)
+        close(t->fd_loadavg);
+    t->fd_loadavg = -1;
     for (size_t i = 0; i < t->ntasks; i++)
         if (t->tasks[i].fd >= 0)
             close(t->tasks[i].fd);

@@ -21,19 +21,42 @@
 #define RM_PT_MAX 65536
 
 /* Most /proc/<pid>/statm files the /proc reader keeps open between scans:
- * a pread(2) of a kept statm costs a tenth of open+read+close of stat. */
-#define RM_PT_FD_MAX 512
+ * a pread(2) of a kept statm costs a quarter of open+read+close. Each kept
+ * file holds a page of kernel memory (the seq_file buffer, charged to the
+ * sampler's cgroup), so 4096 cost at most about 20 MiB; a CI runner has
+ * about 1,100 processes. The budget is also bounded by RLIMIT_NOFILE: the
+ * soft limit is raised towards RM_PT_FD_MAX + RM_PT_FD_RESERVE when the
+ * hard limit allows (the command gets the original limit back). */
+#define RM_PT_FD_MAX 4096
 
-/* Known tasks re-read their stat (parent, name) on every this-many-th
- * rescan, staggered by pid; new tasks read it at once. stat costs three
- * times statm, and a parent or name rarely changes. */
-#define RM_PT_STAT_EVERY 4
+/* File descriptors left for everything else (the log, the probe's files,
+ * /dev/kmsg, pipes) when the fd budget is taken from RLIMIT_NOFILE. */
+#define RM_PT_FD_RESERVE 64
+
+/* Known tasks re-read their stat (name; parent too) on every this-many-th
+ * rescan, staggered by pid; new tasks, and tasks whose parent vanished
+ * (they were re-parented), read it at the next rescan. A name rarely
+ * changes; stat costs three times statm. */
+#define RM_PT_STAT_EVERY 8
+
+/* /proc is listed at a rescan only when /proc/loadavg's last allocated pid
+ * moved (a process or thread was created), and at least on every
+ * this-many-th rescan (pid namespaces or a /proc of another namespace
+ * could hide a creation from that counter). */
+#define RM_PT_LIST_EVERY 4
+
+/* Tree members whose parent vanished, remembered until the next rescan
+ * re-reads their children's stat; past this many, every stat is re-read. */
+#define RM_PT_GONE_MAX 256
 
 /* A task the /proc reader found at its last directory scan. */
 typedef struct rm_pt_task {
-    int pid;
-    int fd;   /* kept-open /proc/<pid>/statm, or -1 */
-    int ppid; /* from stat, re-read every RM_PT_STAT_EVERY rescans */
+    int pid;               /* negative: gone since the last listing */
+    int fd;                /* kept-open /proc/<pid>/statm, or -1 */
+    int ppid;              /* from stat; -1: to be read at the next rescan */
+    unsigned char kthread; /* a kernel thread: no memory of its own, statm never read */
+    unsigned char hot;     /* in the tree at the last rm_ptable_tree(): read every scan */
+    uint64_t rss;          /* bytes, at its last read */
     char comm[16];
 } rm_pt_task;
 
@@ -43,6 +66,8 @@ typedef struct rm_proc {
     int ppid;
     uint64_t rss; /* bytes */
     char comm[16];
+    int kthread; /* rm_parse_stat: the kernel's PF_KTHREAD flag */
+    long task;   /* /proc reader: index in tasks; -1 for libproc2 */
 } rm_proc;
 
 /* The whole process table, re-read by rm_ptable_scan(). */
@@ -51,28 +76,51 @@ typedef struct rm_ptable {
     size_t n, cap;
     unsigned char *mark; /* scratch for the tree walk, cap entries */
     void *proc2;         /* struct pids_info * when libproc2 is used */
-    rm_pt_task *tasks;   /* /proc reader: tasks of the last directory scan, by pid */
+    /* libproc2: "used"; "unused" (the /proc reader was asked for), "off"
+     * (RESMON_NO_PROC2), "not_found" (dlopen failed), "abi_mismatch" (the
+     * self-check failed), "not_built" (built without its header) */
+    const char *proc2_status;
+    rm_pt_task *tasks; /* /proc reader: tasks of the last directory scan, by pid */
     size_t ntasks, tasks_cap;
     size_t nfds, fd_max;
-    unsigned rescans;
+    int fd_loadavg; /* <root>/proc/loadavg for its last-pid field, or -1 */
+    long last_pid;  /* at the last listing; -1 unknown */
+    unsigned rescans, since_list;
+    int gone[RM_PT_GONE_MAX]; /* pids that vanished since the last rescan */
+    size_t ngone;
+    int gone_overflow;
+    uint64_t cold_below; /* outside the tree, tasks under this RSS wait for a rescan */
+    int have_nofile;     /* nofile0 holds the limit found at open */
+    unsigned long long nofile0_cur, nofile0_max;
+    uint64_t reads; /* statm and stat reads so far (measurement) */
     long page_size;
     char root[256]; /* "" or a directory standing in for "/" (tests) */
 } rm_ptable;
 
-/* Opens the process table reader. backend: "auto" (libproc2 when built
- * with it and root is "", else the /proc reader), "libproc2" or "proc".
- * Returns 0, or -1 when the backend asked for is not available. */
+/* Opens the process table reader. backend: "auto" (libproc2 when it can
+ * be loaded with dlopen and root is "", else the /proc reader), "libproc2"
+ * or "proc". RESMON_NO_PROC2=1 in the environment keeps libproc2 from
+ * being loaded. Returns 0, or -1 when the backend asked for is not
+ * available. May raise the soft RLIMIT_NOFILE (see RM_PT_FD_MAX). */
 int rm_ptable_open(rm_ptable *t, const char *root, const char *backend);
 
 /* "libproc2" or "proc". */
 const char *rm_ptable_backend(const rm_ptable *t);
 
-/* Re-reads every process. With rescan 1 the /proc reader lists /proc and
- * reads every stat; with rescan 0 it re-reads only the RSS (statm, through
- * kept-open fds: cheap) of the tasks it listed last, so a new process, a
- * new parent or a new name shows at the next rescan. libproc2 always reads
- * the whole table. Returns the count, or -1 with errno set when the
- * table could not be read at all. Processes that vanish are skipped. */
+/* Puts back the RLIMIT_NOFILE that rm_ptable_open() found, for a forked
+ * child before exec. Async-signal-safe: setrlimit(2) only. */
+void rm_ptable_restore_nofile(const rm_ptable *t);
+
+/* Re-reads the process table. With rescan 1 the /proc reader lists /proc
+ * when a pid was allocated since its last listing, reads the stat of new
+ * tasks (and of some known ones, see RM_PT_STAT_EVERY) and the RSS (statm,
+ * through kept-open fds) of every task. With rescan 0 it re-reads only the
+ * RSS of the tree's members (see rm_ptable_tree) and of tasks large enough
+ * to be in the top list (see rm_ptable_top); the others keep the RSS of
+ * their last read. A new process, a new parent or a new name shows at the
+ * next rescan. libproc2 always reads the whole table. Returns the count,
+ * or -1 with errno set when the table could not be read at all. Processes
+ * that vanish are skipped. */
 int rm_ptable_scan(rm_ptable *t, int rescan);
 
 /* Index of pid in the last scan, or -1. */
@@ -81,19 +129,22 @@ long rm_ptable_find(const rm_ptable *t, int pid);
 /* The tree rooted at pid (pid and all its descendants in the last scan):
  * writes up to max indexes into out, largest RSS first, and the RSS sum and
  * member count of the whole tree into *sum and *count. Returns the number
- * of indexes written. */
+ * of indexes written. Its members are read at every scan from now on. */
 /* After rm_ptable_tree(), mark[i] is RM_PT_IN_TREE for every member. */
 #define RM_PT_IN_TREE 1
 
 size_t rm_ptable_tree(rm_ptable *t, int pid, size_t *out, size_t max, uint64_t *sum, size_t *count);
 
-/* The n largest processes by RSS, largest first. Returns how many. */
-size_t rm_ptable_top(const rm_ptable *t, size_t n, size_t *out);
+/* The n largest processes by RSS, largest first. Returns how many. Tasks
+ * under half the n-th largest RSS are re-read only at rescans from now on
+ * (a process that grows past that shows in the list at most one rescan
+ * late). */
+size_t rm_ptable_top(rm_ptable *t, size_t n, size_t *out);
 
 void rm_ptable_close(rm_ptable *t);
 
-/* Parses one /proc/<pid>/stat text into p (pid, comm, ppid, rss in pages
- * times page_size). Returns 0, or -1 when the text is malformed. */
+/* Parses one /proc/<pid>/stat text into p (pid, comm, ppid, kthread, rss
+ * in pages times page_size). Returns 0, or -1 when the text is malformed. */
 int rm_parse_stat(const char *buf, size_t len, long page_size, rm_proc *p);
 
 /* Follows the parent chain of pid through <root>/proc/<pid>/stat, read now
@@ -113,11 +164,24 @@ size_t rm_read_cmdline(const char *root, int pid, const char *comm, char *out, s
 typedef struct rm_topo {
     int packages, cores, pus, numa, cpus_allowed, cpus_affinity;
     char cpuset[64]; /* allowed CPUs as a list, "0-3" */
-    int from_hwloc;
+    const char *src; /* "hwloc", "sysfs" or "sysconf" (the PU count only) */
 } rm_topo;
 
-/* Fills topo. With hwloc, the discovery runs in a short-lived child
- * process so the sampler's own peak RSS stays small. */
+/* The hwloc library rm_topo_read() loads with dlopen: hwloc 2.x, whose ABI
+ * this soname fixes. RESMON_NO_HWLOC=1 in the environment skips it. */
+#ifndef RM_HWLOC_SONAME
+#define RM_HWLOC_SONAME "libhwloc.so.15"
+#endif
+
+/* Fills topo from hwloc when it can be loaded (the discovery runs in a
+ * short-lived child process, so neither hwloc's libraries nor its
+ * allocations count towards the sampler's own memory), else from
+ * <sysfs>/devices/system (packages, cores, PUs, NUMA nodes), else the
+ * online CPU count alone. sysfs is "/sys" or a directory standing in for
+ * it (tests). */
+void rm_topo_read_from(rm_topo *topo, const char *sysfs, int use_hwloc);
+
+/* rm_topo_read_from(topo, "/sys", RESMON_NO_HWLOC unset). */
 void rm_topo_read(rm_topo *topo);
 
 /* /proc/pressure/memory: avg10 of "some" and "full" in hundredths of a

@@ -56,8 +56,9 @@ def test_wrap_returns_exit_code_and_writes_head_samples_verdict(sampler, tmp_pat
     assert recs[0][0] == "head"
     head = recs[0][1]
     for key in ("ts", "mono", "host", "version", "kernel", "os", "mem_total", "cg_ver", "pus",
-                "cpus_affinity", "proc_reader", "interval"):
+                "cpus_affinity", "proc_reader", "proc2", "topo_src", "interval"):
         assert key in head, key
+    assert head["topo_src"] in ("hwloc", "sysfs", "sysconf")
     assert head["run_id"] == "123" and head["workflow"] == "CI tests"
     assert head["runner_os"] == "Linux" and head["mode"] == "wrap"
     assert int(head["mem_total"]) > 0
@@ -425,6 +426,42 @@ def test_echo_writes_records_to_stderr(sampler, tmp_path):
     assert all(ln.isascii() for ln in lines)
 
 
+def test_echo_and_verdict_start_their_own_line_after_an_unfinished_one(sampler, tmp_path):
+    # the command shares stderr with the sampler, as pytest shares the job
+    # log: it leaves "tests/t.py ." without a newline, as pytest's progress does
+    code = ("import sys, time\n"
+            "for i in range(6):\n"
+            "    sys.stderr.write('tests/t.py .' if i == 0 else '.'); sys.stderr.flush()\n"
+            "    time.sleep(0.15)\n")
+    r = run(sampler, ["-i", "0.1", "--echo", "0.1", "-o", str(tmp_path / "log"), "--"]
+            + py(code))
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    echoes = [ln for ln in lines if "[resmon/1] echo " in ln]
+    verdicts = [ln for ln in lines if "[resmon/1] verdict " in ln]
+    assert len(echoes) >= 2 and len(verdicts) == 1, r.stderr
+    # every record starts its line (the parser takes records only there)
+    assert all(ln.startswith("[resmon/1] ") for ln in echoes + verdicts), r.stderr
+    assert "tests/t.py ." in r.stderr
+
+
+def test_command_gets_the_fd_limit_it_would_have_had(sampler, tmp_path):
+    # the /proc reader may raise the sampler's soft RLIMIT_NOFILE for its
+    # kept-open files; the command must see the limit the caller gave
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(256, soft)
+
+    def lower():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    code = "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    r = subprocess.run([sampler, "-q", "--proc-reader", "proc", "-i", "0.1", "-o",
+                        str(tmp_path / "log"), "--"] + py(code), capture_output=True,
+                       text=True, timeout=60, preexec_fn=lower)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) == want
+
+
 @pytest.mark.parametrize("reader", ["proc", "libproc2"])
 def test_both_process_table_readers_find_the_tree(sampler, tmp_path, reader):
     # sh and two sleeps stay until the test has seen all three in a sample
@@ -451,6 +488,10 @@ def test_both_process_table_readers_find_the_tree(sampler, tmp_path, reader):
             p.wait()
     recs = read_log(log)
     assert recs[0][1]["proc_reader"] == reader
+    if reader == "libproc2":
+        assert recs[0][1]["proc2"] == "used"
+    else:
+        assert recs[0][1]["proc2"] in ("unused", "not_built")
     assert max(int(s.get("tree_n", 0)) for s in of_kind(recs, "sample")) == 3
 
 

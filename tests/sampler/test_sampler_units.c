@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static char root[256];
@@ -142,10 +143,20 @@ static void test_tree(void)
         rmdir(gone);
     }
     CHECK(rm_ptable_scan(&t, 1) == 8 && t.nfds == 8); /* its fd closed */
+    /* between rescans only the tree's members (and the top list's
+     * candidates) are read: 11 is in the tree of 10, 20 is not */
+    CHECK(rm_ptable_tree(&t, 10, idx, 8, &sum, &count) == 4);
     fake_proc(11, "renamed", 10, 350, NULL, 0);
+    fake_proc(20, "other", 1, 1001, NULL, 0);
     CHECK(rm_ptable_scan(&t, 0) == 8); /* RSS from statm now, name at the rescan */
     CHECK(t.procs[rm_ptable_find(&t, 11)].rss == 350 * (uint64_t)ps);
     CHECK(strcmp(t.procs[rm_ptable_find(&t, 11)].comm, "python") == 0);
+    CHECK(t.procs[rm_ptable_find(&t, 20)].rss == 1000 * (uint64_t)ps); /* not read */
+    /* once a top list is asked for, its candidates are read every scan */
+    CHECK(rm_ptable_top(&t, 3, idx) == 3 && t.cold_below == 200 * (uint64_t)ps / 2);
+    CHECK(rm_ptable_scan(&t, 0) == 8);
+    CHECK(t.procs[rm_ptable_find(&t, 20)].rss == 1001 * (uint64_t)ps);
+    fake_proc(20, "other", 1, 1000, NULL, 0);
     for (int r = 0; r < RM_PT_STAT_EVERY; r++)
         CHECK(rm_ptable_scan(&t, 1) == 8);
     CHECK(strcmp(t.procs[rm_ptable_find(&t, 11)].comm, "renamed") == 0);
@@ -456,10 +467,210 @@ static void test_oom_window(void)
     CHECK(rm_oom_window_judge(&w, 24 * sec, max_age) == 0);
 }
 
+/* A fake /proc/<pid>/stat with the kernel's PF_KTHREAD flag set. */
+static void fake_kthread(int pid, const char *comm)
+{
+    char rel[400], text[512];
+    int n;
+    snprintf(rel, sizeof(rel), "%s/proc/%d", root, pid);
+    mkdir(rel, 0755);
+    n = snprintf(text, sizeof(text),
+                 "%d (%s) S 2 0 0 0 -1 %u 0 0 0 0 0 0 0 0 20 0 1 0 10 0 0 "
+                 "18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0\n",
+                 pid, comm, 0x00208040u);
+    snprintf(rel, sizeof(rel), "/proc/%d/stat", pid);
+    put_file(rel, text, (size_t)n);
+    snprintf(rel, sizeof(rel), "/proc/%d/statm", pid);
+    put_file(rel, "0 0 0 0 0 0 0\n", 14);
+}
+
+static void remove_proc(int pid)
+{
+    char path[400];
+    const char *files[] = {"stat", "statm", "cmdline"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/proc/%d/%s", root, pid, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/proc/%d", root, pid);
+    rmdir(path);
+}
+
+static void put_loadavg(int last)
+{
+    char text[64];
+    int n = snprintf(text, sizeof(text), "0.10 0.20 0.30 1/90 %d\n", last);
+    put_file("/proc/loadavg", text, (size_t)n);
+}
+
+/* The /proc reader's economy: kernel threads are never read, /proc is
+ * listed only when a pid was allocated (or every RM_PT_LIST_EVERY rescans),
+ * a re-parented task re-reads its stat at the next rescan. */
+static void test_scan_economy(void)
+{
+    rm_ptable t;
+    size_t idx[8], count;
+    uint64_t sum, reads;
+    int child, r;
+
+    make_root("economy");
+    make_dirs("/proc");
+    fake_proc(1, "init", 0, 10, NULL, 0);
+    fake_kthread(2, "kthreadd");
+    fake_kthread(3, "kworker/0:0");
+    fake_proc(50, "parent", 1, 20, NULL, 0);
+    put_loadavg(100);
+    CHECK(rm_ptable_open(&t, root, "auto") == 0);
+    CHECK(strcmp(rm_ptable_backend(&t), "proc") == 0); /* a fake root: never libproc2 */
+    CHECK(t.fd_loadavg >= 0);
+    CHECK(rm_ptable_scan(&t, 1) == 4);
+    CHECK(t.nfds == 2); /* no statm kept for kernel threads */
+    CHECK(t.procs[rm_ptable_find(&t, 3)].kthread && t.procs[rm_ptable_find(&t, 3)].rss == 0);
+    reads = t.reads;
+    CHECK(rm_ptable_scan(&t, 1) == 4);
+    /* no pid allocated: no listing, and only the two statm files (plus the
+     * stat of tasks whose turn it is) are read */
+    CHECK(t.since_list == 1);
+    CHECK(t.reads - reads <= 2 + 2);
+
+    /* a new process without a new pid in loadavg waits for the forced listing */
+    fake_proc(60, "quiet", 1, 5, NULL, 0);
+    CHECK(rm_ptable_scan(&t, 1) == 4);
+    for (r = 0; r < RM_PT_LIST_EVERY && rm_ptable_find(&t, 60) < 0; r++)
+        rm_ptable_scan(&t, 1);
+    CHECK(rm_ptable_find(&t, 60) >= 0 && r < RM_PT_LIST_EVERY);
+    /* with a new pid in loadavg it is listed at the next rescan */
+    put_loadavg(101);
+    fake_proc(61, "loud", 1, 5, NULL, 0);
+    CHECK(rm_ptable_scan(&t, 1) == 6 && t.since_list == 0);
+
+    /* re-parenting: a child whose stat is not due by the stagger */
+    for (child = 70; (unsigned)child % RM_PT_STAT_EVERY == (t.rescans + 1) % RM_PT_STAT_EVERY ||
+                     (unsigned)child % RM_PT_STAT_EVERY == (t.rescans + 2) % RM_PT_STAT_EVERY;
+         child++)
+        ;
+    fake_proc(child, "worker", 50, 30, NULL, 0);
+    put_loadavg(102);
+    CHECK(rm_ptable_scan(&t, 1) == 7);
+    CHECK(rm_ptable_tree(&t, 50, idx, 8, &sum, &count) == 2 && count == 2);
+    /* 50 dies: its kept statm reads nothing (an unlinked fake file would
+     * still read, so it is emptied; the directory is left for the listing
+     * that must not be needed) */
+    put_file("/proc/50/statm", "", 0);
+    fake_proc(child, "worker", 1, 30, NULL, 0); /* the kernel re-parents it to init */
+    CHECK(rm_ptable_scan(&t, 0) == 6);          /* 50 is in the tree: read, gone */
+    CHECK(t.procs[rm_ptable_find(&t, child)].ppid == 50);
+    CHECK(rm_ptable_scan(&t, 1) == 6 && t.since_list > 0); /* no listing */
+    CHECK(t.procs[rm_ptable_find(&t, child)].ppid == 1);
+    /* a death seen by the listing re-reads only the dead one's children:
+     * 62 (child of 61) keeps the parent it was read with when 60 dies */
+    fake_proc(62, "orphan", 61, 5, NULL, 0);
+    put_loadavg(103);
+    CHECK(rm_ptable_scan(&t, 1) == 7 && t.since_list == 0);
+    CHECK(t.procs[rm_ptable_find(&t, 62)].ppid == 61);
+    fake_proc(62, "orphan", 1, 5, NULL, 0);
+    remove_proc(60);
+    put_loadavg(104);
+    CHECK(rm_ptable_scan(&t, 1) == 6 && rm_ptable_find(&t, 60) < 0);
+    if ((unsigned)62 % RM_PT_STAT_EVERY != t.rescans % RM_PT_STAT_EVERY)
+        CHECK(t.procs[rm_ptable_find(&t, 62)].ppid == 61);
+    remove_proc(61);
+    put_loadavg(105);
+    CHECK(rm_ptable_scan(&t, 1) == 5);
+    CHECK(t.procs[rm_ptable_find(&t, 62)].ppid == 1); /* 61 died: re-read */
+    rm_ptable_close(&t);
+    remove_root();
+}
+
+/* The fd budget follows RLIMIT_NOFILE, and the command gets its limit back. */
+static void test_fd_budget(void)
+{
+    struct rlimit rl0, rl;
+    rm_ptable t;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl0) == 0);
+    rl = rl0;
+    rl.rlim_cur = 100;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 100)
+        return;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    CHECK(rm_ptable_open(&t, "", "proc") == 0);
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl0.rlim_max == RLIM_INFINITY || rl0.rlim_max >= RM_PT_FD_MAX + RM_PT_FD_RESERVE) {
+        CHECK(rl.rlim_cur == RM_PT_FD_MAX + RM_PT_FD_RESERVE); /* raised */
+        CHECK(t.fd_max == RM_PT_FD_MAX);
+    } else {
+        CHECK(rl.rlim_cur == rl0.rlim_max);
+        CHECK(t.fd_max > 0 && t.fd_max < rl.rlim_cur);
+    }
+    CHECK(rm_ptable_scan(&t, 1) > 0 && t.nfds > 0 && t.nfds <= t.fd_max);
+    rm_ptable_restore_nofile(&t);
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 100);
+    rm_ptable_close(&t);
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl0) == 0);
+}
+
+/* Topology from a fake sysfs: 2 packages of 2 cores of 2 threads. */
+static void test_topo_sysfs(void)
+{
+    rm_topo topo;
+    int ids[8];
+    char rel[128], text[16];
+    make_root("sysfs");
+    make_dirs("/devices/system/node");
+    make_dirs("/devices/system/cpu");
+    put_file("/devices/system/cpu/online", "0-7\n", 4);
+    for (int c = 0; c < 8; c++) {
+        snprintf(rel, sizeof(rel), "/devices/system/cpu/cpu%d/topology", c);
+        make_dirs(rel);
+        snprintf(rel, sizeof(rel), "/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        put_file(rel, text, (size_t)snprintf(text, sizeof(text), "%d\n", c / 4));
+        snprintf(rel, sizeof(rel), "/devices/system/cpu/cpu%d/topology/core_id", c);
+        put_file(rel, text, (size_t)snprintf(text, sizeof(text), "%d\n", (c % 4) / 2));
+    }
+    put_file("/devices/system/node/online", "0-1\n", 4);
+    rm_topo_read_from(&topo, root, 0);
+    CHECK(strcmp(topo.src, "sysfs") == 0);
+    CHECK(topo.pus == 8 && topo.packages == 2 && topo.cores == 4 && topo.numa == 2);
+    CHECK(topo.cpus_affinity > 0);
+    /* an unreadable sysfs leaves the online CPU count alone */
+    put_file("/devices/system/cpu/online", "", 0);
+    rm_topo_read_from(&topo, root, 0);
+    CHECK(strcmp(topo.src, "sysconf") == 0 && topo.pus > 0 && topo.cores == -1);
+    remove_root();
+
+    CHECK(cpulist_parse("0-3,8,10-11\n", ids, 8) == 7 && ids[4] == 8 && ids[6] == 11);
+    CHECK(cpulist_parse("5", ids, 8) == 1 && ids[0] == 5);
+    CHECK(cpulist_parse("", ids, 8) == 0);
+    CHECK(cpulist_parse("3-1", ids, 8) == -1);
+    CHECK(cpulist_parse("a", ids, 8) == -1);
+    CHECK(cpulist_parse("0-", ids, 8) == -1);
+    CHECK(cpulist_parse("0-4095", NULL, 0) == 4096);
+}
+
+/* The real topology: hwloc when it loads (unless switched off), else sysfs. */
+static void test_topo_real(void)
+{
+    rm_topo a, b;
+    rm_topo_read_from(&a, "/sys", 1);
+    rm_topo_read_from(&b, "/sys", 0);
+    CHECK(strcmp(a.src, "hwloc") == 0 || strcmp(a.src, "sysfs") == 0);
+    CHECK(strcmp(b.src, "sysfs") == 0 || strcmp(b.src, "sysconf") == 0);
+    if (strcmp(a.src, "hwloc") == 0 && strcmp(b.src, "sysfs") == 0) {
+        /* both describe the same machine */
+        CHECK(a.pus == b.pus);
+        CHECK(a.packages == b.packages);
+        CHECK(a.cores == b.cores);
+    }
+}
+
 int main(void)
 {
     test_parse_stat();
     test_tree();
+    test_scan_economy();
+    test_fd_budget();
+    test_topo_sysfs();
+    test_topo_real();
     test_psi_load_kmsg();
     test_kmsg_age();
     test_oom_in_tree();

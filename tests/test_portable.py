@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: MIT
+"""Portable binaries: what the tools load, and the wheel a user would get.
+
+- The sampler links the C library alone: libproc2 and hwloc are loaded at run
+  time with dlopen (so neither they nor libsystemd and libgcrypt, which
+  libproc2 pulls in, are needed to start it), and it runs its own /proc
+  reader when libproc2 is missing or switched off (RESMON_NO_PROC2=1).
+- resmon-report links cJSON (and zlib, and what the history database needs)
+  dynamically: the wheel repair (auditwheel on Linux) copies them into the
+  wheel, which the repaired-wheel test checks.
+- A wheel built here and repaired by auditwheel gets a manylinux tag, and once
+  installed none of its binaries loads a library from the system beyond
+  glibc's own (checked with ldd).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def _sampler_helpers():
+    """tests/sampler/conftest.py under its own name (tests/conftest.py has
+    the name conftest)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "resmon_sampler_helpers", os.path.join(ROOT, "tests", "sampler", "conftest.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_h = _sampler_helpers()
+of_kind, read_log, sampler_path, wait_for_records = (_h.of_kind, _h.read_log, _h.sampler_path,
+                                                     _h.wait_for_records)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the tools are built on Linux only")
+
+#: The C library's own shared objects (glibc; musl has one libc.so).
+GLIBC = re.compile(r"^(linux-vdso\.so\.1|linux-gate\.so\.1|ld-linux[-\w.]*\.so\.\d+|"
+                   r"ld64\.so\.\d|libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|"
+                   r"librt\.so\.1|libc\.musl-[\w]+\.so\.1|ld-musl-[\w]+\.so\.1)$")
+
+
+def ldd(path):
+    """(name, resolved path or None) of every shared object path loads."""
+    if shutil.which("ldd") is None:
+        pytest.skip("ldd is not installed")
+    proc = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = []
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        m = re.match(r"^(\S+)(?: => (\S+|not found))?", line)
+        if not m:
+            continue
+        name, where = m.group(1), m.group(2)
+        out.append((os.path.basename(name), None if where in (None, "not found") else where))
+    return out
+
+
+def test_sampler_links_only_the_c_library():
+    path = sampler_path()
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"resmon-sampler is not built at {path}")
+    names = [n for n, _ in ldd(path)]
+    extra = [n for n in names if not GLIBC.match(n)]
+    assert not extra, f"resmon-sampler links {extra} (only the C library is allowed)"
+
+
+def _wrap_two_sleeps(tmp_path, env, extra_args=()):
+    """Runs the sampler over sh with two sleeps until a sample shows all
+    three; returns the records."""
+    log = tmp_path / "log"
+    p = subprocess.Popen([sampler_path(), "-i", "0.1", *extra_args, "-o", str(log), "--",
+                          "sh", "-c", "sleep 600 & a=$!; sleep 600 & b=$!; read x; "
+                          "kill $a $b; wait; exit 0"],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_for_records(log, "a sample with tree_n=3",
+                         lambda recs: any(s.get("tree_n") == "3"
+                                          for s in of_kind(recs, "sample")), proc=p)
+        p.stdin.write("go\n")
+        p.stdin.close()
+        assert p.wait(timeout=60) == 0, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return read_log(log)
+
+
+def test_without_libproc2_the_own_reader_finds_the_tree(tmp_path):
+    env = dict(os.environ, RESMON_NO_PROC2="1", RESMON_NO_HWLOC="1")
+    # --proc-reader libproc2 cannot be had with libproc2 switched off: the
+    # sampler says so and samples without a process table
+    r = subprocess.run([sampler_path(), "--proc-reader", "libproc2", "-o",
+                        str(tmp_path / "refused"), "--", "true"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0 and "process table reader is not available" in r.stderr, r
+    assert read_log(tmp_path / "refused")[0][1]["proc_reader"] == "none"
+    # auto at 1 s would take libproc2 where it is installed: here the own reader
+    recs = _wrap_two_sleeps(tmp_path, env, ["--proc-reader", "auto"])
+    head = recs[0][1]
+    assert head["proc_reader"] == "proc"
+    assert head["proc2"] in ("off", "unused", "not_built")
+    assert head["topo_src"] in ("sysfs", "sysconf")  # hwloc switched off
+    assert max(int(s.get("tree_n", 0)) for s in of_kind(recs, "sample")) == 3
+
+
+def test_libproc2_is_loaded_at_run_time_when_installed(tmp_path):
+    import ctypes.util
+    installed = ctypes.util.find_library("proc2") is not None  # ldconfig's cache
+    log = tmp_path / "probe"
+    r = subprocess.run([sampler_path(), "-i", "1", "-o", str(log), "--", "true"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    head = read_log(log)[0][1]
+    if head["proc2"] == "not_built":
+        pytest.skip("built without libproc2's header (libproc2-dev): the /proc reader only")
+    if not installed:
+        assert head["proc2"] == "not_found" and head["proc_reader"] == "proc"
+        return
+    # installed and built for: auto at 1 s uses it, loaded by dlopen
+    assert head["proc2"] == "used" and head["proc_reader"] == "libproc2", head
