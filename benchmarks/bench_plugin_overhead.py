@@ -1,16 +1,24 @@
 # SPDX-License-Identifier: MIT
-"""Wall time of a generated suite of trivial tests: plain pytest, resmon, and
-two peers (pytest-monitor, pytest-memray), all in the same run.
+"""CPU cost of the pytest plugin on generated suites of trivial tests:
+plain pytest against resmon, paired runs, optionally the peers.
 
-    python benchmarks/bench_plugin_overhead.py [--tests 5000] [--reps 5]
-        [--python /path/to/python-with-the-peers]
+    python benchmarks/bench_plugin_overhead.py [--tests 500,5000] [--reps 5]
+        [--xdist] [--records] [--python /path/to/python-with-the-peers] [--peer-reps 0]
 
-Every configuration runs the whole suite in one pytest process; stdout and
-stderr go to files (the CI job log). Runs are interleaved (plain, resmon,
-peers, plain, ...) so drift hits all alike; medians are reported. The peers
-auto-load when installed, so install them into a separate venv (see
-docs/performance.md) and pass its python with --python; every configuration
-blocks the plugins it does not measure with -p no:NAME.
+For each suite size, every configuration runs the whole suite in one pytest
+process (stdout and stderr to files: the job log). Plain pytest and resmon
+run in pairs, alternating which goes first, so load and drift hit both; the
+ratio is taken per pair, then its median and spread are printed. Time is CPU
+time: user+system of pytest and of the processes it reaped (xdist workers),
+from wait4. A one-test suite gives the start-up cost on its own; the
+marginal cost per test is (CPU(N) - CPU(1)) / N; resmon's overhead per test
+is its marginal cost minus plain pytest's. The controller's peak RSS is
+the pytest process's own (under /usr/bin/time: see _measure.py).
+
+The peers (pytest-monitor, pytest-memray) auto-load when installed: install
+them into a separate venv and pass its python with --python (see
+docs/performance.md). Every configuration blocks the plugins it does not
+measure with -p no:NAME.
 """
 
 import argparse
@@ -19,25 +27,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _measure  # noqa: E402
 
 ALL_PLUGINS = ("resmon", "monitor", "memray")
-
-PEERS = ("monitor", "memray")
-
-# name -> (plugin it needs, extra arguments)
-CONFIGS = [
-    ("plain pytest", None, []),
-    ("resmon (default markers)", "resmon", ["--resmon"]),
-    ("resmon + records file", "resmon", ["--resmon", "--resmon-records", "{tmp}/records.log"]),
-    ("pytest-monitor", "monitor", []),
-    ("pytest-memray", "memray", ["--memray"]),
-]
-
 MODULE_OF = {"resmon": "resmon.plugin", "monitor": "pytest_monitor", "memray": "pytest_memray"}
 
 
 def write_suite(path, n):
+    os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "test_generated.py"), "w") as f:
         for i in range(n):
             f.write("def test_%d():\n    assert %d >= 0\n\n" % (i, i))
@@ -53,87 +52,108 @@ def available(python, plugin):
     return proc.returncode == 0
 
 
-def run_once(python, suite, tmp, plugin, extra, n):
+def run_once(python, suite, tmp, plugin, extra, n, xdist):
     blocked = []
     for name in ALL_PLUGINS:
         if name != plugin:
             blocked += ["-p", "no:" + name]
-    args = [a.format(tmp=tmp) for a in extra]
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark"] + \
-        blocked + args
-    for leftover in ("records.log", ".pymon"):
-        try:
-            os.unlink(os.path.join(tmp if leftover == "records.log" else suite, leftover))
-        except OSError:
-            pass
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
+           "-p", "no:randomly"] + blocked + [a.format(tmp=tmp) for a in extra]
+    cmd += ["-n", "2"] if xdist else ["-p", "no:xdist"]
+    try:
+        os.unlink(os.path.join(tmp, "records.log"))
+    except OSError:
+        pass
     env = {k: v for k, v in os.environ.items()
            if k not in ("RESMON", "IT_ANALYSIS_RESOURCE_DEBUG", "IT_RESOURCE_DEBUG",
                         "RESMON_RECORDS", "PYTEST_ADDOPTS")}
-    with open(os.path.join(tmp, "stdout"), "wb") as out, \
-            open(os.path.join(tmp, "stderr"), "wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=suite, stdout=out, stderr=err, env=env)
-        wall = time.perf_counter() - t0
-    with open(os.path.join(tmp, "stdout"), "rb") as f:
-        tail = f.read()[-300:].decode("ascii", "replace")
-    if proc.returncode != 0 or ("%d passed" % n) not in tail:
-        raise SystemExit("run failed (%s): rc=%d\n%s" % (" ".join(cmd), proc.returncode, tail))
-    with open(os.path.join(tmp, "stderr"), "rb") as f:
-        markers = f.read().count(b"[resmon/1] test ")
-    return wall, markers
+    out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+    r = _measure.spawn(cmd, stdout=out, stderr=err, env=env, cwd=suite, own_peak=True)
+    with open(out, "rb") as f:
+        tail = f.read()[-400:].decode("ascii", "replace")
+    if r.code != 0 or ("%d passed" % n) not in tail:
+        raise SystemExit("run failed (%s): rc=%d\n%s" % (" ".join(cmd), r.code, tail))
+    return r
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tests", type=int, default=5000)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--peer-reps", type=int, default=1,
-                    help="runs of each peer (pytest-monitor takes minutes per run)")
+    ap.add_argument("--tests", default="500,5000", help="suite sizes, comma-separated")
+    ap.add_argument("--reps", type=int, default=5, help="paired runs per size")
+    ap.add_argument("--xdist", action="store_true", help="also run every size with -n 2")
+    ap.add_argument("--records", action="store_true",
+                    help="also measure --resmon-records FILE (paired with plain)")
+    ap.add_argument("--peer-reps", type=int, default=0,
+                    help="runs of each peer plugin (pytest-monitor takes minutes per run)")
     ap.add_argument("--python", default=sys.executable,
                     help="interpreter whose environment has the plugins (default: this one)")
     opts = ap.parse_args()
-
-    configs = []
-    for name, plugin, extra in CONFIGS:
-        if available(opts.python, plugin):
-            configs.append((name, plugin, extra))
-        else:
-            print("skipped: %s (pip install %s into %s's environment)" % (
-                name, {"monitor": "pytest-monitor", "memray": "pytest-memray",
-                       "resmon": "-e ."}.get(plugin), opts.python))
-
-    times = {name: [] for name, _, _ in configs}
-    markers = {}
+    sizes = [int(x) for x in opts.tests.split(",")]
+    configs = [("resmon --resmon", "resmon", ["--resmon"])]
+    if opts.records:
+        configs.append(("resmon --resmon --resmon-records", "resmon",
+                        ["--resmon", "--resmon-records", "{tmp}/records.log"]))
+    peers = [("pytest-monitor", "monitor", []), ("pytest-memray --memray", "memray", ["--memray"])]
+    peers = [p for p in peers if opts.peer_reps and available(opts.python, p[1])]
+    modes = [False, True] if opts.xdist else [False]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="resmon-bench-") as tmp:
-        suite = os.path.join(tmp, "suite")
-        os.mkdir(suite)
-        write_suite(suite, opts.tests)
-        # one warm-up run of plain pytest and resmon (bytecode caches, page cache)
-        for name, plugin, extra in configs:
-            if plugin not in PEERS:
-                run_once(opts.python, suite, tmp, plugin, extra, opts.tests)
-        for rep in range(max(opts.reps, opts.peer_reps)):
-            for name, plugin, extra in configs:
-                if rep >= (opts.peer_reps if plugin in PEERS else opts.reps):
-                    continue
-                wall, n_markers = run_once(opts.python, suite, tmp, plugin, extra, opts.tests)
-                times[name].append(wall)
-                markers[name] = n_markers
-            print("rep %d/%d done" % (rep + 1, opts.reps), file=sys.stderr)
+        for xdist in modes:
+            startup = {}
+            one = os.path.join(tmp, "suite-1")
+            write_suite(one, 1)
+            for name, plugin, extra in [("plain pytest", None, [])] + configs:
+                runs = [run_once(opts.python, one, tmp, plugin, extra, 1, xdist).cpu
+                        for _ in range(3)]
+                startup[name] = statistics.median(runs)
+            for n in sizes:
+                suite = os.path.join(tmp, "suite-%d" % n)
+                write_suite(suite, n)
+                run_once(opts.python, suite, tmp, None, [], n, xdist)  # warm-up
+                for name, plugin, extra in configs:
+                    plain, mine, rss_p, rss_m = [], [], [], []
 
-    base = statistics.median(times["plain pytest"])
+                    def a():
+                        r = run_once(opts.python, suite, tmp, None, [], n, xdist)
+                        rss_p.append(r.maxrss or 0)
+                        return r.cpu
+
+                    def b():
+                        r = run_once(opts.python, suite, tmp, plugin, extra, n, xdist)
+                        rss_m.append(r.maxrss or 0)
+                        return r.cpu
+
+                    plain, mine = _measure.paired(a, b, opts.reps)
+                    rows.append((n, xdist, name, plain, mine, startup["plain pytest"],
+                                 startup[name], statistics.median(rss_p),
+                                 statistics.median(rss_m)))
+                    print("done: %d tests%s, %s" % (n, " -n 2" if xdist else "", name),
+                          file=sys.stderr)
+                for name, plugin, extra in peers:
+                    runs = [run_once(opts.python, suite, tmp, plugin, extra, n, xdist).cpu
+                            for _ in range(opts.peer_reps)]
+                    rows.append((n, xdist, name, None, runs, startup["plain pytest"], None,
+                                 None, None))
     print()
-    print("%d trivial tests, one pytest process each, median of %d runs (peers: %d) (python %s)"
-          % (opts.tests, opts.reps, opts.peer_reps, opts.python))
-    print("%-28s %9s %9s %14s %12s" % ("configuration", "wall s", "ratio", "us per test",
-                                       "job-log markers"))
-    configs = [c for c in configs if times[c[0]]]  # --peer-reps 0 leaves peers out
-    for name, _, _ in configs:
-        med = statistics.median(times[name])
-        print("%-28s %9.3f %9.3f %+14.1f %12d" % (
-            name, med, med / base, (med - base) / opts.tests * 1e6, markers.get(name, 0)))
-    print("spread (min..max s): " + "; ".join(
-        "%s %.2f..%.2f" % (name, min(times[name]), max(times[name])) for name, _, _ in configs))
+    print("CPU seconds (user+system, pytest and its workers) per run; %d pairs, alternating"
+          % opts.reps)
+    print("| tests | -n | configuration | plain CPU s | with plugin CPU s | ratio per pair "
+          "median (min..max) | start-up ms plain / plugin | marginal us/test plain / plugin "
+          "| overhead us/test | controller peak RSS MiB plain / plugin |")
+    print("|---:|---|---|---:|---:|---|---|---|---:|---|")
+    for n, xdist, name, plain, mine, s_plain, s_mine, rss_p, rss_m in rows:
+        if plain is None:
+            print("| %d | %s | %s | | %.2f | | | | | |" % (n, "2" if xdist else "-", name,
+                                                      statistics.median(mine)))
+            continue
+        mp, mm = statistics.median(plain), statistics.median(mine)
+        lo, med, hi = _measure.ratio_stats(mine, plain)
+        marg_p = (mp - s_plain) / n * 1e6
+        marg_m = (mm - s_mine) / n * 1e6
+        print("| %d | %s | %s | %.3f | %.3f | %.3f (%.3f..%.3f) | %.0f / %.0f | %.1f / %.1f | "
+              "%+.1f | %.1f / %.1f |" % (
+                  n, "2" if xdist else "-", name, mp, mm, med, lo, hi, s_plain * 1e3,
+                  s_mine * 1e3, marg_p, marg_m, marg_m - marg_p, rss_p / 2**20, rss_m / 2**20))
 
 
 if __name__ == "__main__":

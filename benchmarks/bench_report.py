@@ -1,106 +1,134 @@
 # SPDX-License-Identifier: MIT
-"""Throughput and memory of resmon-report on a generated GitHub job log.
+"""Throughput and memory of resmon-report on realistic GitHub job logs,
+against grep in the same run.
 
-Generates a job log (default 1 GiB) in /tmp: GitHub's timestamp on every line,
-pytest -v output, ordinary program output with ANSI colour, and resmon marker
-records among them (about one line in twelve). Then, on the same cached file,
-in one run:
+Generates job logs in /tmp (default 300 MB; --size-mb 300,1024 for more):
+GitHub's timestamp on every line, pytest -v lines, program output with ANSI
+colour and long lines, and the records the plugin really writes (the C
+writer's layout: identity, test id, full samples at test end, about 520
+bytes; short ones at setup and call start). Then, on the same cached file:
 
-  - resmon-report --format json (the full analysis),
+  - resmon-report --format json --exit-zero (the full analysis),
   - grep -cE for the marker pattern (the floor: find the lines, parse nothing),
-  - a Python regex parser of the same records (what people write today),
+  - optionally --peer-bin OTHER_RESMON_REPORT (an older build, for before/after),
 
-and prints MB/s and the ratios. Peak RSS of resmon-report (ru_maxrss of the
-child) is measured on the full file and on one a tenth of its size, to show
-it does not grow with the log. The files are deleted afterwards.
+in paired, alternating runs. Time is CPU time (user+system from wait4); MB/s
+is log bytes per CPU second. Peak RSS is the tool's own (run under
+/usr/bin/time: see _measure.py), on the full file and on one a tenth its
+size. A hostile file (64 KiB lines of key=value pairs and escapes inside
+records) checks that time stays linear. The files are deleted afterwards.
 
-    python benchmarks/bench_report.py [--size-mb 1024] [--keep]
+    python benchmarks/bench_report.py [--size-mb 300[,1024]] [--reps 5]
+        [--bin PATH] [--peer-bin PATH] [--keep]
 """
 
 import argparse
 import os
-import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _measure  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 GREP_PATTERN = r"\[resmon/[0-9]+\]|_resource_debug\]"
-DISTINCT_TESTS = 5000
+DISTINCT_TESTS = 20000
+TESTS_PER_CHUNK = 500
 
 
-def report_bin():
-    subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "csrc"), "../build/c/resmon-report"],
-                   check=True)
-    return os.path.join(ROOT, "build", "c", "resmon-report")
+def report_bin(tmp):
+    """Builds resmon-report and copies it into tmp (others may rebuild it in
+    the shared build directory while the benchmark runs)."""
+    subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "csrc"), "WERROR=",
+                    "../build/c/resmon-report"], check=True)
+    dst = os.path.join(tmp, "resmon-report")
+    shutil.copy2(os.path.join(ROOT, "build", "c", "resmon-report"), dst)
+    return dst
 
 
-def chunk(k):
-    """About 1 MiB of job log; k varies times and test names."""
+def _ts(usec):
+    sec, us = divmod(usec, 1_000_000)
+    h, m, s = sec // 3600 % 24, sec // 60 % 60, sec % 60
+    return "2026-11-26T%02d:%02d:%02d.%06d" % (h, m, s, us)
+
+
+NOISE = [
+    "\x1b[32mINFO\x1b[0m  worker.pipeline:stage_3 processed batch %d of 4096 items in 0.%03d s",
+    "\x1b[33mWARNING\x1b[0m  urllib3.connectionpool: Retrying (Retry(total=2, connect=None, "
+    "read=None, redirect=None, status=None)) after connection broken by "
+    "'NewConnectionError(<urllib3.connection.HTTPSConnection object at 0x7f%08x>: Failed to "
+    "establish a new connection: [Errno 111] Connection refused)': /simple/package-%d/",
+    "  /opt/hostedtoolcache/Python/3.11.7/x64/lib/python3.11/site-packages/numpy/core/"
+    "fromnumeric.py:%d: DeprecationWarning: the `interpolation=` argument is deprecated (%d)",
+    "DEBUG    model.loader:loader.py:%d loading shard %d/64 from /tmp/pytest-of-runner/"
+    "pytest-0/cache/weights/model-00012-of-00064.safetensors",
+]
+
+
+def chunk(k, t0_us):
+    """TESTS_PER_CHUNK tests of job log; k varies times and test names."""
     out = []
-    base = 10 * 3600 + (k * 7) % 3600
-    for i in range(400):
-        sec = base + i // 10
-        ts = "2026-11-26T%02d:%02d:%02d.%07dZ " % (sec // 3600 % 24, sec // 60 % 60, sec % 60,
-                                                  (i * 1234567) % 10000000)
-        iso = ts[:26] + "Z"
-        test = "tests/unit/test_module_%d.py::TestClass::test_case[param-%d]" % (
-            (k * 400 + i) % DISTINCT_TESTS // 50, (k * 400 + i) % DISTINCT_TESTS)
-        rss = 400_000_000 + (i * 1_048_576) + k % 100 * 4096
-        out.append(ts + "[resmon/1] test ts=%s pid=4242 worker=gw%d test=%s phase=setup at=start "
-                   "rss=%d mem_avail=%d thr=12 ;" % (iso, i % 2, test, rss, 5_000_000_000 - rss))
-        for j in range(10):
-            out.append(ts + "\x1b[32mINFO\x1b[0m  worker.pipeline:stage_%d processed batch %d of "
-                       "%d items in %.3f s (cache hits %d, misses %d)" % (j, i, 4096, j * 0.013,
-                                                                         i * 3, j))
-        out.append(ts + "[resmon/1] test ts=%s pid=4242 worker=gw%d test=%s phase=teardown at=end "
-                   "outcome=passed rss=%d peak=%d mem_avail=%d thr=12 label=\"after step %d\" ;"
-                   % (iso, i % 2, test, rss + 4096, rss + 65536, 5_000_000_000 - rss, i))
-        out.append(ts + "%s PASSED                                   [ %2d%%]" % (test, i % 100))
+    pid = 4242 + k % 2
+    worker = "gw%d" % (k % 2)
+    usec = t0_us + k * TESTS_PER_CHUNK * 8000
+    base = 400_000_000 + (k % 50) * 1_048_576
+    for i in range(TESTS_PER_CHUNK):
+        n = (k * TESTS_PER_CHUNK + i) % DISTINCT_TESTS
+        test = "tests/unit/test_module_%d.py::TestClass::test_case[param-%d]" % (n // 50, n)
+        rss = base + (i % 97) * 65536
+        usec += 8000
+        gh = _ts(usec) + "0Z "
+        iso = _ts(usec) + "Z"
+        mono = usec / 1e6 - 1.7e9
+        ident = "ts=%s mono=%.6f host=fv-az%d-runner pid=%d worker=%s run=7312345678-1 " \
+                "test=\"%s\"" % (iso, mono, 100 + k % 7, pid, worker, test)
+        out.append(gh + "[resmon/1] test %s phase=setup at=start rss=%d hwm=%d vms=%d ;"
+                   % (ident, rss, rss, rss * 3))
+        out.append(gh + "[resmon/1] test %s phase=call at=start rss=%d hwm=%d vms=%d ;"
+                   % (ident, rss, rss, rss * 3))
+        for j in range(4 + i % 5):
+            line = NOISE[(i + j) % len(NOISE)]
+            out.append(gh + line % ((i * 7 + j) % 900, i))
+        out.append(gh + "[resmon/1] test %s phase=teardown at=end outcome=passed dur=0.%06d "
+                   "test_dur=0.%06d peak=%d test_peak=%d d_rss=%d rss=%d hwm=%d vms=%d thr=14 "
+                   "mem_total=7281573888 mem_avail=%d mem_free=%d mem_cached=1980485632 "
+                   "swap_total=4294963200 swap_free=4294963200 cg_use=%d cg_lim=none "
+                   "cg_peak=%d cg_oom=0 pythr=3 ;"
+                   % (ident, i * 13 % 999999, i * 17 % 999999, rss + 65536, rss + 65536,
+                      (i % 7) * 4096, rss, rss + 65536, rss * 3, 5_000_000_000 - rss,
+                      3_000_000_000 - rss, rss + 90_000_000, rss + 120_000_000))
+        out.append(gh + "%s \x1b[32mPASSED\x1b[0m%s[ %2d%%]" % (test, " " * 20, i % 100))
     return ("\n".join(out) + "\n").encode()
 
 
 def generate(path, size):
     written, k = 0, 0
+    t0 = 1_795_000_000 * 1_000_000
     with open(path, "wb") as f:
         while written < size:
-            data = chunk(k)
+            data = chunk(k, t0)
             f.write(data)
             written += len(data)
             k += 1
     return written
 
 
-TAG = re.compile(r"\[resmon/(\d+)\] (\w+)|\[(\w+)_resource_debug\]")
-FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
-
-
-def python_parser(path):
-    """A careful Python reader of the same records: tag, kind, fields."""
-    n = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            line = raw.decode("ascii", "replace")
-            m = TAG.search(line)
-            if not m:
-                continue
-            fields = dict(FIELD.findall(line, m.end()))
-            if "rss" in fields:
-                n += 1
-    return n
-
-
-def timed_child(cmd):
-    """Runs cmd; returns (seconds, peak RSS bytes of the child, stdout)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    out = p.stdout.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    secs = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    return secs, ru.ru_maxrss * 1024, out, code
+def generate_hostile(path, size):
+    """Records whose lines are 64 KiB of key=value pairs, quotes and escapes."""
+    pairs = " ".join("k%d=\"v\\x41\\\\ %d\"" % (i, i) for i in range(3000))
+    line = ("2026-11-26T10:00:00.0000000Z [resmon/1] test ts=2026-11-26T10:00:00.000000Z "
+            "pid=1 test=\"t::x\" " + pairs)[:65536] + " ;\n"
+    data = line.encode() * 16
+    written = 0
+    with open(path, "wb") as f:
+        while written < size:
+            f.write(data)
+            written += len(data)
+    return written
 
 
 def warm(path):
@@ -109,66 +137,122 @@ def warm(path):
             pass
 
 
-def best_of(n, fn):
-    best = None
-    for _ in range(n):
-        r = fn()
-        if best is None or r[0] < best[0]:
-            best = r
-    return best
+def measure_file(path, tool, peer_bin, reps, label):
+    size = os.path.getsize(path)
+    mb = size / 1e6
+    warm(path)
+    out = os.path.join(os.path.dirname(path), "out.json")
+    runs = {"resmon-report": [], "grep": [], "peer": []}
+
+    def rep():
+        r = _measure.spawn([tool, "--format", "json", "--exit-zero", path], stdout=out,
+                           own_peak=True)
+        if r.code != 0:
+            raise SystemExit("resmon-report failed on %s (exit %d)" % (path, r.code))
+        runs["resmon-report"].append(r)
+        return r.cpu
+
+    def grep():
+        r = _measure.spawn(["grep", "-cE", GREP_PATTERN, path], stdout=out + ".grep")
+        runs["grep"].append(r)
+        return r.cpu
+
+    def peer():
+        r = _measure.spawn([peer_bin, "--format", "json", "--exit-zero", path], stdout=out,
+                           own_peak=True)
+        runs["peer"].append(r)
+        return r.cpu
+
+    a, b = _measure.paired(rep, grep, reps)
+    print("\n%s: %.0f MB, %d runs each, alternating; CPU seconds (user+system)" % (
+        label, mb, reps))
+    print("| tool | CPU s median (min..max) | MB/s (median) | wall s median | peak RSS |")
+    print("|---|---:|---:|---:|---:|")
+    for name, vals in (("resmon-report --format json", a), ("grep -cE marker pattern", b)):
+        lo, med, hi = _measure.stats(vals)
+        rs = runs["resmon-report" if vals is a else "grep"]
+        walls = _measure.stats([r.wall for r in rs])[1]
+        peak = rs[0].maxrss
+        print("| %s | %.3f (%.3f..%.3f) | %.0f | %.3f | %s |" % (
+            name, med, lo, hi, mb / med, walls,
+            "%.1f MiB" % (peak / 2**20) if peak else "-"))
+    lo, med, hi = _measure.ratio_stats(a, b)
+    print("resmon-report / grep CPU time, per pair: median %.2fx (min %.2f, max %.2f)"
+          % (med, lo, hi))
+    result = {"mb": mb, "cpu": _measure.stats(a)[1], "grep": _measure.stats(b)[1],
+              "ratio": med, "peak": max(r.maxrss or 0 for r in runs["resmon-report"])}
+    if peer_bin:
+        p, a2 = _measure.paired(peer, rep, reps)
+        lo, med, hi = _measure.ratio_stats(p, a2)
+        print("peer %s: CPU %s s; peer / this build per pair: median %.2fx (min %.2f, max "
+              "%.2f); peer peak RSS %.1f MiB" % (
+                  peer_bin, _measure.fmt_spread(p), med, lo, hi,
+                  (runs["peer"][0].maxrss or 0) / 2**20))
+    try:
+        with open(out + ".grep") as f:
+            result["markers"] = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        result["markers"] = -1
+    return result
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--size-mb", type=int, default=1024, help="log size (default 1024 MiB)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each tool, best kept")
+    ap.add_argument("--size-mb", default="300", help="log sizes in MB, comma-separated")
+    ap.add_argument("--reps", type=int, default=5, help="paired runs per file")
+    ap.add_argument("--bin", help="the resmon-report to measure (default: build this tree's)")
+    ap.add_argument("--peer-bin", help="another resmon-report build to compare against")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     args = ap.parse_args()
-    tool = report_bin()
-    size = args.size_mb << 20
     tmp = tempfile.mkdtemp(prefix="resmon-bench-", dir="/tmp")
-    big, small = os.path.join(tmp, "job.log"), os.path.join(tmp, "job-small.log")
+    tool = args.bin or report_bin(tmp)
+    if not _measure.TIME:
+        print("note: /usr/bin/time not found: peak RSS not measured (apt-get install time)")
+    files = []
+    ok = True
     try:
-        t0 = time.perf_counter()
-        size = generate(big, size)
-        small_size = generate(small, size // 10)
-        print("generated %.0f MiB + %.0f MiB in %.1f s" % (size / 2**20, small_size / 2**20,
-                                                          time.perf_counter() - t0))
-        warm(big)
-        mb = size / 1e6
-        rep = best_of(args.repeat, lambda: timed_child([tool, "--format", "json", "--exit-zero",
-                                                        big]))
-        assert rep[3] == 0, "resmon-report failed"
-        grep = best_of(args.repeat, lambda: timed_child(["grep", "-cE", GREP_PATTERN, big]))
-        t = time.perf_counter()
-        n_py = python_parser(big)
-        py = time.perf_counter() - t
-        warm(small)
-        rep_small = best_of(args.repeat, lambda: timed_child([tool, "--format", "json",
-                                                              "--exit-zero", small]))
-        markers = int(grep[2].decode().strip() or 0)
-        print()
-        print("| tool | time (s) | MB/s | vs resmon-report |")
-        print("|---|---|---|---|")
-        print("| resmon-report (full analysis, json) | %.2f | %.0f | 1.00x |" % (rep[0], mb / rep[0]))
-        print("| grep -cE marker pattern | %.2f | %.0f | %.2fx |" % (grep[0], mb / grep[0],
-                                                                  grep[0] / rep[0]))
-        print("| Python regex parser | %.2f | %.0f | %.2fx |" % (py, mb / py, py / rep[0]))
-        print()
-        print("log %.0f MB, %d marker lines (grep), %d records with rss (Python)"
-              % (mb, markers, n_py))
-        print("resmon-report takes %.2fx grep's time; %.1fx faster than the Python parser"
-              % (rep[0] / grep[0], py / rep[0]))
-        print("peak RSS of resmon-report: %.1f MiB at %.0f MB, %.1f MiB at %.0f MB"
-              % (rep[1] / 2**20, mb, rep_small[1] / 2**20, small_size / 1e6))
-        ok = mb / rep[0] >= 300 and rep[0] <= 2 * grep[0] and rep[1] <= rep_small[1] * 1.25 + (4 << 20)
-        print("targets (>= 300 MB/s, within 2x of grep, flat RSS): %s" % ("met" if ok else "NOT met"))
+        for mb in (int(x) for x in args.size_mb.split(",")):
+            path = os.path.join(tmp, "job-%d.log" % mb)
+            t0 = time.perf_counter()
+            size = generate(path, mb * 1_000_000)
+            files.append(path)
+            print("generated %s: %.0f MB in %.1f s" % (path, size / 1e6, time.perf_counter() - t0))
+            r = measure_file(path, tool, args.peer_bin, args.reps, "job log %d MB" % mb)
+            print("%d marker lines; resmon-report %.0f MB/s (target >= 300), %.2fx grep's CPU "
+                  "time (target <= 2x)" % (r["markers"], r["mb"] / r["cpu"], r["ratio"]))
+            ok = ok and r["mb"] / r["cpu"] >= 300 and r["ratio"] <= 2
+            if mb == int(args.size_mb.split(",")[0]):
+                small = os.path.join(tmp, "job-small.log")
+                generate(small, mb * 100_000)
+                files.append(small)
+                rs = _measure.spawn([tool, "--format", "json", "--exit-zero", small],
+                                    stdout=os.devnull, own_peak=True)
+                if rs.maxrss and r["peak"]:
+                    print("peak RSS of resmon-report: %.1f MiB at %.0f MB, %.1f MiB at %.0f MB"
+                          % (r["peak"] / 2**20, r["mb"], rs.maxrss / 2**20,
+                             os.path.getsize(small) / 1e6))
+            os.unlink(path)
+            files.remove(path)
+        hostile = os.path.join(tmp, "hostile.log")
+        files.append(hostile)
+        for mb in (20, 80):
+            generate_hostile(hostile, mb * 1_000_000)
+            warm(hostile)
+            r = _measure.spawn([tool, "--format", "json", "--exit-zero", hostile],
+                               stdout=os.devnull)
+            g = _measure.spawn(["grep", "-cE", GREP_PATTERN, hostile], stdout=os.devnull)
+            print("hostile 64 KiB-line records, %d MB: resmon-report %.3f s CPU (%.0f MB/s), "
+                  "grep %.3f s" % (mb, r.cpu, os.path.getsize(hostile) / 1e6 / max(r.cpu, 1e-9),
+                                   g.cpu))
+        print("targets (>= 300 MB/s, <= 2x grep): %s" % ("met" if ok else "NOT met"))
         return 0
     finally:
         if not args.keep:
-            for p in (big, small):
+            for p in files:
                 if os.path.exists(p):
                     os.unlink(p)
+            for p in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, p))
             os.rmdir(tmp)
 
 

@@ -1,39 +1,49 @@
 # SPDX-License-Identifier: MIT
-"""Per-call cost of resmon's sampling and marker lines, against psutil and
-the floor (a bare C pread of /proc/self/statm on a kept-open fd).
+"""Per-call cost of resmon.sample() and of a marker line, against the
+Python-level floor and a psutil helper, interleaved in one run.
 
-    python benchmarks/bench_sample.py [--calls N] [--repeat R]
+    python benchmarks/bench_sample.py [--calls N] [--rounds R]
 
-Prints a table of median ns per call and ratios. Targets (issue 2):
-resmon.sample() within 2x of the floor and >= 5x faster than psutil's
-Process().memory_info(); one full marker line under 10 us.
+Every operation is a Python call in the same kind of loop, so the floor pays
+what sample() pays for being called from Python:
+
+  - floor: os.pread(fd, 256, 0) of /proc/self/statm on a kept-open fd (one
+    system call returning a new bytes object, like sample()'s one pread
+    returning a new Sample);
+  - the helper people write today: psutil Process().memory_info(),
+    psutil.virtual_memory(), shutil.disk_usage(path) and one print() line;
+  - resmon.log_resource_snapshot(label) with and without paths=[path].
+
+Time is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: system
+calls included, other processes' load mostly not). The operations run in
+rotation, R rounds of N calls each; every ratio is taken within a round,
+then the median and the spread over rounds are printed. Targets (issue 15):
+sample() within 2x the floor; log_resource_snapshot under 10 us and at
+least 3x cheaper than the helper.
 """
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import time
 
 import resmon
-from resmon import _resmon
 
 
-def per_call(fn, calls, repeat):
-    """Median over `repeat` runs of the mean ns per call."""
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter_ns()
-        for _ in range(calls):
-            fn()
-        runs.append((time.perf_counter_ns() - t0) / calls)
-    return statistics.median(runs)
+def per_call_ns(fn, calls):
+    t0 = time.thread_time_ns()
+    for _ in range(calls):
+        fn()
+    return (time.thread_time_ns() - t0) / calls
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=50_000)
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--calls", type=int, default=20_000)
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--path", default="/tmp", help="the disk path both markers report")
     args = ap.parse_args()
     try:
         import psutil
@@ -41,45 +51,64 @@ def main():
         sys.exit("bench_sample: needs psutil (pip install psutil)")
 
     devnull = os.open(os.devnull, os.O_WRONLY)
+    devnull_file = open(os.devnull, "w")
     resmon.set_output_fd(devnull)
     resmon.enable(True)
     proc = psutil.Process()
-    calls, repeat = args.calls, args.repeat
+    statm = os.open("/proc/self/statm", os.O_RDONLY)
+    pread = os.pread
+    path = args.path
 
-    floor = statistics.median(_resmon._bench_floor(calls) for _ in range(repeat))
-    rows = [
-        ("C pread(/proc/self/statm), kept-open fd (floor)", floor),
-        ("resmon.sample()", per_call(resmon.sample, calls, repeat)),
-        ("resmon.sample(full=True)", per_call(lambda: resmon.sample(True), calls // 5, repeat)),
-        ("resmon.log_resource_snapshot(label) -> /dev/null",
-         per_call(lambda: resmon.log_resource_snapshot("label"), calls // 5, repeat)),
-        ("psutil.Process().memory_info()", per_call(proc.memory_info, calls // 5, repeat)),
-        ("psutil.virtual_memory()", per_call(psutil.virtual_memory, calls // 5, repeat)),
-    ]
+    def floor():
+        return pread(statm, 256, 0)
 
-    def psutil_marker():
-        # the helpers people write today: psutil numbers + one print
+    def helper(label="label"):
+        # today's hand-written helper: psutil numbers, disk usage, one print
         rss = proc.memory_info().rss
         vm = psutil.virtual_memory()
-        os.write(devnull, f"[test_resource_debug] label: rss_gb={rss / 2**30:.2f} "
-                          f"avail_gb={vm.available / 2**30:.2f}\n".encode())
+        du = shutil.disk_usage(path)
+        print(f"[test_resource_debug] {label}: rss_gb={rss / 2**30:.2f} "
+              f"avail_gb={vm.available / 2**30:.2f} path0={path} used_gb0={du.used / 2**30:.2f} "
+              f"free_gb0={du.free / 2**30:.2f}", file=devnull_file, flush=True)
 
-    rows.append(("psutil marker (memory_info + virtual_memory + write)",
-                 per_call(psutil_marker, calls // 5, repeat)))
+    ops = [
+        ("floor: os.pread(/proc/self/statm), kept-open fd", floor, 1),
+        ("resmon.sample()", resmon.sample, 1),
+        ("resmon.sample(full=True)", lambda: resmon.sample(True), 5),
+        ("resmon.log_resource_snapshot(label)", lambda: resmon.log_resource_snapshot("label"), 5),
+        ("resmon.log_resource_snapshot(label, paths=[path])",
+         lambda: resmon.log_resource_snapshot("label", paths=[path]), 5),
+        ("psutil Process().memory_info()", proc.memory_info, 5),
+        ("helper: psutil + disk_usage + print", helper, 5),
+    ]
+    per = {name: [] for name, _, _ in ops}
+    for name, fn, div in ops:  # warm-up
+        per_call_ns(fn, 200)
+    for r in range(args.rounds):
+        order = ops if r % 2 == 0 else list(reversed(ops))
+        for name, fn, div in order:
+            per[name].append(per_call_ns(fn, max(args.calls // div, 100)))
 
-    sample_ns = rows[1][1]
-    print(f"python {sys.version.split()[0]}, psutil {psutil.__version__}, "
-          f"{calls} calls x {repeat} runs, median ns per call\n")
-    print(f"{'operation':58} {'ns/call':>9} {'x floor':>8} {'x sample()':>10}")
-    for name, ns in rows:
-        print(f"{name:58} {ns:9.0f} {ns / floor:8.2f} {ns / sample_ns:10.2f}")
-    mem_info = rows[4][1]
-    marker = rows[3][1]
-    print(f"\nresmon.sample() vs floor: {sample_ns / floor:.2f}x (target <= 2x)")
-    print(f"psutil memory_info() vs resmon.sample(): {mem_info / sample_ns:.1f}x slower "
-          f"(target >= 5x)")
-    print(f"full marker line: {marker / 1000:.2f} us (target < 10 us); "
-          f"psutil-style marker is {rows[-1][1] / marker:.1f}x its cost")
+    def ratio(a, b):
+        rs = [x / y for x, y in zip(per[a], per[b])]
+        return statistics.median(rs), min(rs), max(rs)
+
+    floor_name, sample_name = ops[0][0], ops[1][0]
+    print(f"python {sys.version.split()[0]}, psutil {psutil.__version__}, {args.rounds} "
+          f"rounds in rotation, thread CPU ns per call: median (min..max over rounds)\n")
+    print(f"{'operation':52} {'ns/call':>9} {'min..max':>15} {'x floor':>8}")
+    for name, _, _ in ops:
+        v = per[name]
+        print(f"{name:52} {statistics.median(v):9.0f} {min(v):7.0f}..{max(v):<7.0f} "
+              f"{ratio(name, floor_name)[0]:8.2f}")
+    m, lo, hi = ratio(sample_name, floor_name)
+    print(f"\nresmon.sample() / floor: {m:.2f}x (rounds {lo:.2f}..{hi:.2f}; target <= 2x)")
+    snap = "resmon.log_resource_snapshot(label, paths=[path])"
+    plain = "resmon.log_resource_snapshot(label)"
+    m2, lo2, hi2 = ratio("helper: psutil + disk_usage + print", snap)
+    print(f"log_resource_snapshot: {statistics.median(per[plain]) / 1000:.2f} us, with a path "
+          f"{statistics.median(per[snap]) / 1000:.2f} us (target < 10 us); the helper costs "
+          f"{m2:.2f}x the snapshot with a path (rounds {lo2:.2f}..{hi2:.2f}; target >= 3x)")
 
 
 if __name__ == "__main__":
