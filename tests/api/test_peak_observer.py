@@ -50,6 +50,10 @@ def test_nothing():
 '''
 
 
+# the records file holds every test's end record with its test_peak
+RESMON_ARGS = ["--resmon", "--resmon-records", "{d}/records.log"]
+
+
 def _wait4_maxrss(tmp_path, name, args, env_extra=None):
     d = tmp_path / name
     d.mkdir()
@@ -59,7 +63,7 @@ def _wait4_maxrss(tmp_path, name, args, env_extra=None):
            if not k.startswith(("RESMON", "PYTEST_", "IT_")) and k != "GITHUB_ACTIONS"}
     env.update(env_extra or {})
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
-            str(d)] + args + [str(d / "test_alloc.py")]
+            str(d)] + [a.format(d=d) for a in args] + [str(d / "test_alloc.py")]
     with open(d / "out", "wb") as out, open(d / "err", "wb") as err:
         pid = os.posix_spawn(sys.executable, argv, env, file_actions=[
             (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
@@ -67,21 +71,24 @@ def _wait4_maxrss(tmp_path, name, args, env_extra=None):
     _, status, ru = os.wait4(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, ((d / "out").read_text()[-3000:],
                                                     (d / "err").read_text()[-3000:])
-    return ru.ru_maxrss * 1024, int((d / "hwm").read_text()), (d / "err").read_text()
+    records = d / "records.log"
+    text = records.read_text() if records.exists() else ""
+    return ru.ru_maxrss * 1024, int((d / "hwm").read_text()), text
 
 
-def _end_peaks(err):
+def _end_peaks(records):
+    """test_peak of each test's end record in the records file."""
     peaks = {}
-    for line in err.splitlines():
-        if "[resmon/1] test " in line and " at=end " in line:
-            test = re.search(r" test=(\S+)", line).group(1)
+    for line in records.splitlines():
+        if "[resmon/1] test " in line and " at=end " in line and " test_peak=" in line:
+            test = re.search(r' test="?([^" ]+)', line).group(1)
             peaks[test.rsplit("::", 1)[-1]] = int(re.search(r" test_peak=(\d+)", line).group(1))
     return peaks
 
 
 def test_resmon_keeps_the_lifetime_peak(tmp_path):
     plain_maxrss, plain_hwm, _ = _wait4_maxrss(tmp_path, "plain", ["-p", "no:resmon"])
-    res_maxrss, res_hwm, err = _wait4_maxrss(tmp_path, "resmon", ["--resmon"])
+    res_maxrss, res_hwm, err = _wait4_maxrss(tmp_path, "resmon", RESMON_ARGS)
     # the session really peaked above 180 MiB, and both tools see it
     assert plain_hwm > 180 * MiB and res_hwm > 180 * MiB, (plain_hwm, res_hwm)
     # the monitor (extension, poller thread, marker lines) costs a few MiB of
@@ -103,7 +110,7 @@ def test_resmon_keeps_the_lifetime_peak(tmp_path):
 def test_clear_refs_only_when_asked(tmp_path):
     """RESMON_PEAK_RESET=clear_refs resets the kernel's mark (the old way),
     and the records keep the lifetime peak as hwm_life."""
-    _, res_hwm, err = _wait4_maxrss(tmp_path, "opt_in", ["--resmon"],
+    _, res_hwm, err = _wait4_maxrss(tmp_path, "opt_in", RESMON_ARGS,
                                     {"RESMON_PEAK_RESET": "clear_refs"})
     assert res_hwm < 150 * MiB, res_hwm  # the kernel's counter was reset
     lives = [int(m) for m in re.findall(r" hwm_life=(\d+)", err)]
