@@ -194,3 +194,57 @@ def test_pure_python_install_only_when_asked_and_says_why(sdist, tmp_path):
     assert proc.stderr.count("resmon: the C core resmon._resmon is not available") == 1, proc
     assert "installed with RESMON_PURE_PYTHON=1" in proc.stderr, proc.stderr
     assert "compiler" not in proc.stderr and "circular" not in proc.stderr, proc.stderr
+
+
+# ---- CI configuration: the workflows and the wheel matrix ------------------------
+
+WORKFLOWS = os.path.join(ROOT, ".github", "workflows")
+
+
+def _tool(name):
+    path = shutil.which(name, path=os.path.dirname(sys.executable) + os.pathsep
+                        + os.environ.get("PATH", ""))
+    if path is None:
+        pytest.skip(f"{name} is not installed (pip install {name}; it is in the test extra)")
+    return path
+
+
+def test_workflows_validate_against_the_github_workflow_schema(tmp_path):
+    # the schema ships with check-jsonschema: no network
+    tool = _tool("check-jsonschema")
+    files = sorted(os.path.join(WORKFLOWS, f) for f in os.listdir(WORKFLOWS)
+                   if f.endswith((".yml", ".yaml")))
+    assert {os.path.basename(f) for f in files} >= {"tests.yml", "wheels.yml"}
+    proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", *files],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # and the check can fail: a misspelt key of a job is refused
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: bad\non: push\njobs:\n  j:\n    runs-on: ubuntu-24.04\n"
+                   "    stepz:\n      - run: echo\n")
+    proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0, proc.stdout
+
+
+def test_workflows_cover_the_runners_and_pythons():
+    with open(os.path.join(WORKFLOWS, "tests.yml")) as f:
+        text = f.read()
+    for runner in ("ubuntu-22.04", "ubuntu-24.04", "macos-14", "windows-2022"):
+        assert runner in text, runner
+    assert '"3.9"' in text and '"3.13"' in text
+
+
+@pytest.mark.parametrize("platform,want", [
+    ("linux", {f"cp3{v}-{tag}" for v in range(9, 14)
+               for tag in ("manylinux_x86_64", "manylinux_aarch64", "musllinux_x86_64")}),
+    ("macos", {f"cp3{v}-macosx_{a}" for v in range(9, 14) for a in ("x86_64", "arm64")}),
+    ("windows", {f"cp3{v}-win_amd64" for v in range(9, 14)}),
+])
+def test_cibuildwheel_builds_exactly_the_wheel_matrix(platform, want):
+    tool = _tool("cibuildwheel")
+    proc = subprocess.run([tool, "--print-build-identifiers", "--platform", platform, ROOT],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    got = set(proc.stdout.split())
+    assert got == want, (sorted(got - want), sorted(want - got))

