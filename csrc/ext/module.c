@@ -4,6 +4,7 @@
 
 PyObject *rm_py_trend(PyObject *self, PyObject *values);        /* trend_py.c */
 PyObject *rm_py_write_losses(PyObject *self, PyObject *unused); /* state.c */
+PyObject *rm_py_log_start(PyObject *self, PyObject *args);      /* state.c */
 PyObject *rm_py_thread_watch(PyObject *self, PyObject *on);     /* watchdog.c */
 
 static PyMethodDef methods[] = {
@@ -24,6 +25,9 @@ static PyMethodDef methods[] = {
     {"get_context", rm_py_get_context, METH_NOARGS, "get_context() -> (test, phase)"},
     {"write_error", rm_py_write_error, METH_NOARGS,
      "write_error() -> None or (target, errno)\n\nThe last failed write, forgotten once read."},
+    {"log_start", rm_py_log_start, METH_VARARGS,
+     "log_start(first, attempt=0) -> Sample\n\nThe short job-log line of a phase start: "
+     "with ts and test id when first\n(setup start), else pid, phase and rss only."},
     {"write_losses", rm_py_write_losses, METH_NOARGS,
      "write_losses() -> (records, out)\n\nRecords lost to the record file and to the job log "
      "(failed or short writes)."},

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* state.c: process-wide state of _resmon: output fds, identity, current test. */
 #include "ext.h"
+#include "peak.h"
 
 #include <errno.h>
 #include <string.h>
@@ -384,6 +385,67 @@ PyObject *rm_py_write_error(PyObject *self, PyObject *unused)
         Py_RETURN_NONE;
     rm_g.write_errno = 0;
     return Py_BuildValue("(si)", target == RM_TO_OUT ? "out" : "records", err);
+}
+
+/* A call-start line repeats the RSS of its setup-start line only when the
+ * setup moved it this much: a trivial test's two lines stay under 200
+ * bytes, a fixture that loaded a model shows. */
+#define RM_SHORT_RSS_STEP (1u << 20)
+
+/* log_start(first, attempt=0) -> Sample
+ * The short job-log line of a test phase's start (docs/plugin.md, "A small
+ * job log"): to the job log only, with the fewest fields that still let the
+ * job log alone tell the boundary, the phase and the RSS. first (setup
+ * start): "[resmon/1] test ts pid [worker] test phase at=start [attempt]
+ * rss"; otherwise (call start, right after it in the same process) "test
+ * pid [worker] phase at=start [rss]": the reader takes the test and the
+ * time from the process's previous record, and rss is written only when it
+ * moved by RM_SHORT_RSS_STEP since the first line. Reads rss/peak/vms only
+ * (as sample()); the sample is returned. */
+PyObject *rm_py_log_start(PyObject *self, PyObject *args)
+{
+    static uint64_t first_rss; /* rss of the last first line (GIL held) */
+    char test[RM_CTX_TEST_MAX], phase[RM_CTX_PHASE_MAX];
+    int first = 1, attempt = 0;
+    double mono;
+    rm_sample s;
+    rm_line l; /* 4 KB on the stack: one per call */
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "p|i", &first, &attempt))
+        return NULL;
+    if (rm_sample_self(&s, RM_READ_PROC) != 0)
+        s.valid = 0;
+    rm_peak_fold(&s);
+    mono = rm_monotonic();
+    rm_ctx_read(test, phase);
+    rm_line_begin(&l, "test");
+    if (first) {
+        int64_t sec;
+        long usec;
+        wall_now(&sec, &usec);
+        rm_line_utc(&l, "ts", sec, usec);
+    }
+    rm_line_u64(&l, "pid", (uint64_t)getpid());
+    if (rm_g.worker[0])
+        rm_line_cstr(&l, "worker", rm_g.worker);
+    if (first && test[0])
+        rm_line_cstr(&l, "test", test);
+    if (phase[0])
+        rm_line_cstr(&l, "phase", phase);
+    rm_line_cstr(&l, "at", "start");
+    if (attempt > 1)
+        rm_line_u64(&l, "attempt", (uint64_t)attempt);
+    if (s.valid & RM_HAVE_RSS) {
+        uint64_t moved = s.rss > first_rss ? s.rss - first_rss : first_rss - s.rss;
+        if (first || moved >= RM_SHORT_RSS_STEP)
+            rm_line_u64(&l, "rss", s.rss);
+        if (first)
+            first_rss = s.rss;
+    }
+    rm_line_end(&l);
+    Py_BEGIN_ALLOW_THREADS rm_emit_line(&l, RM_TO_OUT);
+    Py_END_ALLOW_THREADS return rm_sample_to_py(&s, mono, -1);
 }
 
 /* write_losses() -> (records lost to the record file, records lost to the

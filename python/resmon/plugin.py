@@ -441,7 +441,10 @@ class _Monitor:
         opts = state.options if not silent else {"markers": "none", "dump_after": None}
         rec = TO_REC if (not silent and state.has_records) else 0
         markers = opts["markers"]
-        self.to_ends = (TO_OUT if markers != "none" else 0) | rec
+        # start-end: two short lines per test in the job log (log_start),
+        # full records only in the record file; all: full records in both
+        self.short = markers == "start-end"
+        self.to_ends = (TO_OUT if markers == "all" else 0) | rec
         self.to_inner = (TO_OUT if markers == "all" else 0) | rec
         self.full_start = bool(rec)
         # Records at call start and call end (and peak resets there) only
@@ -456,6 +459,7 @@ class _Monitor:
         self.reset = core.reset_peak if self.can_reset else _noop
         self.set_context = core.set_context
         self.write_error = core.write_error
+        self.log_start = core.log_start
         # per test
         self.nodeid = None
         self.rss_start = None
@@ -550,11 +554,13 @@ class _Monitor:
         self.outcome = None
         self.count += 1
         to = self.to_ends
+        if self.short:
+            s = self.log_start(True, self.attempt)
         if to:
             fields = (("at", "start"),) if self.attempt == 1 else (("at", "start"),
                                                                    ("attempt", self.attempt))
             s = self.emit("test", None, fields=fields, full=self.full_start, to=to)
-        else:
+        elif not self.short:
             s = self.sample(False)
         self.reset()
         self.acc[:] = [0]
@@ -575,12 +581,12 @@ class _Monitor:
             return
         self.set_context(nodeid, "call")
         if self.inner:
-            self._phase_point([("at", "start")], self.to_inner | (self.to_ends & TO_OUT), True)
-        elif self.to_ends & TO_OUT:
-            # One short line (cheap fields only): without it the job log
-            # alone cannot tell a test killed in its body (SIGKILL leaves
-            # no last gasp) from one killed in its setup.
-            self.emit("test", None, fields=(("at", "start"),), full=False, to=TO_OUT)
+            self._phase_point([("at", "start")], self.to_inner, True)
+        if self.short:
+            # One short line: without it the job log alone cannot tell a
+            # test killed in its body (SIGKILL leaves no last gasp) from
+            # one killed in its setup.
+            self.log_start(False)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item):
@@ -642,6 +648,11 @@ class _Monitor:
         mono = s.monotonic
         wall = mono - self.mono_start
         to = self.to_ends
+        if not to and self.short and mono - self.last_full >= FULL_EVERY:
+            # no end record: the summary's headroom still gets the machine
+            # and cgroup once every FULL_EVERY seconds
+            self.last_full = mono
+            self._note_sys(self.sample(True))
         if to:
             # Short lines, but a full sample (machine, cgroup, threads) at
             # least once every FULL_EVERY seconds, and always with records.

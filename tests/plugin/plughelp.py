@@ -38,7 +38,14 @@ def find_records(result, test=None, kind="test", where="err"):
     """Records of a kind (optionally of one test), as field dicts."""
     text = result if isinstance(result, str) else getattr(result, where)
     out = []
+    current = {}  # pid -> the test of its last record that named one
     for k, f in recordparse.records(text, kind):
+        # the job log's short call-start line names no test: it is the test
+        # its process started last (as resmon-report reads it)
+        if "test" in f:
+            current[f.get("pid")] = f["test"]
+        elif k == "test" and f.get("pid") in current:
+            f = dict(f, test=current[f["pid"]], _test_from_pid=True)
         if test is None or f.get("test") == test:
             out.append(f)
     return out
