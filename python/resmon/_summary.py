@@ -5,7 +5,7 @@ Input is plain data (lists, dicts, numbers, str) so that xdist workers can send
 theirs to the controller through ``workeroutput``. One process's data::
 
     {"pid": int, "worker": str or None,
-     "tests": [(nodeid, peak, growth, rss_end, dur, outcome, used), ...]   # run order
+     "tests": [(nodeid, peak, growth, rss_end, dur, outcome, used, (file, line)), ...]
      "fixtures": [(name, scope, param, d_setup, peak, held, d_teardown), ...],
      "sys": {"mem_total", "min_avail", "min_avail_test", "cg_lim",
              "max_cg_use", "max_cg_use_test"},
@@ -18,7 +18,7 @@ from ._core import core
 from .api import format_size
 
 # Positions in a test tuple.
-T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME, T_USED = range(7)
+T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME, T_USED, T_LOC = range(8)
 # Positions in a fixture tuple.
 F_NAME, F_SCOPE, F_PARAM, F_SETUP, F_PEAK, F_HELD, F_TEARDOWN = range(7)
 
@@ -168,8 +168,10 @@ class Summary:
     def over_threshold(self):
         if not self.warn_rss:
             return []
-        rows = [t for t in self.tests if t[T_PEAK] is not None and t[T_PEAK] >= self.warn_rss]
-        rows.sort(key=lambda t: t[T_PEAK], reverse=True)
+        # the test's own use (its peak over its start RSS), not the
+        # process's RSS: an empty test late in a big suite is not blamed
+        rows = [t for t in self.tests if _used(t) is not None and _used(t) >= self.warn_rss]
+        rows.sort(key=_used, reverse=True)
         return rows
 
     def record_fields(self):
@@ -245,7 +247,7 @@ class Summary:
         out.extend("headroom: " + line for line in self.headroom())
         over = self.over_threshold()
         if over:
-            out.append("%d test%s peaked at or above %s" % (
+            out.append("%d test%s used %s or more over their start RSS" % (
                 len(over), "" if len(over) == 1 else "s", format_size(self.warn_rss)))
         lost = self.lost_line()
         if lost:
@@ -256,10 +258,14 @@ class Summary:
         """``::warning`` lines for tests past the threshold (GitHub shows 10)."""
         out = []
         for t in self.over_threshold()[:max_count]:
-            msg = "%s peaked at %s RSS (threshold %s), growth %s" % (
-                ascii_text(t[T_ID], 300), format_size(t[T_PEAK]), format_size(self.warn_rss),
-                format_size(t[T_GROWTH]))
-            out.append("::warning title=resmon memory::" + gh_escape(msg))
+            msg = "%s used %s over its start RSS (threshold %s): peak %s, growth %s" % (
+                ascii_text(t[T_ID], 300), format_size(_used(t)), format_size(self.warn_rss),
+                format_size(t[T_PEAK]), format_size(t[T_GROWTH]))
+            where = ""
+            loc = t[T_LOC] if len(t) > T_LOC else None
+            if loc and loc[0]:
+                where = "file=%s,line=%d," % (gh_property(loc[0]), int(loc[1] or 1))
+            out.append("::warning %stitle=resmon memory::%s" % (where, gh_escape(msg)))
         return out
 
     def markdown(self):
@@ -290,6 +296,15 @@ class Summary:
 def gh_escape(text):
     """Escapes a GitHub workflow command's message."""
     return ascii_text(text, 1000).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_property(text):
+    """Escapes a GitHub workflow command's property value (file=...)."""
+    return gh_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _used(t):
+    return t[T_USED] if len(t) > T_USED else None
 
 
 def md_escape(text):

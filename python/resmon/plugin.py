@@ -63,8 +63,9 @@ def pytest_addoption(parser):
     group.addoption("--resmon-top", metavar="N", type=int, default=None,
                     help="rows per table in the summary (default %d)" % DEFAULT_TOP)
     group.addoption("--resmon-warn-rss", metavar="SIZE", default=None,
-                    help="peak RSS from which a test gets a GitHub ::warning annotation and a "
-                         "summary line (default: half the cgroup limit or machine memory)")
+                    help="memory a test itself used (its peak over its start RSS) from which it "
+                         "gets a GitHub ::warning annotation on its line and a summary line "
+                         "(default: half the cgroup limit or machine memory)")
     parser.addini("resmon", "enable resmon (true/false)", default="")
     parser.addini("resmon_markers", "none, start-end or all (default start-end)", default="")
     parser.addini("resmon_records", "file for full records (like --resmon-records)", default="")
@@ -670,7 +671,9 @@ class _Monitor:
         self.reset()
         acc[:] = [0]
         # growth and rss are updated at the next test's start (see _start)
-        self.prev = [self.nodeid, test_peak or None, growth, s.rss, wall, outcome, used,
+        loc = getattr(report, "location", None)
+        loc = (loc[0], loc[1] + 1) if loc and loc[1] is not None else None
+        self.prev = [self.nodeid, test_peak or None, growth, s.rss, wall, outcome, used, loc,
                      self.rss_start]
         self.tests.append(self.prev)
         if self.xml:
@@ -819,7 +822,7 @@ class _Monitor:
 # entry layout of an open fixture: name, scope, param, d_setup, peak, held, pre-teardown rss
 F_HELD, F_PRE = 5, 6
 # a test entry: _summary's tuple plus the rss at its start
-T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, _summary.T_USED + 1
+T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, _summary.T_LOC + 1
 
 
 def _noop():

@@ -151,9 +151,12 @@ def test_github_annotations_step_summary_and_summary_record(run_pytest, tmp_path
                      env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(step)})
     assert res.rc == 0, res
     warnings = [l for l in res.out.splitlines() if l.startswith("::warning ")]
-    assert len(warnings) == 2, res
-    assert warnings[0].startswith("::warning title=resmon memory::test_j.py::test_big peaked at")
-    assert "(threshold 1.00 MiB)" in warnings[0]
+    # only the test that itself used 1 MiB or more: not the empty test_small,
+    # whatever the process's RSS (issue 12, item 6); on the test's own line
+    assert len(warnings) == 1, res
+    assert re.match(r"::warning file=test_j.py,line=2,title=resmon memory::test_j.py::test_big "
+                    r"used (3\d|4\d)\.\d\d MiB over its start RSS \(threshold 1\.00 MiB\)",
+                    warnings[0]), warnings
     md = step.read_text()
     assert md.startswith("previous step\n### resmon: memory per test")
     assert re.search(r"^\| `test_j.py::test_big` \| [\d.]+ MiB \| ", md, re.M), md
