@@ -792,9 +792,17 @@ static void tree_peaks_one(rm_run *run)
             else
                 hi = mid;
         }
-        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++)
-            if (run->tl[k].proc < 0 && run->tl[k].rss != RM_UNSET)
+        for (k = lo; k < run->n_tl && run->tl[k].t <= end; k++) {
+            if (run->tl[k].proc >= 0)
+                continue;
+            if (run->tl[k].rss != RM_UNSET) {
                 credit(run, T, run->tl[k].rss, run->tl[k].t);
+                if (run->tl[k].rss > T->peak) /* the tree is this process (and its children) */
+                    T->peak = run->tl[k].rss;
+            }
+            if (run->tl[k].cg != RM_UNSET && run->tl[k].cg > T->cg_max)
+                T->cg_max = run->tl[k].cg;
+        }
     }
 }
 
@@ -923,6 +931,8 @@ static void own_growth(rm_run *run)
         if (top == RM_UNSET && ended && T->rss_end != RM_UNSET)
             top = T->rss_end; /* ended after the kill, never read during it */
         if (top != RM_UNSET) {
+            if (top > T->peak)
+                T->peak = top; /* the reading its growth comes from */
             T->own_growth = top > base ? top - base : 0;
             if (T->transient == RM_UNSET || T->own_growth > T->transient)
                 T->transient = T->own_growth;

@@ -543,8 +543,10 @@ static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi,
             P->cur_test = ti;
             P->phase = ph;
             P->at_end = 0;
-            if (ph == 1)
+            if (ph == 1) { /* a fixture named from now on is this test's own */
                 P->fixture_active = 0;
+                P->fixture[0] = P->fixture_scope[0] = '\0';
+            }
         }
         if (ph == 1 && rss != RM_UNSET)
             T->rss_start = rss;
@@ -559,7 +561,10 @@ static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi,
     }
 }
 
-static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
+/* copy: the same record read again with another time (the plugin samples
+ * the job log's line and the record file's line apart): its values count,
+ * it changes no state. */
+static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r, int copy)
 {
     const rm_field *f_test = rm_rec_get(r, "test"), *f_worker = rm_rec_get(r, "worker"), *f;
     const char *kind = r->kind;
@@ -570,7 +575,10 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
     int64_t t = it->t;
     /* the plugin's interval peaks; at a test's start they belong to the
      * interval before it, so only rss counts there */
-    if (is_test && rm_val_eq(rm_rec_get(r, "at"), "start")) {
+    if ((is_test && rm_val_eq(rm_rec_get(r, "at"), "start")) || !strcmp(kind, "gasp") ||
+        !strcmp(kind, "dump")) {
+        /* at a test's start the interval peak is the one before it; a crash
+           handler's hwm is the process's lifetime peak, not this test's */
         hwm = RM_UNSET;
     } else {
         uint64_t pk = rm_get_u64(r, "peak"), tp = rm_get_u64(r, "test_peak");
@@ -592,7 +600,7 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
         int setup_start = (is_test && rm_val_eq(rm_rec_get(r, "at"), "start") &&
                            rm_phase_code(rm_rec_get(r, "phase")) == 1) ||
                           (is_legacy && rm_val_eq(rm_rec_get(r, "lifecycle"), "start"));
-        ti = record_test(run, f_test->val, f_test->val_len, pi, setup_start);
+        ti = record_test(run, f_test->val, f_test->val_len, pi, setup_start && !copy);
     } else if (pi >= 0) {
         ti = run->procs[pi].cur_test;
     }
@@ -637,6 +645,8 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r)
             T->t_start = t;
         test_values(run, ti, t, rss, hwm, avail, cg);
     }
+    if (copy)
+        return;
 
     if (is_legacy) {
         legacy(run, it, r, pi, ti, rss);
@@ -764,10 +774,39 @@ static int cmp_item(const void *a, const void *b)
     return (x->line > y->line) - (x->line < y->line);
 }
 
+/* Copies of one record written a moment apart (the plugin's job-log line and
+ * its record-file line sample separately) are one record: the same process,
+ * identity and rank within COPY_WINDOW_USEC. */
+#define COPY_WINDOW_USEC 50000
+#define COPY_SLOTS 4096
+
+typedef struct {
+    long long pid;
+    uint64_t ident;
+    uint32_t rank;
+    int64_t t;
+} copy_slot;
+
+static int near_copy(copy_slot *tab, const rm_item *it)
+{
+    copy_slot *c = &tab[(it->ident ^ (uint64_t)it->pid ^ it->rank) & (COPY_SLOTS - 1)];
+    int hit = c->t && c->pid == it->pid && c->ident == it->ident && c->rank == it->rank &&
+              it->t - c->t <= COPY_WINDOW_USEC;
+    if (!hit) {
+        c->pid = it->pid;
+        c->ident = it->ident;
+        c->rank = it->rank;
+        c->t = it->t ? it->t : 1;
+    }
+    return hit;
+}
+
 void rm_run_fold(rm_run *run)
 {
     size_t i;
     const rm_item *prev = NULL;
+    static copy_slot copies[COPY_SLOTS];
+    memset(copies, 0, sizeof(copies));
     g_sort = run;
     if (run->n_items > 1)
         qsort(run->items, run->n_items, sizeof(run->items[0]), cmp_item);
@@ -781,8 +820,10 @@ void rm_run_fold(rm_run *run)
         }
         prev = it;
         if (it->type == RM_I_RECORD) {
+            int copy = it->t && near_copy(copies, it);
+            run->copies += (uint64_t)copy;
             if (rm_parse_line(run->arena + it->off, it->len, &g_frec) != RM_PARSE_NONE)
-                fold_record(run, it, &g_frec);
+                fold_record(run, it, &g_frec, copy);
         } else {
             fold_text(run, it);
         }

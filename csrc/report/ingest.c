@@ -504,7 +504,7 @@ static void keep_record(rm_run *run, int src, uint64_t line, const char *s, size
 {
     static const char *const keys[] = {"test",      "phase",   "at",     "name",   "scope",
                                        "param",     "what",    "label",  "signal", "source",
-                                       "lifecycle", "context", "nodeid", "key"};
+                                       "lifecycle", "context", "nodeid", "key",    "attempt"};
     uint64_t h = fnv(14695981039346656037ull, r->kind, strlen(r->kind));
     int64_t pid = 0;
     uint32_t rank = 0;

@@ -77,6 +77,29 @@ static const char *fmt_signed(char *buf, size_t n, double v)
 
 /* Untrusted text as ASCII: printable bytes kept, others as \xHH; at most
  * max output bytes, then "...". */
+static const char *ascii(char *out, size_t cap, const char *s, size_t max);
+
+/* Like ascii(), but a long s keeps its end (a test's name, a file's line)
+ * and loses its middle: "tests/a/...::test_x[3]". */
+static const char *ascii_mid(char *out, size_t cap, const char *s, size_t max)
+{
+    static char all[4 * RM_ID_MAX + 8];
+    size_t n, h, t;
+    int k;
+    if (max + 1 > cap)
+        max = cap - 1;
+    ascii(all, sizeof(all), s, sizeof(all) - 1);
+    n = strlen(all);
+    if (n <= max || max < 12)
+        return ascii(out, cap, s, max);
+    h = (max - 3) / 3;
+    t = max - 3 - h;
+    k = snprintf(out, cap, "%.*s...%s", (int)h, all, all + n - t);
+    if (k < 0)
+        out[0] = '\0';
+    return out;
+}
+
 static const char *ascii(char *out, size_t cap, const char *s, size_t max)
 {
     static const char hex[] = "0123456789abcdef";
@@ -239,7 +262,7 @@ static void text_verdict(FILE *o, const rm_run *run)
     if (run->max_dump_threads)
         fprintf(o, "  threads in the last dump: %llu\n", (unsigned long long)run->max_dump_threads);
     if (run->crash_frame[0])
-        fprintf(o, "  crashed in: %s\n", ascii(a, sizeof(a), run->crash_frame, 85));
+        fprintf(o, "  crashed in: %s\n", ascii_mid(a, sizeof(a), run->crash_frame, 85));
 }
 
 /* What the boundary's test is, in words. */
@@ -400,7 +423,7 @@ static void text_tests(FILE *o, const rm_run *run, int top)
                 T->killed       ? "killed"
                 : T->outcome[0] ? T->outcome
                                 : (T->finished || T->text_done ? "done" : "running"),
-                P && P->worker[0] ? P->worker : "-", ascii(a, sizeof(a), T->id, 38));
+                P && P->worker[0] ? P->worker : "-", ascii_mid(a, sizeof(a), T->id, 38));
     }
     free(idx);
 }
@@ -411,7 +434,6 @@ const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill)
     static char buf[160];
     char a[32];
     int k;
-    (void)run;
     if (strcmp(T->cls, "leak") == 0)
         k = snprintf(buf, sizeof(buf), "rising steadily over %d tests (%s per test): likely a leak",
                      T->n, fmt_signed(a, sizeof(a), T->slope));
@@ -420,13 +442,18 @@ const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill)
                      "%d step(s) carry the rise: caches, imports or fixtures, "
                      "not a steady leak",
                      T->steps);
+    else if (strcmp(T->cls, "single") == 0 && T->top_test >= 0)
+        k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise, not a leak: %.80s",
+                     T->top_share * 100, run->tests[T->top_test].id);
     else if (strcmp(T->cls, "single") == 0)
-        k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise: that test, not a leak",
+        k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise: not a leak",
                      T->top_share * 100);
     else if (strcmp(T->cls, "flat") == 0 && kill)
         k = snprintf(buf, sizeof(buf),
                      "flat before the end: one large test or the runner, not a "
                      "leak");
+    else if (strcmp(T->cls, "flat") == 0)
+        k = snprintf(buf, sizeof(buf), "flat: no leak");
     else if (strcmp(T->cls, "noise") == 0)
         k = snprintf(buf, sizeof(buf), "memory swings with no direction: no leak");
     else
@@ -444,10 +471,11 @@ static void text_trend(FILE *o, const rm_run *run)
     for (i = 0; i < run->n_trends; i++) {
         const rm_trend *T = &run->trends[i];
         const rm_proc *P = &run->procs[T->proc];
-        fprintf(o, "  %s %lld%s%s: %s per test over %d tests, R^2 %.2f: %s\n",
+        char s2[32];
+        fprintf(o, "  %s %lld%s%s: %s over %d tests (median %s per test): %s\n",
                 P->pid ? "pid" : "process", P->pid ? P->pid : (long long)T->proc,
-                P->worker[0] ? " " : "", P->worker, fmt_signed(s1, sizeof(s1), T->slope), T->n,
-                T->r2, T->cls);
+                P->worker[0] ? " " : "", P->worker, fmt_signed(s2, sizeof(s2), T->rise), T->n,
+                fmt_signed(s1, sizeof(s1), T->slope), T->cls);
     }
     kill = run->verdict.kind == RM_V_OOM_KILL || run->verdict.kind == RM_V_RUNNER_SHUTDOWN ||
            run->verdict.kind == RM_V_KILLED;

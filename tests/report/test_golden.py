@@ -152,7 +152,7 @@ def test_flat_trend_before_a_kill_says_so():
     lines.append("2026-11-26T10:59:00.0000000Z ##[error]Process completed with exit code 137.")
     p = run(["-"], stdin=("\n".join(lines) + "\n").encode())
     text = check_text(p.stdout)
-    assert "R^2 0.00: flat" in text
+    assert "(median +0 B per test): flat" in text
     assert "flat before the end: one large test or the runner, not a leak" in text
     # flat, and killed with no memory readings: no culprit is named
     assert "CULPRIT  unknown" not in text or "no test" in text
