@@ -539,6 +539,11 @@ static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi,
     if (ph)
         T->phase = ph;
     if (rm_val_eq(at, "start")) {
+        /* a process starts its next test only when the previous one ended:
+           with the job log's start lines alone, that start is its end */
+        if (ph == 1 && P && P->cur_test >= 0 && P->cur_test != ti &&
+            !run->tests[P->cur_test].finished)
+            test_end(run, P->cur_test, rss, it->t);
         if (P) {
             P->cur_test = ti;
             P->phase = ph;
@@ -550,6 +555,7 @@ static void test_record(rm_run *run, const rm_item *it, const rm_rec *r, int pi,
         }
         if (ph == 1 && rss != RM_UNSET)
             T->rss_start = rss;
+
     } else if (rm_val_eq(at, "end")) {
         if (P) {
             P->cur_test = ti;
@@ -806,7 +812,19 @@ void rm_run_fold(rm_run *run)
     size_t i;
     const rm_item *prev = NULL;
     static copy_slot copies[COPY_SLOTS];
+    int64_t death = 0, last = 0;
+    int k;
     memset(copies, 0, sizeof(copies));
+    /* the watched command died by a signal when the sampler said so: what
+       its orphans (xdist workers) wrote after that is not the run's state.
+       The newest such word counts: a forged older one cannot cut the run. */
+    for (k = 0; k < run->n_evl; k++) {
+        const rm_evidence *e = &run->evl[k];
+        if (e->t >= last && strstr(e->text, "the sampler saw the command")) {
+            last = e->t;
+            death = strstr(e->text, "command die") ? e->t : 0;
+        }
+    }
     g_sort = run;
     if (run->n_items > 1)
         qsort(run->items, run->n_items, sizeof(run->items[0]), cmp_item);
@@ -819,6 +837,10 @@ void rm_run_fold(rm_run *run)
             continue;
         }
         prev = it;
+        if (death && it->t > death) {
+            run->after_death++;
+            continue;
+        }
         if (it->type == RM_I_RECORD) {
             int copy = it->t && near_copy(copies, it);
             run->copies += (uint64_t)copy;

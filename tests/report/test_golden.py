@@ -324,3 +324,39 @@ def test_coloured_pytest_output_is_read():
     rc, doc = run_json(["-"], stdin=b"\x1b[32m====== \x1b[32m3 passed\x1b[0m\x1b[32m in 0.1s"
                                    b" ======\x1b[0m\n")
     assert doc["verdict"]["kind"] == "passed" and rc == 0
+
+
+def _rec(t, body):
+    return ("2026-11-26T10:00:%06.3f0000Z [resmon/1] %s ts=2026-11-26T10:00:%09.6fZ ;"
+            % (t, body, t)).encode()
+
+
+def test_orphans_after_the_command_died_do_not_move_the_boundary():
+    # xdist: the controller is SIGKILLed at t=10; its worker goes on alone for a
+    # while and writes a call end and a teardown: the run's state is at t=10
+    lines = [_rec(1, "test pid=7 worker=gw0 test=t.py::test_a phase=setup at=start rss=100"),
+             _rec(2, "test pid=7 worker=gw0 test=t.py::test_a phase=call at=start rss=100"),
+             _rec(10, "verdict pid=5 signal=9 name=KILL status=137"),
+             _rec(11, "test pid=7 worker=gw0 test=t.py::test_a phase=call at=end outcome=passed"
+                      " rss=100"),
+             _rec(12, "test pid=7 worker=gw0 test=t.py::test_a phase=teardown at=end"
+                      " outcome=passed rss=100")]
+    rc, doc = run_json(["-"], stdin=b"\n".join(lines) + b"\n")
+    assert doc["boundary"]["test"] == "t.py::test_a" and doc["boundary"]["phase"] == "call"
+    # the same log without the sampler's word of the death: the test ended
+    rc, doc = run_json(["-"], stdin=b"\n".join(lines[:2] + lines[3:]) + b"\n")
+    assert doc["boundary"] is None or doc["boundary"]["test"] is None
+
+
+def test_start_lines_alone_end_the_previous_test():
+    # the plugin's default job log: a setup start per test, no end lines. Each
+    # start ends the test before it in the same process, so the tests have an
+    # end RSS (the trend) and only the last one is cut off
+    lines = [_rec(1 + i, "test pid=7 test=t.py::test_%d phase=setup at=start rss=%d"
+                  % (i, (100 + 20 * i) << 20)) for i in range(8)]
+    lines.append(b"2026-11-26T10:00:30.0000000Z ##[error]Process completed with exit code 137.")
+    rc, doc = run_json(["-"], stdin=b"\n".join(lines) + b"\n")
+    assert doc["boundary"]["test"] == "t.py::test_7"
+    assert doc["trend"][0]["class"] == "leak" and doc["trend"][0]["n"] == 7
+    ended = [t for t in doc["tests"] if t["finished"]]
+    assert len(ended) == 7 and not any(t["killed"] for t in ended)
