@@ -2,6 +2,7 @@
 """resmon-report history add|check|show on real pytest sessions that this test runs, stored in
 SQLite and in a real PostgreSQL server that the test starts (docs/history.md)."""
 
+import glob
 import importlib.metadata
 import json
 import os
@@ -16,7 +17,14 @@ import pytest
 
 from reporthelp import ROOT, check_text, report_bin
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
+def _pg_bin():
+    """Debian's server binaries, the newest major version installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return os.path.dirname(found[-1]) if found else "/usr/lib/postgresql/VERSION/bin"
+
+
+PG_BIN = _pg_bin()
 MiB = 1 << 20
 
 # A suite whose memory the environment sets: test_grows allocates GROW MiB,
