@@ -132,34 +132,31 @@ static const char *ascii(char *out, size_t cap, const char *s, size_t max)
 }
 
 /* Writes s escaped for HTML (and for Markdown when md): ASCII only. */
+/* Writes untrusted text into HTML (md 0) or a Markdown table cell (md 1):
+ * in HTML every markup character becomes an entity; in Markdown only what
+ * Markdown reads there is escaped (a backslash before | ` * _ [ ] \\ ~, and
+ * entities for & < >), so a name stays readable in the raw text. */
 static void put_html(FILE *o, const char *s, int md)
 {
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '&':
+        if (c < 0x20 || c >= 0x7f)
+            fprintf(o, "\\x%02x", c);
+        else if (c == '&')
             fputs("&amp;", o);
-            break;
-        case '<':
+        else if (c == '<')
             fputs("&lt;", o);
-            break;
-        case '>':
+        else if (c == '>')
             fputs("&gt;", o);
-            break;
-        case '"':
+        else if (!md && c == '"')
             fputs("&quot;", o);
-            break;
-        case '\'':
+        else if (!md && c == '\'')
             fputs("&#39;", o);
-            break;
-        default:
-            if (c < 0x20 || c >= 0x7f)
-                fprintf(o, "\\x%02x", c);
-            else if (md && strchr("|`*_[]\\#~!{}()+-.:", c))
-                fprintf(o, "&#%d;", c);
-            else
-                fputc(c, o);
-        }
+        else if (md && strchr("|`*_[]\\~", c)) {
+            fputc('\\', o);
+            fputc(c, o);
+        } else
+            fputc(c, o);
     }
 }
 

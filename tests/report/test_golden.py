@@ -360,3 +360,11 @@ def test_start_lines_alone_end_the_previous_test():
     assert doc["trend"][0]["class"] == "leak" and doc["trend"][0]["n"] == 7
     ended = [t for t in doc["tests"] if t["finished"]]
     assert len(ended) == 7 and not any(t["killed"] for t in ended)
+
+
+def test_markdown_escapes_only_what_markdown_reads():
+    log = _rec(1, 'test pid=7 test="t-1.py::test_a[x-y]" phase=setup at=start rss=100') + b"\n"
+    p = run(["--format", "markdown", "-"], stdin=log)
+    md = p.stdout.decode("ascii")
+    assert "t-1.py::test\\_a\\[x-y\\]" in md, md
+    assert "&#" not in md
