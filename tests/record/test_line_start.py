@@ -128,15 +128,19 @@ def test_forged_ids_and_messages_are_not_records(tmp_path, parse_lines, args):
         assert rc == 0 and end["err"] == "", end
         kinds = {kind for _, kind, _ in recs}
         assert kinds <= {"head", "test", "summary"}, kinds  # no verdict, gasp, event, legacy
-        per_test = {}
+        per_test, call_starts = {}, 0
         for _, kind, f in recs:
-            if kind == "test":
+            if kind == "test" and "test" in f:
                 per_test.setdefault(f["test"], []).append((f.get("phase"), f["at"]))
-        # every real record was read: start of setup, start of call, end (docs/plugin.md)
+            elif kind == "test":  # the short call-start line names no test (docs/plugin.md)
+                assert (f.get("phase"), f["at"]) == ("call", "start"), f
+                call_starts += 1
+        # every real record was read: each test's setup start with its id, and one
+        # call start per test (the job log's default: two short lines a test)
         assert sorted(per_test) == sorted(nodeids), per_test
         for marks in per_test.values():
-            assert sorted(marks) == [("call", "start"), ("setup", "start"),
-                                     ("teardown", "end")], per_test
+            assert ("setup", "start") in marks, per_test
+        assert call_starts == len(nodeids), call_starts
 
 
 def test_gzip_bomb_stops_with_a_note(tmp_path, parse_lines):
