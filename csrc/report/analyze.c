@@ -452,6 +452,7 @@ static void verdict(rm_run *run)
     }
 
     run->kill_t = oom >= 0 && run->evl[oom].t ? run->evl[oom].t : E.death_t;
+    run->finished_run = E.final && !E.worker_crash;
     if (E.final && !E.worker_crash) {
         /* pytest finished: its summary is proof of how; what came after it
            (a slow teardown interrupted, the runner stopping) is not a death */
@@ -610,6 +611,25 @@ static void verdict(rm_run *run)
     set(v, RM_V_UNKNOWN, 0.2, "the log ends without saying how the run ended");
     add_ev(v, E.low_ev, run, RM_R_CONTEXT);
     add_ev(v, live(run, RM_E_THREAD_DUMP), run, RM_R_CONTEXT);
+}
+
+/* pytest's final summary counts no skipped, xfailed or xpassed test: every
+ * ended test that no line called failed or error passed (the job log's
+ * short lines carry no outcome; pytest -q prints none per test). */
+static void outcomes_from_summary(rm_run *run)
+{
+    int i;
+    if (!run->finished_run || run->n_skipped != 0 || run->n_other != 0)
+        return;
+    for (i = 0; i < run->n_tests; i++) {
+        rm_test *T = &run->tests[i];
+        if (T->killed)
+            continue;
+        if (!T->finished && !T->text_done)
+            T->text_done = 1; /* the run finished: so did its last test */
+        if (!T->outcome[0])
+            memcpy(T->outcome, "passed", 7);
+    }
 }
 
 /* ---- boundary: the test that was running when the run died ---- */
@@ -1157,6 +1177,7 @@ void rm_run_analyze(rm_run *run)
         qsort(run->tl, (size_t)run->n_tl, sizeof(run->tl[0]), cmp_point);
     verdict(run);
     boundary(run);
+    outcomes_from_summary(run);
     refine_kill_time(run);
     if (test_procs(run) <= 1)
         tree_peaks_one(run);

@@ -842,7 +842,7 @@ void rm_run_fold(rm_run *run)
             continue;
         }
         if (it->type == RM_I_RECORD) {
-            int copy = it->t && near_copy(copies, it);
+            int copy = it->t && it->named && near_copy(copies, it);
             run->copies += (uint64_t)copy;
             if (rm_parse_line(run->arena + it->off, it->len, &g_frec) != RM_PARSE_NONE)
                 fold_record(run, it, &g_frec, copy);

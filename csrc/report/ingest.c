@@ -474,6 +474,7 @@ int rm_item_push(rm_run *run, int type, int64_t t, long long pid, uint32_t rank,
     it->src = src;
     it->line = line;
     it->type = type;
+    it->named = 0;
     run->arena_len += len;
     return 0;
 }
@@ -523,7 +524,9 @@ static void keep_record(rm_run *run, int src, uint64_t line, const char *s, size
     if (strcmp(r->kind, "test") == 0)
         rank = 1 + 2 * (uint32_t)rm_phase_code(rm_rec_get(r, "phase")) +
                (rm_val_eq(rm_rec_get(r, "at"), "end") ? 1u : 0u);
-    rm_item_push(run, RM_I_RECORD, t, (long long)pid, rank, h, src, line, s, n);
+    if (rm_item_push(run, RM_I_RECORD, t, (long long)pid, rank, h, src, line, s, n) == 0)
+        run->items[run->n_items - 1].named =
+            rm_rec_get(r, "test") || rm_rec_get(r, "name") || rm_rec_get(r, "label");
 }
 
 /* Keeps a test named by pytest's output: "OUTCOME\tWORKER\tID" in the arena. */
@@ -568,6 +571,8 @@ static int64_t record_time(const rm_rec *r, const rm_source *S)
             return r->gh_ts_usec;
         return v;
     }
+    if (S->rec_clock)
+        return S->rec_clock;
     if (r->has_gh_ts)
         return r->gh_ts_usec;
     return S->clock;
@@ -676,7 +681,9 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
 static void summary_record(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
 {
     int64_t v;
-    if (run->has_summary && t < run->summary_t)
+    /* the newest summary counts; at the same time, pytest's own line */
+    if (run->has_summary &&
+        (t < run->summary_t || (t == run->summary_t && !run->summary_from_record)))
         return;
     run->has_summary = 1;
     run->summary_from_record = 1;
@@ -686,6 +693,10 @@ static void summary_record(rm_run *run, int src, uint64_t line, const rm_rec *r,
     run->n_errors =
         (rm_rec_i64(r, "errors", &v) == 0 || rm_rec_i64(r, "error", &v) == 0) ? (long)v : 0;
     run->n_skipped = rm_rec_i64(r, "skipped", &v) == 0 ? (long)v : 0;
+    /* xfailed and xpassed: unknown unless the record says */
+    run->n_other = rm_rec_i64(r, "xfailed", &v) == 0 ? (long)v : -1;
+    if (run->n_other >= 0 && rm_rec_i64(r, "xpassed", &v) == 0)
+        run->n_other += (long)v;
     evidence_str(run, RM_E_PYTEST_SUMMARY, src, line, t, 0, run->n_failed + run->n_errors,
                  "session summary record");
 }
@@ -713,6 +724,8 @@ static void record(rm_run *run, int src, uint64_t line, const char *s, size_t n,
     see_time(run, t);
     if (t > S->clock)
         S->clock = t;
+    if (rm_rec_get(r, "ts") && t > S->rec_clock)
+        S->rec_clock = t;
     if (strcmp(kind, "sample") == 0 || strcmp(kind, "echo") == 0 || strcmp(kind, "head") == 0) {
         reading(run, src, line, r, t);
         return;
@@ -937,7 +950,7 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
 {
     const char *in;
     size_t b = 0, e = n, i;
-    long num = -1, passed = -1, failed = -1, errors = -1, skipped = -1;
+    long num = -1, passed = -1, failed = -1, errors = -1, skipped = -1, other = 0;
     while (b < e && (s[b] == '=' || s[b] == ' '))
         b++;
     while (e > b && (s[e - 1] == '=' || s[e - 1] == ' '))
@@ -964,6 +977,8 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
                 errors = num;
             else if (starts(w, rest, "skipped"))
                 skipped = num;
+            else if (starts(w, rest, "xfailed") || starts(w, rest, "xpassed"))
+                other = num;
             num = -1;
         } else {
             num = -1;
@@ -974,9 +989,8 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
         return 0;
     evidence(run, RM_E_PYTEST_SUMMARY, src, line, t,
              (failed < 0 ? 0 : failed) + (errors < 0 ? 0 : errors), s, n);
-    /* the newest summary counts; the plugin's record beats pytest's line */
-    if (run->has_summary &&
-        (t < run->summary_t || (t == run->summary_t && run->summary_from_record)))
+    /* the newest summary counts; at the same time, pytest's own line */
+    if (run->has_summary && t < run->summary_t)
         return 1;
     run->has_summary = 1;
     run->summary_from_record = 0;
@@ -985,6 +999,7 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
     run->n_failed = failed < 0 ? 0 : failed;
     run->n_errors = errors < 0 ? 0 : errors;
     run->n_skipped = skipped < 0 ? 0 : skipped;
+    run->n_other = other;
     return 1;
 }
 

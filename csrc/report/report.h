@@ -243,7 +243,8 @@ typedef struct rm_item {
     uint32_t off, len;
     int src;
     uint64_t line;
-    int type; /* RM_I_* */
+    int type;  /* RM_I_* */
+    int named; /* it names what it is about (test, fixture, label): copies can be told */
 } rm_item;
 
 enum {
@@ -285,7 +286,9 @@ typedef struct rm_source {
     unsigned long unknown_version;
     uint64_t unknown_version_line;
     int gz, gz_cut;
-    int64_t clock; /* newest time read in it: the time of lines that carry none */
+    int64_t clock;     /* newest time read in it: the time of lines that carry none */
+    int64_t rec_clock; /* newest record ts in it: the time of records that carry none
+                          (a runner's line stamps can lag the records' own) */
     char error[256];
 } rm_source;
 
@@ -364,6 +367,8 @@ typedef struct rm_run {
     int64_t t_first, t_last; /* first and last time seen */
     /* pytest counts from the summary line or record (the newest) */
     long n_passed, n_failed, n_errors, n_skipped;
+    long n_other;     /* xfailed, xpassed */
+    int finished_run; /* analysis: pytest's final summary was read, no worker crashed */
     int has_summary, summary_from_record;
     int64_t summary_t;
     /* faulthandler: the innermost frame of the current thread, threads dumped */

@@ -368,3 +368,22 @@ def test_markdown_escapes_only_what_markdown_reads():
     md = p.stdout.decode("ascii")
     assert "t-1.py::test\\_a\\[x-y\\]" in md, md
     assert "&#" not in md
+
+
+def test_a_finished_run_without_per_test_outcomes():
+    # pytest -q and the plugin's default job log: start lines, no outcome per
+    # test, and "7 passed": every test ended and passed, the last one too;
+    # the short call-start lines (no ts, no id) belong to the test that started
+    lines = []
+    for i in range(4):
+        lines.append(_rec(1 + i, "test pid=7 test=t.py::test_%d phase=setup at=start rss=100" % i))
+        lines.append(b"2026-11-26T10:00:59.0000000Z [resmon/1] test pid=7 phase=call at=start ;")
+    lines.append(b"2026-11-26T10:00:59.0000000Z ======= 4 passed in 0.02s =======")
+    rc, doc = run_json(["-"], stdin=b"\n".join(lines) + b"\n")
+    assert rc == 0 and doc["boundary"] is None
+    assert {(t["outcome"], t["phase"], t["finished"]) for t in doc["tests"]} == {
+        ("passed", "call", True)}
+    # one skipped test: which one is not known, so no test is called passed by guess
+    lines[-1] = b"2026-11-26T10:00:59.0000000Z ======= 3 passed, 1 skipped in 0.02s ======="
+    rc, doc = run_json(["-"], stdin=b"\n".join(lines) + b"\n")
+    assert {t["outcome"] for t in doc["tests"]} == {""}
