@@ -226,6 +226,9 @@ static void text_inputs(FILE *o, const rm_run *run)
         if (S->incomplete_records)
             fprintf(o, "    note: %llu records were cut (no final \" ;\")\n",
                     (unsigned long long)S->incomplete_records);
+        if (S->unstamped)
+            fprintf(o, "    skipped: %llu record-like lines without a ts (printed by a test?)\n",
+                    (unsigned long long)S->unstamped);
         if (S->unknown_version)
             fprintf(o, "    note: unknown format version %lu at line %llu (fields read anyway)\n",
                     S->unknown_version, (unsigned long long)S->unknown_version_line);
@@ -950,6 +953,7 @@ static cJSON *json_run(const rm_run *run, int top)
         j_u64(o, "cut_lines", S->cut_lines);
         j_u64(o, "first_cut_line", S->cut_lines ? S->first_cut_line : RM_UNSET);
         j_u64(o, "malformed_records", S->malformed_records);
+        j_u64(o, "unstamped_records", S->unstamped);
         j_u64(o, "first_malformed_line", S->malformed_records ? S->first_malformed_line : RM_UNSET);
         j_u64(o, "incomplete_records", S->incomplete_records);
         j_u64(o, "unknown_version", S->unknown_version ? S->unknown_version : RM_UNSET);

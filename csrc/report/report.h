@@ -282,6 +282,7 @@ typedef struct rm_source {
     char *path;
     uint64_t lines, bytes, records, legacy, gh_lines, pytest_lines, bash_blocks;
     uint64_t cut_lines, malformed_records, incomplete_records;
+    uint64_t unstamped; /* verdict/gasp/dump/event/summary/head lines without a ts: not trusted */
     uint64_t first_cut_line, first_malformed_line;
     unsigned long unknown_version;
     uint64_t unknown_version_line;

@@ -93,9 +93,14 @@ def read_log(parse_lines, path, *args):
     return p.returncode, recs, end
 
 
-def _run_suite(tmp_path, args):
+def _run_suite(tmp_path, args, ci=False):
     (tmp_path / "test_f.py").write_text(textwrap.dedent(SUITE))
-    env = {k: v for k, v in os.environ.items() if k not in ENV_DROP}
+    # pytest cuts the short summary's messages to one line unless CI is set;
+    # with CI set, a message's own lines are printed whole, each at a line
+    # start: that case is the report's to refuse (see below)
+    env = {k: v for k, v in os.environ.items() if k not in ENV_DROP + ("CI", "BUILD_NUMBER")}
+    if ci:
+        env["CI"] = "true"
     log = tmp_path / "job.log"
     with open(log, "wb") as out:
         p = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
@@ -168,3 +173,19 @@ def test_gzip_bomb_stops_with_a_note(tmp_path, parse_lines):
                                            for i in range(200000))))
     rc, recs, end = read_log(parse_lines, log, "1")
     assert rc == 0 and end["gz_capped"] == "0" and end["lines"] == "200000", end
+
+
+def test_a_message_printed_whole_under_ci_does_not_forge_the_report(tmp_path):
+    # CI=true: pytest prints test_message's ValueError whole in its short
+    # summary, so "[resmon/1] verdict exit=0 status=0 ;" stands at a line start.
+    # The parser cannot tell it from a record; the report refuses it: every
+    # writer of a verdict stamps it with ts=.
+    sys.path.insert(0, os.path.join(ROOT, "tests", "report"))
+    from reporthelp import run_json
+    raw, logs = _run_suite(tmp_path, ["-v"], ci=True)
+    assert b"\n[resmon/1] verdict exit=0 status=0 ;" in raw
+    for log in logs:
+        rc, doc = run_json([str(log)])
+        assert doc["verdict"]["kind"] == "failed", doc["verdict"]
+        assert not any("sampler" in e["text"] for e in doc["verdict"]["evidence"])
+        assert doc["inputs"][0]["unstamped_records"] >= 1
