@@ -392,32 +392,19 @@ PyObject *rm_py_write_error(PyObject *self, PyObject *unused)
  * bytes, a fixture that loaded a model shows. */
 #define RM_SHORT_RSS_STEP (1u << 20)
 
-/* log_start(first, attempt=0) -> Sample
- * The short job-log line of a test phase's start (docs/plugin.md, "A small
- * job log"): to the job log only, with the fewest fields that still let the
- * job log alone tell the boundary, the phase and the RSS. first (setup
- * start): "[resmon/1] test ts pid [worker] test phase at=start [attempt]
- * rss"; otherwise (call start, right after it in the same process) "test
- * pid [worker] phase at=start [rss]": the reader takes the test and the
+/* Builds the short job-log line of a phase start (docs/plugin.md, "A small
+ * job log") from a sample taken just before, and writes it to the job log.
+ * first (setup start): "[resmon/1] test ts pid [worker] test phase at=start
+ * [attempt] rss"; otherwise (call start, right after it in the same process)
+ * "test pid [worker] phase at=start [rss]": the reader takes the test and the
  * time from the process's previous record, and rss is written only when it
- * moved by RM_SHORT_RSS_STEP since the first line. Reads rss/peak/vms only
- * (as sample()); the sample is returned. */
-PyObject *rm_py_log_start(PyObject *self, PyObject *args)
+ * moved by RM_SHORT_RSS_STEP since the first line. GIL held. */
+static void short_line(int first, int attempt, const rm_sample *s)
 {
     static uint64_t first_rss; /* rss of the last first line (GIL held) */
     char test[RM_CTX_TEST_MAX], phase[RM_CTX_PHASE_MAX];
-    int first = 1, attempt = 0;
-    double mono;
-    rm_sample s;
     rm_line l; /* 4 KB on the stack: one per call */
-    (void)self;
 
-    if (!PyArg_ParseTuple(args, "p|i", &first, &attempt))
-        return NULL;
-    if (rm_sample_self(&s, RM_READ_PROC) != 0)
-        s.valid = 0;
-    rm_peak_fold(&s);
-    mono = rm_monotonic();
     rm_ctx_read(test, phase);
     rm_line_begin(&l, "test");
     if (first) {
@@ -436,16 +423,91 @@ PyObject *rm_py_log_start(PyObject *self, PyObject *args)
     rm_line_cstr(&l, "at", "start");
     if (attempt > 1)
         rm_line_u64(&l, "attempt", (uint64_t)attempt);
-    if (s.valid & RM_HAVE_RSS) {
-        uint64_t moved = s.rss > first_rss ? s.rss - first_rss : first_rss - s.rss;
+    if (s->valid & RM_HAVE_RSS) {
+        uint64_t moved = s->rss > first_rss ? s->rss - first_rss : first_rss - s->rss;
         if (first || moved >= RM_SHORT_RSS_STEP)
-            rm_line_u64(&l, "rss", s.rss);
+            rm_line_u64(&l, "rss", s->rss);
         if (first)
-            first_rss = s.rss;
+            first_rss = s->rss;
     }
     rm_line_end(&l);
     Py_BEGIN_ALLOW_THREADS rm_emit_line(&l, RM_TO_OUT);
-    Py_END_ALLOW_THREADS return rm_sample_to_py(&s, mono, -1);
+    Py_END_ALLOW_THREADS
+}
+
+static PyObject *opt_long(const rm_sample *s, uint32_t bit, uint64_t v)
+{
+    if (!(s->valid & bit))
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(v);
+}
+
+/* What log_start() does besides sampling (its how argument). */
+enum { RM_LS_LOG = 1, RM_LS_RESET = 2, RM_LS_BRIEF = 4 };
+
+/* log_start(first, attempt=0, test=<kept>, phase=<kept>, how=LOG)
+ *   -> Sample, or (rss, peak, mono) with BRIEF
+ * One phase boundary of the plugin's hot path in one call (each step was a
+ * call of its own, and a Sample object each time). Positional only (the
+ * method table registers it METH_VARARGS):
+ *  - with phase given, sets the current test and phase first, as
+ *    set_context(test, phase);
+ *  - samples rss, peak (the open interval's) and vms, as sample();
+ *  - how & 1 (LOG): writes the short job-log line (short_line above);
+ *  - how & 2 (RESET): opens a new peak interval, as reset_peak() (a failure
+ *    is not raised: the plugin probed reset_peak() once already);
+ *  - returns the Sample, or with how & 4 (BRIEF) the tuple (rss, peak,
+ *    monotonic seconds), rss and peak None where the OS gave none.
+ * log_start(first) and log_start(first, attempt) are the short line alone,
+ * as before. */
+PyObject *rm_py_log_start(PyObject *self, PyObject *args)
+{
+    PyObject *test = Py_None, *phase = NULL; /* borrowed */
+    PyObject *py_tb = NULL, *py_pb = NULL;   /* owned */
+    PyObject *py_rss = NULL, *py_peak = NULL, *py_res = NULL;
+    int first = 1, attempt = 0, how = RM_LS_LOG;
+    double mono;
+    rm_sample s;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "p|iOOi", &first, &attempt, &test, &phase, &how))
+        return NULL;
+    if (phase) {
+        const char *t = "", *p = "";
+        Py_ssize_t tn = 0, pn = 0;
+        if (test != Py_None && !(t = ctx_bytes(test, &tn, &py_tb)))
+            goto error;
+        if (phase != Py_None && !(p = ctx_bytes(phase, &pn, &py_pb)))
+            goto error;
+        ctx_write(t, (size_t)tn, p, (size_t)pn);
+    }
+    if (rm_sample_self(&s, RM_READ_PROC) != 0)
+        s.valid = 0;
+    rm_peak_fold(&s);
+    mono = rm_monotonic();
+    if (how & RM_LS_LOG)
+        short_line(first, attempt, &s);
+    if (how & RM_LS_RESET) {
+        PyObject *py_none = rm_py_reset_peak(NULL, NULL); /* owned */
+        if (py_none)
+            Py_DECREF(py_none);
+        else
+            PyErr_Clear();
+    }
+    if (!(how & RM_LS_BRIEF)) {
+        py_res = rm_sample_to_py(&s, mono, -1);
+        goto error; /* the common exit */
+    }
+    if (!(py_rss = opt_long(&s, RM_HAVE_RSS, s.rss)) ||
+        !(py_peak = opt_long(&s, RM_HAVE_HWM, s.hwm)))
+        goto error;
+    py_res = Py_BuildValue("(OOd)", py_rss, py_peak, mono);
+error:
+    Py_XDECREF(py_tb);
+    Py_XDECREF(py_pb);
+    Py_XDECREF(py_rss);
+    Py_XDECREF(py_peak);
+    return py_res;
 }
 
 /* write_losses() -> (records lost to the record file, records lost to the

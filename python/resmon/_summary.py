@@ -1,18 +1,30 @@
 # SPDX-License-Identifier: MIT
 """The plugin's end-of-session summary: aggregation and ASCII/Markdown output.
 
-Input is plain data (lists, dicts, numbers, str) so that xdist workers can send
-theirs to the controller through ``workeroutput``. One process's data::
+A process folds each test into a ``Tally`` when its numbers are complete: a
+count, bounded top lists and the RSS series the trend reads (8 bytes a test in
+an array, no Python object kept per test), so the summary costs the same per
+test at 500 and at 50,000 tests. Input to ``Summary`` is plain data (lists,
+dicts, numbers, str) so that xdist workers can send theirs to the controller
+through ``workeroutput``. One process's data::
 
     {"pid": int, "worker": str or None,
-     "tests": [(nodeid, peak, growth, rss_end, dur, outcome, used, (file, line)), ...]
+     "tally": Tally.data(): {"n", "by_peak", "by_growth", "by_used", "over",
+                             "warn", "trend", "names", "last"},
      "fixtures": [(name, scope, param, d_setup, peak, held, d_teardown), ...],
+     "n_fixtures": int,
      "sys": {"mem_total", "min_avail", "min_avail_test", "cg_lim",
              "max_cg_use", "max_cg_use_test"},
      "lost": [records lost to the record file, to the job log]}
+
+A row of the top lists is ``(nodeid, peak, growth, rss_end, dur, outcome, used,
+(file, line))``. Instead of "tally", a process may give every test as rows in
+"tests" (the form before Tally; folded here).
 """
 
+import heapq
 import re
+from array import array
 
 from ._core import core
 from .api import format_size
@@ -21,6 +33,9 @@ from .api import format_size
 T_ID, T_PEAK, T_GROWTH, T_RSS, T_DUR, T_OUTCOME, T_USED, T_LOC = range(8)
 # Positions in a fixture tuple.
 F_NAME, F_SCOPE, F_PARAM, F_SETUP, F_PEAK, F_HELD, F_TEARDOWN = range(7)
+
+#: ::warning annotations printed at most (GitHub shows 10 per step).
+ANNOTATIONS_MAX = 10
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 
@@ -55,7 +70,11 @@ def trend_verdict(t, names=(), last=None):
     cls, n, rise = t["class"], t["n"], t["rise"]
 
     def name(i):
-        return ascii_text(names[i], 120) if 0 <= i < len(names) else "test #%d" % i
+        if isinstance(names, dict):
+            text = names.get(i)
+        else:
+            text = names[i] if 0 <= i < len(names) else None
+        return ascii_text(text, 120) if text is not None else "test #%d" % i
 
     span = max((last if last is not None else n - 1) - max(t.get("start_index", 0), 0), 1)
     over = "%s over %d tests" % (_signed_size(rise), n)
@@ -89,19 +108,130 @@ def trend_verdict(t, names=(), last=None):
     return words
 
 
-class Summary:
-    """Aggregates the data of one or more processes."""
+def _heap_add(heap, size, value, seq, row):
+    """Keeps the `size` largest (value, earlier first) in a min-heap of
+    (value, -seq, row)."""
+    if len(heap) < size:
+        heapq.heappush(heap, (value, -seq, row))
+    elif size > 0 and value > heap[0][0]:  # a tie keeps the earlier test
+        heapq.heapreplace(heap, (value, -seq, row))
 
-    def __init__(self, processes, top=5, warn_rss=None):
+
+def _row(nodeid, peak, growth, rss, dur, outcome, used, loc):
+    """A row of the top lists; loc is pytest's report location (file,
+    0-based line, domain) or a row's (file, 1-based line)."""
+    if loc and len(loc) == 3:
+        loc = (loc[0], loc[1] + 1) if loc[1] is not None else None
+    elif loc:
+        loc = tuple(loc)
+    return (nodeid, peak, growth, rss, dur, outcome, used, loc or None)
+
+
+def _ranked(heap):
+    """The rows of a heap, largest first, ties in run order."""
+    return [e[2] for e in sorted(heap, reverse=True)]
+
+
+class Tally:
+    """One process's tests, folded in one at a time (``add``) when a test's
+    numbers are complete. Keeps a count, the top rows by peak (skipped tests
+    left out: they hold the process's memory, not their own), by growth and
+    by own use (those at or over ``warn_rss``, for the annotations), and the
+    RSS after each test for the trend: bounded Python objects whatever the
+    number of tests."""
+
+    def __init__(self, top=5, warn_rss=None):
+        self.top = top
+        self.keep_used = max(top, ANNOTATIONS_MAX)
+        self.warn_rss = warn_rss
+        self.n = 0
+        self.ids = []  # test ids in run order: the trend names two of them
+        self.rss = array("q")  # RSS after each test, -1: no reading
+        self.by_peak = []  # heaps of (value, -seq, row)
+        self.by_growth = []
+        self.by_used = []
+        self.over = 0  # tests with used >= warn_rss
+
+    def add(self, nodeid, peak, growth, rss, dur, outcome, used, loc):
+        """One test. loc is pytest's report location (file, 0-based line,
+        domain) or (file, line) already 1-based when from a row."""
+        seq = self.n
+        self.n = seq + 1
+        self.ids.append(nodeid)
+        self.rss.append(-1 if rss is None else rss)
+        row = None
+        top = self.top
+        if peak is not None and outcome != "skipped":
+            h = self.by_peak
+            if len(h) < top or (top > 0 and peak > h[0][0]):
+                row = _row(nodeid, peak, growth, rss, dur, outcome, used, loc)
+                _heap_add(h, top, peak, seq, row)
+        if growth is not None:
+            h = self.by_growth
+            if len(h) < top or (top > 0 and growth > h[0][0]):
+                row = row or _row(nodeid, peak, growth, rss, dur, outcome, used, loc)
+                _heap_add(h, top, growth, seq, row)
+        warn = self.warn_rss
+        if warn and used is not None and used >= warn:
+            self.over += 1
+            row = row or _row(nodeid, peak, growth, rss, dur, outcome, used, loc)
+            _heap_add(self.by_used, self.keep_used, used, seq, row)
+
+    def add_row(self, t):
+        """A row in the T_ layout (older data: 6 to 8 fields)."""
+        self.add(t[T_ID], t[T_PEAK], t[T_GROWTH], t[T_RSS], t[T_DUR], t[T_OUTCOME],
+                 t[T_USED] if len(t) > T_USED else None, t[T_LOC] if len(t) > T_LOC else None)
+
+    def data(self):
+        """Plain data for Summary (and for xdist's workeroutput): the trend
+        is computed here, where the series is, and only the two test names it
+        may cite travel."""
+        n = self.n
+        points = [None if v < 0 else v for v in self.rss]
+        last = None
+        for i in range(n - 1, -1, -1):
+            if points[i] is not None:
+                last = i
+                break
+        t = trend(points)
+        names = []
+        if t is not None:
+            for key in ("top_index", "start_index"):
+                i = t.get(key)
+                if isinstance(i, int) and 0 <= i < n:
+                    names.append((i, self.ids[i]))
+        return {"n": n, "by_peak": _ranked(self.by_peak), "by_growth": _ranked(self.by_growth),
+                "by_used": _ranked(self.by_used), "over": self.over, "warn": self.warn_rss,
+                "trend": t, "names": names, "last": last}
+
+
+class Summary:
+    """Aggregates the data of one or more processes (each a Tally's data),
+    plus the xdist workers that crashed before sending theirs."""
+
+    def __init__(self, processes, top=5, warn_rss=None, crashed=()):
         self.processes = [p for p in processes if p]
         self.top = top
-        self.tests = [t for p in self.processes for t in p["tests"]]
-        self.fixtures = [f for p in self.processes for f in p["fixtures"]]
         self.warn_rss = warn_rss if warn_rss is not None else self.default_warn()
+        self.tallies = [self._tally(p) for p in self.processes]
+        #: (worker, crashed test id, tests it ran or None) per crashed worker
+        self.crashed = list(crashed)
+        self.tests = sum(t["n"] for t in self.tallies) + sum(c[2] or 1 for c in self.crashed)
+        self.n_fixtures = sum(p.get("n_fixtures", len(p.get("fixtures", ())))
+                              for p in self.processes)
+        self.fixtures = [f for p in self.processes for f in p.get("fixtures", ())]
         self.lost = [0, 0]  # records lost to the record file, to the job log
         for p in self.processes:
             self.add_lost(p.get("lost"))
         self.records_path = None
+
+    def _tally(self, p):
+        if "tally" in p:
+            return p["tally"]
+        tally = Tally(self.top, self.warn_rss)  # every test as a row: fold them here
+        for t in p.get("tests", ()):
+            tally.add_row(t)
+        return tally.data()
 
     def add_lost(self, lost):
         if lost:
@@ -123,10 +253,14 @@ class Summary:
         lim, _ = self.limit()
         return lim // 2 if lim else None
 
+    def _merged(self, key, index, count):
+        rows = [r for t in self.tallies for r in t[key] if r[index] is not None]
+        rows.sort(key=lambda r: r[index], reverse=True)  # stable: ties in process, run order
+        return rows[:count]
+
     def top_by(self, index):
-        rows = [t for t in self.tests if t[index] is not None]
-        rows.sort(key=lambda t: t[index], reverse=True)
-        return rows[:self.top]
+        """The top tests by peak (T_PEAK, skipped tests left out) or growth (T_GROWTH)."""
+        return self._merged("by_peak" if index == T_PEAK else "by_growth", index, self.top)
 
     def top_fixtures(self):
         rows = [f for f in self.fixtures if f[F_SETUP] is not None and f[F_SETUP] > 0]
@@ -134,15 +268,10 @@ class Summary:
         return rows[:self.top]
 
     def trends(self):
-        """(worker, pid, trend dict or None, test ids, index of the last test
-        with an RSS reading or None) per process."""
-        out = []
-        for p in self.processes:
-            tests = p["tests"]
-            have = [i for i, t in enumerate(tests) if t[T_RSS] is not None]
-            out.append((p.get("worker") or "main", p["pid"], trend([t[T_RSS] for t in tests]),
-                        [t[T_ID] for t in tests], have[-1] if have else None))
-        return out
+        """(worker, pid, trend dict or None, {index: test id}, index of the
+        last test with an RSS reading or None) per process."""
+        return [(p.get("worker") or "main", p["pid"], t["trend"], dict(t["names"]), t["last"])
+                for p, t in zip(self.processes, self.tallies)]
 
     def headroom(self):
         """Lines about how close the run came to the memory limit."""
@@ -165,19 +294,43 @@ class Summary:
                 "%.0f%% free" % (100.0 * s["min_avail"] / total) if total else "?"))
         return lines
 
-    def over_threshold(self):
+    def over_count(self):
+        """Tests that used warn_rss or more over their start RSS."""
+        if not self.warn_rss:
+            return 0
+        n = 0
+        for t in self.tallies:
+            # a process that counted with another threshold: its kept rows
+            n += t["over"] if t.get("warn") == self.warn_rss else len(self._over_rows([t]))
+        return n
+
+    def _over_rows(self, tallies):
+        return [r for t in tallies for r in t["by_used"]
+                if _used(r) is not None and _used(r) >= self.warn_rss]
+
+    def over_threshold(self, count=ANNOTATIONS_MAX):
+        """The tests (at most count) with the most own use at or over warn_rss."""
         if not self.warn_rss:
             return []
         # the test's own use (its peak over its start RSS), not the
         # process's RSS: an empty test late in a big suite is not blamed
-        rows = [t for t in self.tests if _used(t) is not None and _used(t) >= self.warn_rss]
+        rows = self._over_rows(self.tallies)
         rows.sort(key=_used, reverse=True)
-        return rows
+        return rows[:count]
+
+    def crash_lines(self):
+        out = []
+        for worker, nodeid, count in self.crashed:
+            ran = ("%d test%s counted above" % (count, "" if count == 1 else "s")
+                   if count else "its tests counted above as far as the controller saw them")
+            out.append("worker %s crashed while running %s (%s; its numbers were lost with it)"
+                       % (ascii_text(worker, 40), ascii_text(nodeid or "?"), ran))
+        return out
 
     def record_fields(self):
         """Fields of the ``summary`` record."""
-        f = [("tests", len(self.tests)), ("fixtures", len(self.fixtures)),
-             ("processes", len(self.processes))]
+        f = [("tests", self.tests), ("fixtures", self.n_fixtures),
+             ("processes", len(self.processes) + len(self.crashed))]
         peak = self.top_by(T_PEAK)
         if peak:
             f += [("max_peak", peak[0][T_PEAK]), ("max_peak_test", peak[0][T_ID])]
@@ -218,9 +371,10 @@ class Summary:
 
     def lines(self):
         out = []
-        n_proc = len(self.processes)
-        out.append("%d tests in %d process%s" % (len(self.tests), n_proc,
+        n_proc = len(self.processes) + len(self.crashed)
+        out.append("%d tests in %d process%s" % (self.tests, n_proc,
                                                    "" if n_proc == 1 else "es"))
+        out.extend(self.crash_lines())
         peak = self.top_by(T_PEAK)
         if peak:
             out.append("top %d tests by peak RSS:" % len(peak))
@@ -245,19 +399,19 @@ class Summary:
         for worker, pid, t, names, last in self.trends():
             out.append("leak trend (%s, pid %d): %s" % (worker, pid, trend_verdict(t, names, last)))
         out.extend("headroom: " + line for line in self.headroom())
-        over = self.over_threshold()
+        over = self.over_count()
         if over:
             out.append("%d test%s used %s or more over their start RSS" % (
-                len(over), "" if len(over) == 1 else "s", format_size(self.warn_rss)))
+                over, "" if over == 1 else "s", format_size(self.warn_rss)))
         lost = self.lost_line()
         if lost:
             out.append(lost)
         return out
 
-    def github_annotations(self, max_count=10):
+    def github_annotations(self, max_count=ANNOTATIONS_MAX):
         """``::warning`` lines for tests past the threshold (GitHub shows 10)."""
         out = []
-        for t in self.over_threshold()[:max_count]:
+        for t in self.over_threshold(max_count):
             msg = "%s used %s over its start RSS (threshold %s): peak %s, growth %s" % (
                 ascii_text(t[T_ID], 300), format_size(_used(t)), format_size(self.warn_rss),
                 format_size(t[T_PEAK]), format_size(t[T_GROWTH]))
@@ -286,6 +440,8 @@ class Summary:
                 out.append("| `%s` | %s | %s | %d |" % (md_escape(f[F_NAME]), f[F_SCOPE],
                                                        format_size(f[F_SETUP]), f[F_HELD]))
             out.append("")
+        for line in self.crash_lines():
+            out.append("- " + md_escape(line))
         for line in self.lines():
             if line.startswith(("leak trend", "headroom")):
                 out.append("- " + md_escape(line))

@@ -9,9 +9,11 @@ summary. ``requires_memory`` and ``resmon_limit`` markers work whenever the
 plugin is installed. See docs/plugin.md.
 """
 
+import heapq
 import os
 import sys
 
+import pluggy
 import pytest
 
 from . import _summary, api
@@ -33,13 +35,19 @@ ORIGINAL_STDERR_FD = _save_stderr()
 
 MARKERS_CHOICES = ("none", "start-end", "all")
 TO_OUT, TO_REC = 1, 2
+# log_start's how (csrc/ext/state.c): write the short line, open a new peak
+# interval, return (rss, peak, mono) instead of a Sample
+LS_LOG, LS_RESET, LS_BRIEF = 1, 2, 4
 #: Seconds between full samples in the job-log markers (without records).
 FULL_EVERY = 1.0
 DEFAULT_THREAD_THRESHOLD = 256
 DEFAULT_TOP = 5
 LIMIT_KEYS = ("rss", "growth", "used", "threads")
+# New-style hook wrappers (wrapper=True) came with pluggy 1.2.
+_NEW_WRAPPERS = tuple(int(x) for x in pluggy.__version__.split(".")[:2] if x.isdigit()) >= (1, 2)
 # Values of the ini option "resmon" that mean on (read as text: works on every pytest 7+).
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 # ---------------------------------------------------------------- options --
@@ -66,7 +74,12 @@ def pytest_addoption(parser):
                     help="memory a test itself used (its peak over its start RSS) from which it "
                          "gets a GitHub ::warning annotation on its line and a summary line "
                          "(default: half the cgroup limit or machine memory)")
+    group.addoption("--resmon-step-summary", choices=("on", "off"), default=None,
+                    help="on GitHub Actions, append the summary's Markdown to "
+                         "$GITHUB_STEP_SUMMARY (default on; off when a later step writes "
+                         "resmon-report's Markdown there, as docs/examples/github-actions.yml)")
     parser.addini("resmon", "enable resmon (true/false)", default="")
+    parser.addini("resmon_step_summary", "like --resmon-step-summary (true/false)", default="")
     parser.addini("resmon_markers", "none, start-end or all (default start-end)", default="")
     parser.addini("resmon_records", "file for full records (like --resmon-records)", default="")
     parser.addini("resmon_dump_after", "like --resmon-dump-after (seconds)", default="")
@@ -257,7 +270,12 @@ class _State:
         top = _number_option(_opt(config, "resmon_top", "resmon_top"), "--resmon-top", int)
         warn = _size_option(_opt(config, "resmon_warn_rss", "resmon_warn_rss"),
                             "--resmon-warn-rss")
+        step = _opt(config, "resmon_step_summary", "resmon_step_summary") or "on"
+        if str(step).strip().lower() not in _TRUE + _FALSE:
+            raise pytest.UsageError("resmon: resmon_step_summary must be true or false, not %r"
+                                    % step)
         self.options = {"markers": markers, "records": records, "dump_after": dump_after or None,
+                        "step_summary": str(step).strip().lower() in _TRUE,
                         "threshold": DEFAULT_THREAD_THRESHOLD if threshold is None else threshold,
                         "top": DEFAULT_TOP if top is None else top, "warn_rss": warn}
 
@@ -284,9 +302,9 @@ class _State:
         self._install_crash()
 
     def _head(self, controller):
-        import platform  # noqa: PLC0415 - once per session
-
-        fields = [("resmon", _version()), ("python", platform.python_version()),
+        # sys.version's first word is platform.python_version() (without
+        # importing platform: a few ms of start-up)
+        fields = [("resmon", _version()), ("python", sys.version.split()[0]),
                   ("pytest", pytest.__version__), ("os", sys.platform),
                   ("markers", self.options["markers"]),
                   ("role", "controller" if controller else
@@ -349,13 +367,17 @@ class _State:
         and registers the small plugins that act on them."""
         limited = required = broken = False
         worker = _is_worker(self.config)
+        closest = _ClosestMarkers(("requires_memory", "resmon_limit"))
         for item in items:
             try:
-                marker = item.get_closest_marker("requires_memory")
+                found = closest.of(item)
+                if not found:
+                    continue
+                marker = found.get("requires_memory")
                 if marker is not None:
                     item._resmon_requires = _marker_size(item, marker)
                     required = True
-                marker = item.get_closest_marker("resmon_limit")
+                marker = found.get("resmon_limit")
                 if marker is not None:
                     item._resmon_limit = _marker_limits(item, marker, self.limit_defaults)
                     limited = True
@@ -381,6 +403,37 @@ class _State:
             self.monitor.inner = True  # per-phase peaks for the limit checks
             self.limit_plugin = _Limits(self.monitor, self.limit_defaults)
             pm.register(self.limit_plugin, "resmon-limits")
+
+
+class _ClosestMarkers:
+    """item.get_closest_marker(name) for a few names over all items, each
+    parent's answer computed once: get_closest_marker walks the whole chain
+    of parents for every item and name (a few us a test at collection)."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+        self.memo = {}  # id(node) -> (node, {name: marker})
+
+    def of(self, node):
+        """{name: the marker closest to node} for the names that apply."""
+        if node is None:
+            return {}
+        key = id(node)
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        found = self.of(getattr(node, "parent", None))
+        own = {}
+        for mark in getattr(node, "own_markers", ()):
+            # the first of a node's own markers is the closest, as in
+            # Node.iter_markers_with_node
+            if mark.name in self.names and mark.name not in own:
+                own[mark.name] = mark
+        if own:
+            found = dict(found, **own)
+        if not isinstance(node, pytest.Item):
+            self.memo[key] = (node, found)
+        return found
 
 
 def _version():
@@ -432,14 +485,20 @@ class _Monitor:
     """Per-test and per-fixture records in a process that runs tests.
 
     The hot path per test is the runtest_setup, runtest_call and
-    runtest_teardown hooks and three runtest_makereport wrappers: each sets the current test's phase (~0.1 us) and takes one sample
-    (0.65 us) or writes one record (1.5 us short, 7 us full).
+    runtest_teardown hooks and three runtest_makereport wrappers. By default
+    (short job-log lines, no record file, no limit) a test costs three C
+    calls that each set the current test and phase, sample rss and peak
+    (one pread of statm and a getrusage) and write the short line or open
+    the next peak interval (log_start), two set_context calls (~0.1 us),
+    and one Tally.add at the next test's start; nothing is kept per test but
+    its id and 8 bytes of RSS for the trend.
     """
 
     def __init__(self, state, silent=False):
         self.state = state
         self.silent = silent
-        opts = state.options if not silent else {"markers": "none", "dump_after": None}
+        opts = state.options if not silent else {"markers": "none", "dump_after": None,
+                                                 "top": DEFAULT_TOP, "warn_rss": None}
         rec = TO_REC if (not silent and state.has_records) else 0
         markers = opts["markers"]
         # start-end: two short lines per test in the job log (log_start),
@@ -461,6 +520,9 @@ class _Monitor:
         self.set_context = core.set_context
         self.write_error = core.write_error
         self.log_start = core.log_start
+        # log_start's how: the setup-start line and a new peak interval
+        self.how_setup = (LS_LOG if self.short else 0) | (LS_RESET if self.can_reset else 0) \
+            | LS_BRIEF
         # per test
         self.nodeid = None
         self.rss_start = None
@@ -473,12 +535,15 @@ class _Monitor:
         self.last_id = None
         self.first_rss = None  # RSS at the first test's start, for limit messages
         self.last_full = -FULL_EVERY
-        # session data for the summary
-        self.tests = []
-        self.fixtures = []
+        # session data for the summary: folded as each test's numbers are
+        # complete (its growth is known at the next test's start)
+        self.tally = _summary.Tally(opts.get("top", DEFAULT_TOP), opts.get("warn_rss"))
+        self.warn_fixed = opts.get("warn_rss") is not None
+        self.prev = None  # the last test's numbers, until its growth is known
+        self.n_fixtures = 0
+        self.top_fixtures = []  # heap of (d_setup, -seq, entry) of fixtures that grew RSS
         self.open_fixtures = {}
         self.unsettled = []
-        self.prev = None
         self.sys = {}
 
     @staticmethod
@@ -547,32 +612,41 @@ class _Monitor:
             self.set_context(None, "session")
             self._settle(self.sample(False))
         # the same id again in this process: a rerun, a new attempt
-        self.attempt = self.attempt + 1 if nodeid == self.last_id else 1
-        self.last_id = nodeid
-        self.nodeid = nodeid
-        self.set_context(nodeid, "setup")
+        attempt = self.attempt = self.attempt + 1 if nodeid == self.last_id else 1
+        self.last_id = self.nodeid = nodeid
         self.test_peak = 0
         self.outcome = None
         self.count += 1
         to = self.to_ends
-        if self.short:
-            s = self.log_start(True, self.attempt)
         if to:
-            fields = (("at", "start"),) if self.attempt == 1 else (("at", "start"),
-                                                                   ("attempt", self.attempt))
+            self.set_context(nodeid, "setup")
+            if self.short:
+                self.log_start(True, attempt)
+            fields = (("at", "start"),) if attempt == 1 else (("at", "start"),
+                                                              ("attempt", attempt))
             s = self.emit("test", None, fields=fields, full=self.full_start, to=to)
-        elif not self.short:
-            s = self.sample(False)
-        self.reset()
+            self.reset()
+            rss, mono = s.rss, s.monotonic
+        else:
+            # one C call: context, sample, the short line, a new peak interval
+            rss, _, mono = self.log_start(True, attempt, nodeid, "setup", self.how_setup)
         self.acc[:] = [0]
-        prev = self.prev
-        if prev is not None and s.rss is not None and prev[T_RSS_START] is not None:
-            prev[T_GROWTH] = s.rss - prev[T_RSS_START]
-            prev[T_RSS] = s.rss
-        self.rss_start = s.rss
-        self.mono_start = s.monotonic
+        if self.prev is not None:
+            self._fold_prev(rss)
+        self.rss_start = rss
+        self.mono_start = mono
         if self.first_rss is None:
-            self.first_rss = s.rss
+            self.first_rss = rss
+
+    def _fold_prev(self, rss):
+        """The previous test's growth and RSS after it are this reading (the
+        next test's start): it goes into the tally now."""
+        nodeid, peak, growth, rss_end, dur, outcome, used, loc, rss_start = self.prev
+        self.prev = None
+        if rss is not None and rss_start is not None:
+            growth = rss - rss_start
+            rss_end = rss
+        self.tally.add(nodeid, peak, growth, rss_end, dur, outcome, used, loc)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item):
@@ -580,14 +654,18 @@ class _Monitor:
         nodeid = item.nodeid
         if nodeid != self.nodeid:
             return
-        self.set_context(nodeid, "call")
         if self.inner:
+            self.set_context(nodeid, "call")
             self._phase_point([("at", "start")], self.to_inner, True)
-        if self.short:
+            if self.short:
+                self.log_start(False)
+        elif self.short:
             # One short line: without it the job log alone cannot tell a
             # test killed in its body (SIGKILL leaves no last gasp) from
             # one killed in its setup.
-            self.log_start(False)
+            self.log_start(False, 0, nodeid, "call", LS_LOG | LS_BRIEF)
+        else:
+            self.set_context(nodeid, "call")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item):
@@ -596,15 +674,23 @@ class _Monitor:
 
     # tryfirst: the outermost wrapper, so its code after the yield runs
     # after the other plugins' (skipping's xfail, resmon's limits) have
-    # given the report its final outcome.
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(self, item, call):
-        outcome = yield
-        try:
-            report = outcome.get_result()
-        except BaseException:  # noqa: BLE001 - another plugin's failure is pytest's to report
-            return
-        self._phase_end(report)
+    # given the report its final outcome. A new-style wrapper where pluggy
+    # has them (1.2+): about 1 us a call less than an old-style one.
+    if _NEW_WRAPPERS:
+        @pytest.hookimpl(wrapper=True, tryfirst=True)
+        def pytest_runtest_makereport(self, item, call):
+            report = yield
+            self._phase_end(report)
+            return report
+    else:  # pragma: no cover - pluggy < 1.2
+        @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+        def pytest_runtest_makereport(self, item, call):
+            outcome = yield
+            try:
+                report = outcome.get_result()
+            except BaseException:  # noqa: BLE001 - another plugin's failure is pytest's to report
+                return
+            self._phase_end(report)
 
     def _phase_end(self, report):
         nodeid = report.nodeid
@@ -636,20 +722,26 @@ class _Monitor:
         outcome = self.outcome or "passed"
         if report.outcome == "failed":
             outcome = "error"
-        s = self.sample(False)
+        to = self.to_ends
+        # The next interval is read before the next test's start only by
+        # the teardown records of fixtures finalized now (_settle), or by a
+        # record written here: else the next start opens it, no reset here.
+        reset = bool(to or self.unsettled)
+        if to:
+            rss, peak, mono = self.log_start(False, 0, self.nodeid, "teardown", LS_BRIEF)
+        else:
+            rss, peak, mono = self.log_start(False, 0, None, "session",
+                                             LS_BRIEF | (LS_RESET if reset and self.can_reset
+                                                         else 0))
         acc = self.acc
-        peak = s.peak
         if acc and acc[0] > (peak or 0):
             peak = acc[0]
         test_peak = peak if peak is not None and peak > self.test_peak else self.test_peak
-        growth = s.rss - self.rss_start if s.rss is not None and self.rss_start is not None \
-            else None
-        used = max(test_peak - self.rss_start, 0) if test_peak and self.rss_start is not None \
-            else None
-        mono = s.monotonic
+        rss_start = self.rss_start
+        growth = rss - rss_start if rss is not None and rss_start is not None else None
+        used = max(test_peak - rss_start, 0) if test_peak and rss_start is not None else None
         wall = mono - self.mono_start
-        to = self.to_ends
-        if not to and self.short and mono - self.last_full >= FULL_EVERY:
+        if not to and not self.silent and mono - self.last_full >= FULL_EVERY:
             # no end record: the summary's headroom still gets the machine
             # and cgroup once every FULL_EVERY seconds
             self.last_full = mono
@@ -668,19 +760,18 @@ class _Monitor:
             err = self.write_error()  # a C call, None unless a write failed
             if err is not None:
                 self.state.check_writes(err)
-        self.reset()
+            self.reset()
+            rss = s.rss
+            self.set_context(None, "session")
         acc[:] = [0]
-        # growth and rss are updated at the next test's start (see _start)
-        loc = getattr(report, "location", None)
-        loc = (loc[0], loc[1] + 1) if loc and loc[1] is not None else None
-        self.prev = [self.nodeid, test_peak or None, growth, s.rss, wall, outcome, used, loc,
-                     self.rss_start]
-        self.tests.append(self.prev)
+        # growth and rss are updated at the next test's start (_fold_prev)
+        if not self.silent:  # a silent monitor (limits only) prints no summary
+            self.prev = (self.nodeid, test_peak or None, growth, rss, wall, outcome, used,
+                         getattr(report, "location", None), rss_start)
         if self.xml:
             report.user_properties.append(("resmon_peak", test_peak))
             report.user_properties.append(("resmon_growth", growth))
             report.user_properties.append(("resmon_used", used))
-        self.set_context(None, "session")
         self.nodeid = None
         if self.dump_after:
             _crash_call("dump_after", None)
@@ -695,6 +786,14 @@ class _Monitor:
         if use is not None and (sysd.get("max_cg_use") is None or use > sysd["max_cg_use"]):
             sysd["max_cg_use"] = use
             sysd["max_cg_use_test"] = self.nodeid or "session end"
+        if not self.warn_fixed:
+            # the summary's default threshold (Summary.default_warn), known
+            # from the first full sample on: half the cgroup limit, else
+            # half the machine's memory
+            lim = s.cgroup_limit or s.mem_total
+            if lim:
+                self.tally.warn_rss = lim // 2
+                self.warn_fixed = True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_exception_interact(self, node, call, report):
@@ -740,7 +839,15 @@ class _Monitor:
         entry = [fixturedef.argname, fixturedef.scope, param, d_rss, peak, self.count, None]
         key = id(fixturedef)
         self.open_fixtures[key] = entry
-        self.fixtures.append(entry)
+        # the summary lists the fixtures that grew RSS most: keep those only
+        seq = self.n_fixtures
+        self.n_fixtures = seq + 1
+        if d_rss is not None and d_rss > 0:
+            top = self.top_fixtures
+            if len(top) < self.tally.top:
+                heapq.heappush(top, (d_rss, -seq, entry))
+            elif top and d_rss > top[0][0]:
+                heapq.heapreplace(top, (d_rss, -seq, entry))
 
         def before_teardown(entry=entry):
             s = self.sample(False)
@@ -787,25 +894,23 @@ class _Monitor:
         s = core.sample(True)
         if self.unsettled:
             self._settle(s)
-        prev = self.prev
-        if prev is not None and s.rss is not None and prev[T_RSS_START] is not None:
-            prev[T_GROWTH] = s.rss - prev[T_RSS_START]
-            prev[T_RSS] = s.rss
+        sysd = dict(self.sys)
+        self._note_sys(s)  # before the last test is folded: the tally's threshold
+        if self.prev is not None:
+            self._fold_prev(s.rss)
         fixtures = []
-        for e in self.fixtures:
+        for _, _, e in sorted(self.top_fixtures, reverse=True):
             pre = e[F_PRE]
             torn = pre[1] if isinstance(pre, tuple) else None
             held = e[F_HELD] if isinstance(pre, tuple) else self.count - e[F_HELD] + 1
             fixtures.append((e[0], e[1], e[2], e[3], e[4], held, torn))
-        sysd = dict(self.sys)
         sysd["mem_total"] = s.mem_total
         sysd["cg_lim"] = s.cgroup_limit
-        self._note_sys(s)
         for k in ("min_avail", "min_avail_test", "max_cg_use", "max_cg_use_test"):
             sysd.setdefault(k, self.sys.get(k))
         return {"pid": os.getpid(), "worker": os.environ.get("PYTEST_XDIST_WORKER"),
-                "tests": [tuple(t[:T_RSS_START]) for t in self.tests], "fixtures": fixtures, "sys": sysd,
-                "lost": _write_losses()}
+                "tally": self.tally.data(), "fixtures": fixtures, "n_fixtures": self.n_fixtures,
+                "sys": sysd, "lost": _write_losses()}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
@@ -821,12 +926,22 @@ class _Monitor:
 
 # entry layout of an open fixture: name, scope, param, d_setup, peak, held, pre-teardown rss
 F_HELD, F_PRE = 5, 6
-# a test entry: _summary's tuple plus the rss at its start
-T_GROWTH, T_RSS, T_RSS_START = _summary.T_GROWTH, _summary.T_RSS, _summary.T_LOC + 1
 
 
 def _noop():
     return None
+
+
+def _worker_of(report):
+    """The xdist worker id ("gw0") a report on the controller came from, or "?"."""
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    wid = getattr(gateway, "id", None) or getattr(report, "worker_id", None)
+    if wid:
+        return str(wid)
+    text = str(getattr(report, "longrepr", ""))  # "worker 'gw0' crashed while running ..."
+    if text.startswith("worker '"):
+        return text.split("'", 2)[1]
+    return "?"
 
 
 def _write_losses():
@@ -1026,6 +1141,7 @@ class _SummaryPlugin:
     def __init__(self, state):
         self.state = state
         self.worker_data = []
+        self.crashes = []  # (worker, test id) from xdist's crash reports
         self.summary = None
 
     @pytest.hookimpl(optionalhook=True)
@@ -1034,6 +1150,35 @@ class _SummaryPlugin:
         if data:
             self.worker_data.append(data)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem, report, sched):
+        # xdist: a worker died while running crashitem; its summary data
+        # (workeroutput) will never come, only the reports the controller
+        # already has
+        self.crashes.append((_worker_of(report), crashitem))
+
+    def _crashed(self):
+        """(worker, test id, tests it ran as far as the controller saw, or
+        None) per worker that crashed."""
+        crashes = list(self.crashes)
+        tr = self.state.config.pluginmanager.get_plugin("terminalreporter")
+        stats = getattr(tr, "stats", None) or {}
+        if not crashes:
+            # an xdist without pytest_handlecrashitem: its crash report
+            crashes = [(_worker_of(rep), rep.nodeid) for rep in stats.get("failed", ())
+                       if getattr(rep, "when", None) == "???"]
+        out = []
+        for worker, nodeid in crashes:
+            ids = set()
+            for reports in stats.values():
+                for rep in reports:
+                    rid = getattr(rep, "nodeid", None)
+                    if rid and _worker_of(rep) == worker:
+                        ids.add(rid)
+            ids.add(nodeid)
+            out.append((worker, nodeid, len(ids) if stats else None))
+        return out
+
     def _build(self):
         if self.summary is None:
             processes = list(self.worker_data)
@@ -1041,7 +1186,8 @@ class _SummaryPlugin:
             if mon is not None and not mon.silent:
                 processes.append(mon.session_data())
             opts = self.state.options
-            self.summary = _summary.Summary(processes, top=opts["top"], warn_rss=opts["warn_rss"])
+            self.summary = _summary.Summary(processes, top=opts["top"], warn_rss=opts["warn_rss"],
+                                            crashed=self._crashed())
             if mon is None or mon.silent:  # an xdist controller writes records too
                 self.summary.add_lost(_write_losses())
             self.summary.records_path = opts.get("records")
@@ -1079,6 +1225,8 @@ class _SummaryPlugin:
         path = os.environ.get("GITHUB_STEP_SUMMARY")
         if not path or os.environ.get("GITHUB_ACTIONS", "").lower() != "true" or not summary.tests:
             return
+        if not self.state.options.get("step_summary", True):
+            return  # another step writes resmon's section (resmon-report --format markdown)
         try:
             with open(path, "a", encoding="ascii", errors="backslashreplace") as f:
                 f.write(summary.markdown())
