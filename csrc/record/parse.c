@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* parse.c: parses resmon records and legacy debug lines; reads lines in bounded memory. */
 #include "parse.h"
+#include "compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1022,7 +1023,7 @@ int rm_reader_open(rm_reader *r, const char *path)
     int fd;
     if (strcmp(path, "-") == 0)
         return rm_reader_open_fd(r, 0);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_BINARY);
     if (fd < 0) {
         int k = snprintf(r->err, sizeof(r->err), "open: %s", strerror(errno));
         (void)k;

@@ -962,7 +962,7 @@ static int cmd_check(const hopts *o)
         }
     }
     qsort(finds, (size_t)n_find, sizeof(*finds), cmp_find);
-    if (o->out_path && !(out = fopen(o->out_path, "w"))) {
+    if (o->out_path && !(out = fopen(o->out_path, "wb"))) {
         perror(o->out_path);
         goto done;
     }
@@ -1492,7 +1492,7 @@ static int cmd_show(const hopts *o)
         }
         hres_free(&r);
     }
-    if (o->out_path && !(out = fopen(o->out_path, "w"))) {
+    if (o->out_path && !(out = fopen(o->out_path, "wb"))) {
         perror(o->out_path);
         goto done;
     }

@@ -6,11 +6,8 @@
  * read, so the report is the same for any order or split of the inputs. */
 #include "report.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 /* Lines of an old bash-loop "Resource Usage" block read after its header. */
 #define BASH_BLOCK_LINES 60
@@ -78,23 +75,6 @@ uint64_t rm_siphash(uint64_t k0, uint64_t k1, const void *s, size_t n)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static uint64_t random_seed(void)
-{
-    uint64_t s = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &s, sizeof(s)) != (ssize_t)sizeof(s))
-            s = 0;
-        close(fd);
-    }
-    if (s == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        s = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
-    }
-    return s;
-}
-
 rm_run *rm_run_new(const char *name)
 {
     rm_run *run = calloc(1, sizeof(*run));
@@ -115,7 +95,7 @@ rm_run *rm_run_new(const char *name)
         free(run);
         return NULL;
     }
-    run->seed = random_seed();
+    run->seed = rm_random_seed();
     run->mem_total = run->min_avail = run->cg_lim = RM_UNSET;
     run->cg_max = 0;
     run->cg_oom_min = run->cg_oom_max = run->cg_oom_run = RM_UNSET;

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 
     if (!inputs)
         return RC_USAGE;
+    rm_stdio_binary(); /* on Windows: no "\r\n" in a report, no text-mode stdin */
     if (argc > 1 && strcmp(argv[1], "history") == 0) {
         free(inputs);
         return rm_history_main(argc - 1, argv + 1);
@@ -231,7 +232,7 @@ int main(int argc, char **argv)
     }
 
     if (rc == RC_PASSED && out_path) {
-        out = fopen(out_path, "w");
+        out = fopen(out_path, "wb"); /* "b": the same bytes on Windows */
         if (!out) {
             perror(out_path);
             rc = RC_USAGE;

@@ -829,12 +829,12 @@ static void write_html(FILE *o, const rm_run *run, int top)
     {
         /* the text report, escaped: one source of truth for the numbers */
         char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
+        rm_memout mo;
+        FILE *m = rm_memout_open(&mo);
         if (m) {
             char *line, *nl;
             write_text(m, run, top);
-            fclose(m);
+            buf = rm_memout_close(&mo, NULL);
             /* line by line: put_html writes a newline as \x0a */
             for (line = buf; line && *line; line = nl ? nl + 1 : NULL) {
                 nl = strchr(line, '\n');

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../record/compat.h"
 #include "../record/parse.h"
 
 /* Distinct tests kept per run. Aggregates live in a hash table; tests past

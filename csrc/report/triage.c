@@ -1864,10 +1864,13 @@ static const char *hint_of(const rm_triage *T, const tri_group *G, char *buf, si
 
 /* ---- text ---- */
 
-/* Writes s as ASCII (\xHH for other bytes), cut to at most cols columns with "...". */
-static void put_cut(FILE *o, const char *s, int cols)
+/* Bytes cut_text writes at most, its NUL included (cols is at most TRI_COLUMNS). */
+#define CUT_MAX (TRI_COLUMNS * 4 + 8)
+
+/* s as ASCII (\xHH for other bytes), cut to at most cols columns with "...",
+ * into tmp[CUT_MAX]. */
+static void cut_text(char *tmp, const char *s, int cols)
 {
-    char tmp[TRI_COLUMNS * 4 + 8];
     size_t k = 0, i;
     int used = 0, cut = 0;
     for (i = 0; s[i]; i++) {
@@ -1900,6 +1903,13 @@ static void put_cut(FILE *o, const char *s, int cols)
         k += 3;
     }
     tmp[k] = '\0';
+}
+
+/* Writes s as cut_text gives it. */
+static void put_cut(FILE *o, const char *s, int cols)
+{
+    char tmp[CUT_MAX];
+    cut_text(tmp, s, cols);
     fputs(tmp, o);
 }
 
@@ -1997,13 +2007,9 @@ static void write_text(FILE *o, rm_triage *T)
         count_str(c2, sizeof(c2), run->n_failed);
         count_str(c3, sizeof(c3), run->n_errors);
         {
-            FILE *m = fmemopen(name, sizeof(name), "w");
-            if (m) {
-                put_cut(m, J->name, 30);
-                fclose(m);
-            } else {
-                name[0] = '\0';
-            }
+            char cut[CUT_MAX];
+            cut_text(cut, J->name, 30); /* at most 30 bytes: it fits name */
+            copy(name, sizeof(name), cut, strlen(cut));
         }
         fprintf(o, "  %-30s %-8s %-16s %-6s %6s %6s %6s\n", name, os_names[J->os],
                 rm_verdict_name(run->verdict.kind), level_of(run->verdict.confidence), c1, c2, c3);
@@ -2286,18 +2292,17 @@ static void write_markdown(FILE *o, rm_triage *T, int html)
 static char *job_svg(const tri_job *J)
 {
     char *buf = NULL, *a, *z, *svg = NULL;
-    size_t len = 0;
+    rm_memout mo;
     FILE *m;
     if (J->run->n_tl == 0)
         return NULL;
-    m = open_memstream(&buf, &len);
+    m = rm_memout_open(&mo);
     if (!m)
         return NULL;
     rm_report_write(m, J->run, RM_FMT_HTML, 1);
-    if (fclose(m) != 0 || !buf) {
-        free(buf);
+    buf = rm_memout_close(&mo, NULL);
+    if (!buf)
         return NULL;
-    }
     a = strstr(buf, "<svg");
     z = a ? strstr(a, "</svg>") : NULL;
     if (a && z)
@@ -2376,14 +2381,15 @@ static void j_add_count(cJSON *o, const char *key, long v)
 static void j_report_parts(cJSON *jo, const tri_job *J)
 {
     char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
+    rm_memout mo;
+    FILE *m = rm_memout_open(&mo);
     cJSON *rep = NULL;
     static const char *const keys[] = {"verdict", "boundary", "culprit"};
     size_t i;
     if (m) {
         rm_report_write(m, J->run, RM_FMT_JSON, 1);
-        if (fclose(m) == 0 && buf)
+        buf = rm_memout_close(&mo, NULL);
+        if (buf)
             rep = cJSON_Parse(buf);
     }
     free(buf);
@@ -2681,7 +2687,7 @@ int rm_triage_main(int argc, char **argv)
         return 2;
     }
     if (out_path) {
-        out = fopen(out_path, "w");
+        out = fopen(out_path, "wb"); /* "b": the same bytes on Windows */
         if (!out) {
             perror(out_path);
             rm_triage_free(T);
