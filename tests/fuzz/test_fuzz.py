@@ -90,7 +90,7 @@ def test_fuzz_triage_for_a_bounded_time(tmp_path):
     binary = str(tmp_path / "fuzz_triage")
     p = subprocess.run(["clang"] + FUZZ_FLAGS + ["-I", src] + cflags
                        + [os.path.join(HERE, "fuzz_triage.c")] + report
-                       + [os.path.join(src, "record", f) for f in ("parse.c", "write.c", "trend.c")]
+                       + [os.path.join(src, "record", f) for f in ("parse.c", "write.c", "trend.c", "compat.c")]
                        + ["-o", binary] + libs + ["-lm"], capture_output=True, timeout=600)
     assert p.returncode == 0, p.stderr.decode(errors="replace")[-3000:]
     _fuzz(binary, max(1, _seconds()[1] // 2), tmp_path)
