@@ -188,28 +188,6 @@ static void j_num(FILE *o, int64_t v)
         fprintf(o, "%" PRId64, v);
 }
 
-/* HTML text: &, <, >, quotes as entities; Markdown punctuation too (md). */
-static void h_str(FILE *o, const char *s, int md)
-{
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '&')
-            fputs("&amp;", o);
-        else if (c == '<')
-            fputs("&lt;", o);
-        else if (c == '>')
-            fputs("&gt;", o);
-        else if (c == '"')
-            fputs("&quot;", o);
-        else if (c == '\'')
-            fputs("&#39;", o);
-        else if (md && strchr("\\`*_{}[]()#+-.!|~", c))
-            fprintf(o, "&#%d;", c);
-        else
-            fputc(c, o);
-    }
-}
-
 /* ---- the run being added or checked ---- */
 
 typedef struct hident {
@@ -1113,7 +1091,7 @@ static void svg_chart(FILE *o, const char *title, const char *unit, double div, 
         hi = 1;
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">\n", W, H);
     fprintf(o, "<text x=\"%d\" y=\"16\" font-size=\"13\">", L);
-    h_str(o, title, 0);
+    rm_put_escaped(o, title, 0, (size_t)-1);
     fprintf(o, "</text>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", L,
             H - B, W - R, H - B);
     fprintf(o, "<text x=\"2\" y=\"%d\" font-size=\"11\">%.0f %s</text>\n", T + 4, (double)hi / div,
@@ -1132,10 +1110,10 @@ static void svg_chart(FILE *o, const char *title, const char *unit, double div, 
             fprintf(o, "%.1f,%.1f ", x, y);
         }
         fprintf(o, "\"><title>");
-        h_str(o, labels[s], 0);
+        rm_put_escaped(o, labels[s], 0, (size_t)-1);
         fprintf(o, "</title></polyline>\n<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"%s\">",
                 L + 8, T + 14 + 13 * s, colors[s % 6]);
-        h_str(o, labels[s], 0);
+        rm_put_escaped(o, labels[s], 0, (size_t)-1);
         fprintf(o, "</text>\n");
     }
     fprintf(o, "</svg>\n");
@@ -1277,9 +1255,9 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
                 if (c == 3) {
                     char sh[9];
                     k = snprintf(sh, sizeof(sh), "%.8s", cells[c]);
-                    h_str(out, sh, md);
+                    rm_put_escaped(out, sh, md, (size_t)-1);
                 } else {
-                    h_str(out, cells[c], md);
+                    rm_put_escaped(out, cells[c], md, (size_t)-1);
                 }
                 fputs(html ? "</td>" : " |", out);
             }
@@ -1298,7 +1276,7 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
             int64_t *ser = malloc(sizeof(int64_t) * 3 * (size_t)(nr ? nr : 1));
             const char *lab[3] = {"peak", "used", "growth"};
             fprintf(out, "<h2>");
-            h_str(out, T->name, 0);
+            rm_put_escaped(out, T->name, 0, (size_t)-1);
             fprintf(out, "</h2>\n");
             if (ser && nr) {
                 for (i = 0; i < nr; i++) {
@@ -1315,7 +1293,7 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
         } else if (md) {
             int64_t *ser = malloc(sizeof(int64_t) * (size_t)(nr ? nr : 1));
             fprintf(out, "\n### ");
-            h_str(out, T->name, 1);
+            rm_put_escaped(out, T->name, 1, (size_t)-1);
             fprintf(out, "\n\n");
             if (ser && nr) {
                 for (i = 0; i < nr; i++)
@@ -1351,7 +1329,7 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
                 fputs(html ? "<tr>" : "|", out);
                 for (c = 0; c < 7; c++) {
                     fputs(html ? "<td>" : " ", out);
-                    h_str(out, cells[c], md);
+                    rm_put_escaped(out, cells[c], md, (size_t)-1);
                     fputs(html ? "</td>" : " |", out);
                 }
                 fputs(html ? "</tr>\n" : "\n", out);

@@ -41,19 +41,6 @@ static void usage(FILE *o)
             DEFAULT_TOP);
 }
 
-static int parse_format(const char *s)
-{
-    if (strcmp(s, "text") == 0)
-        return RM_FMT_TEXT;
-    if (strcmp(s, "json") == 0)
-        return RM_FMT_JSON;
-    if (strcmp(s, "markdown") == 0 || strcmp(s, "md") == 0)
-        return RM_FMT_MARKDOWN;
-    if (strcmp(s, "html") == 0)
-        return RM_FMT_HTML;
-    return -1;
-}
-
 /* Reads the comma-separated files of one run. Returns the number read. */
 static int ingest_all(rm_run *run, char *spec, int split, int *stdin_used)
 {
@@ -136,14 +123,14 @@ int main(int argc, char **argv)
             free(inputs);
             return RC_PASSED;
         } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--format") == 0) && i + 1 < argc) {
-            format = parse_format(argv[++i]);
+            format = rm_parse_format(argv[++i]);
             if (format < 0) {
                 fprintf(stderr, "resmon-report: unknown format '%s'\n", argv[i]);
                 free(inputs);
                 return RC_USAGE;
             }
         } else if (strncmp(a, "--format=", 9) == 0) {
-            format = parse_format(a + 9);
+            format = rm_parse_format(a + 9);
             if (format < 0) {
                 fprintf(stderr, "resmon-report: unknown format '%s'\n", a + 9);
                 free(inputs);

@@ -132,14 +132,16 @@ static const char *ascii(char *out, size_t cap, const char *s, size_t max)
 }
 
 /* Writes s escaped for HTML (and for Markdown when md): ASCII only. */
-/* Writes untrusted text into HTML (md 0) or a Markdown table cell (md 1):
- * in HTML every markup character becomes an entity; in Markdown only what
- * Markdown reads there is escaped (a backslash before | ` * _ [ ] \\ ~, and
- * entities for & < >), so a name stays readable in the raw text. */
-static void put_html(FILE *o, const char *s, int md)
+/* Writes untrusted text into HTML (md 0) or a Markdown table cell (md 1),
+ * at most max bytes of it (then "..."): in HTML every markup character
+ * becomes an entity; in Markdown only what Markdown reads there is escaped
+ * (a backslash before | ` * _ [ ] \\ ~, and entities for & < >), so a name
+ * stays readable in the raw text. Bytes outside printable ASCII: \\xHH. */
+void rm_put_escaped(FILE *o, const char *s, int md, size_t max)
 {
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    size_t i;
+    for (i = 0; s && s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c >= 0x7f)
             fprintf(o, "\\x%02x", c);
         else if (c == '&')
@@ -158,6 +160,26 @@ static void put_html(FILE *o, const char *s, int md)
         } else
             fputc(c, o);
     }
+    if (s && s[i])
+        fputs("...", o);
+}
+
+static void put_html(FILE *o, const char *s, int md)
+{
+    rm_put_escaped(o, s, md, (size_t)-1);
+}
+
+int rm_parse_format(const char *s)
+{
+    if (strcmp(s, "text") == 0)
+        return RM_FMT_TEXT;
+    if (strcmp(s, "json") == 0)
+        return RM_FMT_JSON;
+    if (strcmp(s, "markdown") == 0 || strcmp(s, "md") == 0)
+        return RM_FMT_MARKDOWN;
+    if (strcmp(s, "html") == 0)
+        return RM_FMT_HTML;
+    return -1;
 }
 
 static const char *src_name(const rm_run *run, int src)

@@ -471,6 +471,10 @@ enum { RM_FMT_TEXT, RM_FMT_JSON, RM_FMT_MARKDOWN, RM_FMT_HTML };
 int rm_report_write(FILE *out, const rm_run *run, int format, int top);
 /* Writes a comparison of several runs. */
 int rm_compare_write(FILE *out, rm_run *const *runs, int n, int format, int top);
+/* Untrusted text into HTML (md 0) or a Markdown cell (md 1), at most max bytes. */
+void rm_put_escaped(FILE *o, const char *s, int md, size_t max);
+/* "text", "json", "markdown"/"md", "html" -> RM_FMT_*, -1 otherwise. */
+int rm_parse_format(const char *s);
 /* One line on what a trend means (static buffer). */
 const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill);
 /* The conclusion of a comparison. */

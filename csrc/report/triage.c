@@ -2111,34 +2111,6 @@ static void write_text(FILE *o, rm_triage *T)
 
 /* ---- markdown and html ---- */
 
-/* Escapes untrusted text for HTML, and for Markdown tables (md): Markdown
- * punctuation as entities, so a name cannot make links, markup or columns. */
-static void put_esc(FILE *o, const char *s, int md, size_t max)
-{
-    size_t i;
-    for (i = 0; s[i] && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '&')
-            fputs("&amp;", o);
-        else if (c == '<')
-            fputs("&lt;", o);
-        else if (c == '>')
-            fputs("&gt;", o);
-        else if (c == '"')
-            fputs("&quot;", o);
-        else if (c == '\'')
-            fputs("&#39;", o);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(o, "\\x%02x", c);
-        else if (md && strchr("|*_`[]#!\\~{}", c))
-            fprintf(o, "&#%d;", c);
-        else
-            fputc(c, o);
-    }
-    if (s[i])
-        fputs("...", o);
-}
-
 static void write_markdown(FILE *o, rm_triage *T, int html)
 {
     char b[1024], c1[16], c2[16], c3[16];
@@ -2150,7 +2122,7 @@ static void write_markdown(FILE *o, rm_triage *T, int html)
 #define CELL(text, max)                                                                            \
     do {                                                                                           \
         fputs(td, o);                                                                              \
-        put_esc(o, (text), !html, (max));                                                          \
+        rm_put_escaped(o, (text), !html, (max));                                                   \
         fputs(tde, o);                                                                             \
     } while (0)
     if (html)
@@ -2239,7 +2211,7 @@ static void write_markdown(FILE *o, rm_triage *T, int html)
               o);
         for (j = 0; j < T->n_jobs; j++) {
             fputs(html ? "<th>" : " ", o);
-            put_esc(o, T->jobs[j]->name, !html, 200);
+            rm_put_escaped(o, T->jobs[j]->name, !html, 200);
             fputs(html ? "</th>" : " |", o);
         }
         fputs(html ? "</tr>\n" : "\n|---|", o);
@@ -2273,9 +2245,9 @@ static void write_markdown(FILE *o, rm_triage *T, int html)
                                : "\n### Failed on some jobs only\n\n",
                           o);
                 fputs(html ? "<li>" : "- ", o);
-                put_esc(o, J->name, !html, 200);
+                rm_put_escaped(o, J->name, !html, 200);
                 fputs(": ", o);
-                put_esc(o, t, !html, 400);
+                rm_put_escaped(o, t, !html, 400);
                 fputs(html ? "</li>\n" : "\n", o);
             }
         }
@@ -2324,7 +2296,7 @@ static void write_html(FILE *o, rm_triage *T)
     for (j = 0; j < T->n_jobs; j++) {
         tri_job *J = T->jobs[j];
         fputs("<h4>", o);
-        put_esc(o, J->name, 0, 200);
+        rm_put_escaped(o, J->name, 0, 200);
         fputs("</h4>\n", o);
         if (!J->svg)
             J->svg = job_svg(J);
@@ -2588,19 +2560,6 @@ static void triage_usage(FILE *o)
                "      3 no job failed but how one ended is unknown\n");
 }
 
-static int triage_format(const char *s)
-{
-    if (strcmp(s, "text") == 0)
-        return RM_FMT_TEXT;
-    if (strcmp(s, "json") == 0)
-        return RM_FMT_JSON;
-    if (strcmp(s, "markdown") == 0 || strcmp(s, "md") == 0)
-        return RM_FMT_MARKDOWN;
-    if (strcmp(s, "html") == 0)
-        return RM_FMT_HTML;
-    return -1;
-}
-
 /* "JOB=path": job and path when path is a file and the whole argument is not. */
 static const char *job_arg(const char *a, char *job, size_t cap)
 {
@@ -2637,9 +2596,9 @@ int rm_triage_main(int argc, char **argv)
             rm_triage_free(T);
             return 0;
         } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--format") == 0) && i + 1 < argc) {
-            format = triage_format(argv[++i]);
+            format = rm_parse_format(argv[++i]);
         } else if (strncmp(a, "--format=", 9) == 0) {
-            format = triage_format(a + 9);
+            format = rm_parse_format(a + 9);
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc) {
             out_path = argv[++i];
         } else if (strcmp(a, "--exit-zero") == 0) {

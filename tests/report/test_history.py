@@ -249,7 +249,7 @@ def test_show_formats(db, recorded):
     text = check_text(out.encode())
     assert "RUNS" in text and "headroom" in text and "TEST  test_suite.py::test_grows" in text
     rc, out, _ = hist(["show", "--db", db, "-f", "markdown", "test_suite.py::test_grows"])
-    assert rc == 0 and "```mermaid\nxychart-beta" in out and "test&#95;suite" in out
+    assert rc == 0 and "```mermaid\nxychart-beta" in out and "test\\_suite" in out
     rc, out, _ = hist(["show", "--db", db, "-f", "html", "test_suite.py::test_grows"])
     assert rc == 0 and out.count("<svg") == 2 and "<polyline" in out and "<script" not in out
     out.encode("ascii")
