@@ -15,6 +15,13 @@ marginal cost per test is (CPU(N) - CPU(1)) / N; resmon's overhead per test
 is its marginal cost minus plain pytest's. The controller's peak RSS is
 the pytest process's own (under /usr/bin/time: see _measure.py).
 
+Byte code: resmon's modules are compiled first, and rewritten once by
+pytest's assertion rewriter into their __pycache__ (see precompile()), as an
+installed plugin has them after its first run; without that, a tree run
+with PYTHONDONTWRITEBYTECODE=1 recompiles plugin.py in every run and the
+start-up measures the compiler (about 20 ms). The test file is rewritten by
+pytest in every run, as in a CI job's fresh checkout.
+
 The peers (pytest-monitor, pytest-memray) auto-load when installed: install
 them into a separate venv and pass its python with --python (see
 docs/performance.md). Every configuration blocks the plugins it does not
@@ -50,6 +57,26 @@ def available(python, plugin):
     proc = subprocess.run([python, "-c", "import " + MODULE_OF[plugin]],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc.returncode == 0
+
+
+def precompile(python, tmp):
+    """Byte code for resmon's package as an installed, once-run plugin has
+    it: compiled (pip does that at install), and rewritten by pytest's
+    assertion rewriter (pytest rewrites every module of a distribution with
+    a pytest11 entry point and caches the result in __pycache__ on the first
+    run). Under PYTHONDONTWRITEBYTECODE=1 neither is written, and every run
+    would measure the compiler. One warm-up session with writing allowed, on
+    a suite of its own (the measured suites keep their test files rewritten
+    in every run, as in a CI job's fresh checkout)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = ("import compileall, os, resmon; "
+            "compileall.compile_dir(os.path.dirname(resmon.__file__), quiet=1)")
+    subprocess.run([python, "-c", code], env=env, check=False)
+    warm = os.path.join(tmp, "warm-up")
+    write_suite(warm, 1)
+    subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--resmon"],
+                   cwd=warm, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False)
 
 
 def run_once(python, suite, tmp, plugin, extra, n, xdist):
@@ -98,13 +125,14 @@ def main():
     modes = [False, True] if opts.xdist else [False]
     rows = []
     with tempfile.TemporaryDirectory(prefix="resmon-bench-") as tmp:
+        precompile(opts.python, tmp)
         for xdist in modes:
             startup = {}
             one = os.path.join(tmp, "suite-1")
             write_suite(one, 1)
             for name, plugin, extra in [("plain pytest", None, [])] + configs:
                 runs = [run_once(opts.python, one, tmp, plugin, extra, 1, xdist).cpu
-                        for _ in range(3)]
+                        for _ in range(5)]
                 startup[name] = statistics.median(runs)
             for n in sizes:
                 suite = os.path.join(tmp, "suite-%d" % n)
