@@ -26,8 +26,12 @@ static PyMethodDef methods[] = {
     {"write_error", rm_py_write_error, METH_NOARGS,
      "write_error() -> None or (target, errno)\n\nThe last failed write, forgotten once read."},
     {"log_start", rm_py_log_start, METH_VARARGS,
-     "log_start(first, attempt=0) -> Sample\n\nThe short job-log line of a phase start: "
-     "with ts and test id when first\n(setup start), else pid, phase and rss only."},
+     "log_start(first, attempt=0, test=None, phase=None, how=1) -> Sample or tuple\n\n"
+     "A phase start in one call: sets the current test and phase, samples, and\n"
+     "with how & 1 writes the short job-log line (ts and test id when first, the\n"
+     "setup start; else pid, phase and rss), with how & 2 opens a new peak\n"
+     "interval, with how & 4 returns (rss, peak, monotonic seconds) instead of a\n"
+     "Sample."},
     {"write_losses", rm_py_write_losses, METH_NOARGS,
      "write_losses() -> (records, out)\n\nRecords lost to the record file and to the job log "
      "(failed or short writes)."},
