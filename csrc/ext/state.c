@@ -144,31 +144,6 @@ void rm_line_identity(rm_line *l)
 static volatile unsigned long rec_lost, out_lost;
 static volatile sig_atomic_t rec_cut;
 
-/* Writes n bytes to fd, looping over short writes; *done gets the bytes
- * written even when it fails. Async-signal-safe: write(2) only. */
-static int write_counted(int fd, const char *buf, size_t n, size_t *done)
-{
-    *done = 0;
-    while (*done < n) {
-#ifdef _WIN32
-        int w = _write(fd, buf + *done, (unsigned)(n - *done));
-#else
-        ssize_t w = write(fd, buf + *done, n - *done);
-#endif
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        *done += (size_t)w;
-    }
-    return 0;
-}
-
 void rm_emit_line(rm_line *l, int to)
 {
     /* Async-signal-safe: write(2) only; errno is preserved for the caller.
@@ -186,7 +161,7 @@ void rm_emit_line(rm_line *l, int to)
         /* lead and buf are adjacent (record.h): one write either way */
         const char *start = rec_cut ? (l->lead = '\n', &l->lead) : l->buf;
         size_t n = l->len + (rec_cut ? 1 : 0), done;
-        if (write_counted(rm_g.rec_fd, start, n, &done) != 0) {
+        if (rm_write_counted(rm_g.rec_fd, start, n, &done) != 0) {
             rm_g.write_errno = errno;
             rm_g.write_target = RM_TO_RECORDS;
             rec_lost++;

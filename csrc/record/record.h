@@ -82,6 +82,9 @@ int rm_line_write_log(int fd, rm_line *l);
 /* write(2) of all n bytes, retrying on EINTR and short writes.
  * Returns 0, or -1 with errno set. Async-signal-safe. */
 int rm_write_all(int fd, const char *buf, size_t n);
+/* The same; *done gets the bytes written, also when it fails (a full disk
+ * takes the head of a record). Async-signal-safe. */
+int rm_write_counted(int fd, const char *buf, size_t n, size_t *done);
 
 /* Formats a CLOCK_REALTIME time in microseconds as
  * YYYY-MM-DDTHH:MM:SS.uuuuuuZ into out (at least 28 bytes, NUL-terminated);

@@ -298,13 +298,15 @@ int rm_line_write_log(int fd, rm_line *l)
     return rm_write_all(fd, (const char *)l + offsetof(rm_line, lead), l->len + 1);
 }
 
-int rm_write_all(int fd, const char *buf, size_t n)
+int rm_write_counted(int fd, const char *buf, size_t n, size_t *done)
 {
-    while (n > 0) {
+    /* Async-signal-safe: write(2) only. */
+    *done = 0;
+    while (*done < n) {
 #ifdef _WIN32
-        int w = _write(fd, buf, (unsigned)n);
+        int w = _write(fd, buf + *done, (unsigned)(n - *done));
 #else
-        ssize_t w = write(fd, buf, n);
+        ssize_t w = write(fd, buf + *done, n - *done);
 #endif
         if (w < 0) {
             if (errno == EINTR)
@@ -315,8 +317,13 @@ int rm_write_all(int fd, const char *buf, size_t n)
             errno = EIO;
             return -1;
         }
-        buf += w;
-        n -= (size_t)w;
+        *done += (size_t)w;
     }
     return 0;
+}
+
+int rm_write_all(int fd, const char *buf, size_t n)
+{
+    size_t done;
+    return rm_write_counted(fd, buf, n, &done);
 }
