@@ -1171,7 +1171,7 @@ static cJSON *json_run(const rm_run *run, int top)
     return root;
 }
 
-static int print_json(FILE *o, cJSON *root)
+int rm_print_json(FILE *o, struct cJSON *root)
 {
     char *s = cJSON_Print(root);
     int rc = -1;
@@ -1190,7 +1190,7 @@ int rm_report_write(FILE *o, const rm_run *run, int format, int top)
     switch (format) {
     case RM_FMT_JSON:
 #ifdef RM_HAVE_CJSON
-        if (print_json(o, json_run(run, top)))
+        if (rm_print_json(o, json_run(run, top)))
             return -1;
         break;
 #else
@@ -1339,7 +1339,7 @@ int rm_compare_write(FILE *o, rm_run *const *runs, int n, int format, int top)
             cJSON_AddItemToArray(t, x);
         }
         free(rows);
-        return print_json(o, root);
+        return rm_print_json(o, root);
     }
 #endif
     if (format == RM_FMT_JSON) {

@@ -473,6 +473,9 @@ int rm_report_write(FILE *out, const rm_run *run, int format, int top);
 int rm_compare_write(FILE *out, rm_run *const *runs, int n, int format, int top);
 /* Untrusted text into HTML (md 0) or a Markdown cell (md 1), at most max bytes. */
 void rm_put_escaped(FILE *o, const char *s, int md, size_t max);
+/* Prints a cJSON document and a newline, then frees it; 0 or -1 (I/O). */
+struct cJSON;
+int rm_print_json(FILE *o, struct cJSON *root);
 /* "text", "json", "markdown"/"md", "html" -> RM_FMT_*, -1 otherwise. */
 int rm_parse_format(const char *s);
 /* One line on what a trend means (static buffer). */

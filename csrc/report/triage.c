@@ -2393,8 +2393,8 @@ static cJSON *j_fail(const tri_fail *F)
 static int write_json(FILE *o, rm_triage *T)
 {
     cJSON *root = cJSON_CreateObject(), *a, *x;
-    char *s, b[1024];
-    int j, i, g, n_drift, rc = -1;
+    char b[1024];
+    int j, i, g, n_drift;
     const char **dr = drift(T, &n_drift);
     cJSON_AddStringToObject(root, "schema", TRI_SCHEMA);
     a = cJSON_AddArrayToObject(root, "jobs");
@@ -2490,14 +2490,7 @@ static int write_json(FILE *o, rm_triage *T)
         cJSON_AddItemToArray(a, p);
     }
     free(dr);
-    s = cJSON_Print(root);
-    if (s) {
-        rc = fputs(s, o) < 0 ? -1 : 0;
-        fputc('\n', o);
-        cJSON_free(s);
-    }
-    cJSON_Delete(root);
-    return rc;
+    return rm_print_json(o, root);
 }
 #endif
 
