@@ -1196,6 +1196,11 @@ int rm_triage_feed(rm_triage *T, const char *job, const char *name, const char *
 static void signature(char *dst, size_t cap, const char *s)
 {
     size_t i = 0, k = 0, n = strlen(s), body = exc_len(s, n);
+    /* Scans that failed from i fail from every later start they cover too
+       (a suffix of a token is no path; no closing quote after i is none after
+       a later quote either), so each is remembered: one pass, never n^2. */
+    size_t no_path_before = 0;
+    int unclosed[2] = {0, 0}; /* ' and " */
     int space = 0;
     /* the exception type stays as it is; in the message, digits inside words
        are numbers too ("float64", "blk_0001") */
@@ -1227,7 +1232,7 @@ static void signature(char *dst, size_t cap, const char *s)
             PUT(' ');
         space = 0;
         /* a quoted value: a quote after a non-word character, to its match */
-        if ((c == '\'' || c == '"') && !is_alnum(prev)) {
+        if ((c == '\'' || c == '"') && !is_alnum(prev) && !unclosed[c == '"']) {
             size_t j = i + 1;
             while (j < n && !((unsigned char)s[j] == c && (j + 1 == n || !is_alnum(s[j + 1]))))
                 j++;
@@ -1238,6 +1243,7 @@ static void signature(char *dst, size_t cap, const char *s)
                 i = j + 1;
                 continue;
             }
+            unclosed[c == '"'] = 1;
         }
         if (c == '(') { /* a shape or tuple of numbers: "(4194304, 8388608)", "(7,)" */
             size_t j = i + 1;
@@ -1257,7 +1263,7 @@ static void signature(char *dst, size_t cap, const char *s)
             PUTS("0x?");
             continue;
         }
-        if (!is_alnum(prev) || i == 0) {
+        if ((!is_alnum(prev) || i == 0) && i >= no_path_before) {
             /* a path: a token with a / or \ and a letter */
             size_t j = i;
             int sep = 0, letter = 0;
@@ -1276,6 +1282,7 @@ static void signature(char *dst, size_t cap, const char *s)
                 i = j;
                 continue;
             }
+            no_path_before = j;
         }
         if (is_digit(c) && (!is_alnum(prev) || i >= body)) {
             while (i < n && is_digit(s[i]))
