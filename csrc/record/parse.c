@@ -34,14 +34,14 @@ static int is_key(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
 }
 
-/* The writer's bare set is [A-Za-z0-9_.:/@+,-]; the parser also accepts the
- * other printable bytes but quote and backslash (hand-written records such
- * as "test=t.py::test[big]"): a bare value cannot hold a space, so it can
- * never add a field. */
-static int is_bare(unsigned char c)
-{
-    return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
+/* The field loop's classes as bitmaps of ASCII, one test a byte: KEY_SET is
+ * is_key's set. BARE_SET: the writer's bare set is [A-Za-z0-9_.:/@+,-]; the
+ * parser also accepts the other printable bytes but quote and backslash
+ * (hand-written records such as "test=t.py::test[big]"): a bare value cannot
+ * hold a space, so it can never add a field. */
+static const uint64_t KEY_SET[2] = {0x03ff000000000000ull, 0x07fffffe87fffffeull};
+static const uint64_t BARE_SET[2] = {0xfffffffa00000000ull, 0x7fffffffefffffffull};
+#define IN_SET(set, c) ((c) < 128 && ((set)[(c) >> 6] >> ((c)&63) & 1))
 
 static int is_kind(unsigned char c)
 {
@@ -123,23 +123,6 @@ size_t rm_parse_utc(const char *s, size_t n, int64_t *usec)
 
 /* ---- field storage ---- */
 
-/* A key's length and its first, middle and last bytes in one word: two
- * keys with different tags differ, so rm_rec_get compares strings only on
- * a tag match (a report asks for dozens of keys per record, most absent). */
-static uint32_t key_tag(const char *k, size_t n)
-{
-    if (n == 0)
-        return 0;
-    return (uint32_t)(n & 0xff) | (uint32_t)(unsigned char)k[0] << 8 |
-           (uint32_t)(unsigned char)k[n >> 1] << 16 | (uint32_t)(unsigned char)k[n - 1] << 24;
-}
-
-/* The key_bloom bit of a tag. */
-static uint64_t tag_bit(uint32_t tag)
-{
-    return 1ull << ((tag * 0x9E3779B1u) >> 26);
-}
-
 /* Starts a field: copies the key into buf. Returns the field index, or -1
  * (counted in n_dropped) when there is no room. */
 static int field_begin(rm_rec *rec, const char *key, size_t klen)
@@ -154,7 +137,7 @@ static int field_begin(rm_rec *rec, const char *key, size_t klen)
     memcpy(rec->buf + rec->used, key, klen);
     rec->buf[rec->used + klen] = '\0';
     f->key = rec->buf + rec->used;
-    f->key_tag = key_tag(key, klen);
+    f->key_tag = rm_key_tag(key, klen);
     rec->used += klen + 1;
     f->val = rec->buf + rec->used;
     f->val_len = 0;
@@ -171,6 +154,17 @@ static int field_put(rm_rec *rec, char c)
     return 0;
 }
 
+/* Appends n bytes to the value being built; 0, or -1 when they do not fit
+ * (the caller rolls the field back, as for field_put). */
+static int field_put_span(rm_rec *rec, const char *s, size_t n)
+{
+    if (rec->used + n >= sizeof(rec->buf))
+        return -1;
+    memcpy(rec->buf + rec->used, s, n);
+    rec->used += n;
+    return 0;
+}
+
 /* Commits (ok) or rolls back the field started at index i. */
 static void field_end(rm_rec *rec, int i, int ok, size_t key_start)
 {
@@ -181,7 +175,7 @@ static void field_end(rm_rec *rec, int i, int ok, size_t key_start)
     }
     f->val_len = (size_t)(rec->buf + rec->used - f->val);
     rec->buf[rec->used++] = '\0';
-    rec->key_bloom |= tag_bit(f->key_tag);
+    rec->key_bloom |= rm_tag_bit(f->key_tag);
     rec->n_fields++;
 }
 
@@ -203,13 +197,9 @@ static int add_field(rm_rec *rec, const char *key, const char *val, size_t vlen)
     return 0;
 }
 
-const rm_field *rm_rec_get(const rm_rec *rec, const char *key)
+const rm_field *rm_rec_find(const rm_rec *rec, const char *key, uint32_t tag)
 {
-    size_t n = strlen(key);
-    uint32_t tag = key_tag(key, n);
     unsigned i;
-    if (!(rec->key_bloom & tag_bit(tag)))
-        return NULL;
     for (i = 0; i < rec->n_fields; i++)
         if (rec->f[i].key_tag == tag && strcmp(rec->f[i].key, key) == 0)
             return &rec->f[i];
@@ -384,7 +374,7 @@ static int parse_fields(const char *s, size_t n, size_t p, rm_rec *rec)
         if (c == ';' && p + 1 < n && (p == 0 || s[p - 1] == ' '))
             return -1; /* " ;]": the terminator glued to more text */
         k = p;
-        while (p < n && is_key((unsigned char)s[p]))
+        while (p < n && IN_SET(KEY_SET, (unsigned char)s[p]))
             p++;
         klen = p - k;
         if (klen == 0 || klen >= RM_PARSE_KEY_MAX || p >= n || s[p] != '=') {
@@ -398,6 +388,21 @@ static int parse_fields(const char *s, size_t n, size_t p, rm_rec *rec)
         if (p < n && s[p] == '"') {
             int closed = 0;
             for (p++; p < n; p++) {
+                /* the plain run up to the next quote or escape, at once */
+                size_t run = p;
+                while (run < n && s[run] != '"' && s[run] != '\\')
+                    run++;
+                if (run > p) {
+                    if (fi >= 0 && ok && field_put_span(rec, s + p, run - p)) {
+                        field_end(rec, fi, 0, start);
+                        fi = -1;
+                        rec->n_dropped++;
+                        rec->flags |= RM_REC_OVERFLOW;
+                    }
+                    p = run;
+                    if (p >= n)
+                        break;
+                }
                 c = (unsigned char)s[p];
                 if (c == '"') {
                     closed = 1;
@@ -460,19 +465,20 @@ static int parse_fields(const char *s, size_t n, size_t p, rm_rec *rec)
             }
         } else {
             size_t v = p;
-            while (p < n && s[p] != ' ') {
-                if (!is_bare((unsigned char)s[p]))
-                    ok = 0;
-                else if (fi >= 0 && ok && field_put(rec, s[p])) {
-                    field_end(rec, fi, 0, start);
-                    fi = -1;
-                    rec->n_dropped++;
-                    rec->flags |= RM_REC_OVERFLOW;
-                }
+            while (p < n && IN_SET(BARE_SET, (unsigned char)s[p]))
                 p++;
+            if (p < n && s[p] != ' ') { /* a byte outside the bare set */
+                ok = 0;
+                p = skip_token(s, n, p);
             }
             if (p == v)
                 ok = 0;
+            if (fi >= 0 && ok && field_put_span(rec, s + v, p - v)) {
+                field_end(rec, fi, 0, start);
+                fi = -1;
+                rec->n_dropped++;
+                rec->flags |= RM_REC_OVERFLOW;
+            }
         }
         if (!ok)
             rec->n_malformed++;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Most fields kept from one line. A record of RM_LINE_MAX (4096) bytes holds
  * at most ~1360 fields of the form " k=v", but the writer emits fewer than
@@ -91,8 +92,36 @@ typedef struct rm_rec {
  * stay. Returns rec->type. */
 int rm_parse_line(const char *line, size_t len, rm_rec *rec);
 
-/* Field lookup: the field with this key, or NULL. */
-const rm_field *rm_rec_get(const rm_rec *rec, const char *key);
+/* Field lookup: the field with this key, or NULL. rm_rec_get (below) is
+ * inline so that a literal key's length, tag and bloom bit are
+ * constants at the call: a report asks for dozens of keys per record, most
+ * of them absent, and such a lookup then costs one AND. */
+
+/* A key's length and its first, middle and last bytes in one word: two keys
+ * with different tags differ, so only a tag match compares strings. */
+static inline uint32_t rm_key_tag(const char *k, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return (uint32_t)(n & 0xff) | (uint32_t)(unsigned char)k[0] << 8 |
+           (uint32_t)(unsigned char)k[n >> 1] << 16 | (uint32_t)(unsigned char)k[n - 1] << 24;
+}
+
+/* The key_bloom bit of a tag. */
+static inline uint64_t rm_tag_bit(uint32_t tag)
+{
+    return 1ull << ((tag * 0x9E3779B1u) >> 26);
+}
+
+/* The field whose key is key and whose tag is tag, or NULL. */
+const rm_field *rm_rec_find(const rm_rec *rec, const char *key, uint32_t tag);
+
+static inline const rm_field *rm_rec_get(const rm_rec *rec, const char *key)
+{
+    size_t n = strlen(key);
+    uint32_t tag = rm_key_tag(key, n);
+    return (rec->key_bloom & rm_tag_bit(tag)) ? rm_rec_find(rec, key, tag) : NULL;
+}
 
 /* Reads an unsigned decimal field (bytes, counts). "none" is not a number.
  * Returns 0 and sets *out, or -1 when absent or not a decimal integer. */

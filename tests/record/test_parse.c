@@ -716,9 +716,41 @@ static void test_time(void)
     CHECK(rm_parse_utc("2026-11-2", 9, &t) == 0);
 }
 
+/* Every byte, in a key and in a bare value: kept exactly when it is in the
+ * key set [A-Za-z0-9_] or the bare set (printable ASCII but quote and
+ * backslash); a quoted value keeps every byte but those two, with runs
+ * copied at once around escapes. */
+static void test_byte_classes(void)
+{
+    int c;
+    for (c = 1; c < 256; c++) {
+        char line[128];
+        int key_ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        int bare_ok = c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+        char want[4] = {'a', (char)c, 'b', 0};
+        if (c == '\n' || c == ' ' || c == '=') /* "k=y=1": key k, value y=1 */
+            continue;
+        snprintf(line, sizeof(line), "[resmon/1] mark k%cy=1 v=a%cb ;", c, c);
+        CHECK(parse(line) == RM_PARSE_RECORD);
+        CHECK((rec.n_fields == 2) == (key_ok && bare_ok));
+        CHECK(val_is("v", want) == bare_ok);
+        CHECK(rec.n_malformed == (unsigned)(!key_ok + !bare_ok));
+        if (c == '"' || c == '\\')
+            continue;
+        snprintf(line, sizeof(line), "[resmon/1] mark v=\"x\\\\%cy\\x41%c\" ;", c, c);
+        CHECK(parse(line) == RM_PARSE_RECORD);
+        {
+            char q[8] = {'x', '\\', (char)c, 'y', 'A', (char)c, 0};
+            CHECK(val_is("v", q));
+        }
+    }
+}
+
 int main(void)
 {
     test_basic();
+    test_byte_classes();
     test_noise();
     test_tolerance();
     test_forgery();
