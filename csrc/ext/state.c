@@ -11,9 +11,11 @@
 #include <windows.h>
 #define getpid _getpid
 #else
-#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
+#endif
+#if !defined(_WIN32) && !defined(__linux__)
+#include <pthread.h>
 #endif
 
 /* Fences for the current-test slots. MSVC has no __atomic builtins; its
@@ -188,9 +190,11 @@ int rm_sample_self(rm_sample *s, unsigned what)
     return rm_probe_sample(&rm_g.probe, s, what);
 }
 
-#ifndef _WIN32
-/* A forked child's kept-open /proc/self files still describe the parent:
- * reopen them. Runs in the child right after fork. */
+#if !defined(_WIN32) && !defined(__linux__)
+/* macOS: a forked child's probe holds the parent's Mach host port, which
+ * the child does not inherit: reopen it. Runs in the child right after
+ * fork. (Linux's probe reopens its /proc/self files itself, at the child's
+ * first read: probe.h.) */
 static void reopen_after_fork(void)
 {
     rm_probe_close(&rm_g.probe);
@@ -201,7 +205,7 @@ static void reopen_after_fork(void)
 int rm_state_init(void)
 {
     rm_g.probe_ok = rm_probe_open(&rm_g.probe, 0, "") == 0;
-#ifndef _WIN32
+#if !defined(_WIN32) && !defined(__linux__)
     pthread_atfork(NULL, NULL, reopen_after_fork);
 #endif
     return 0;
@@ -429,8 +433,9 @@ enum { RM_LS_LOG = 1, RM_LS_RESET = 2, RM_LS_BRIEF = 4 };
  *    set_context(test, phase);
  *  - samples rss, peak (the open interval's) and vms, as sample();
  *  - how & 1 (LOG): writes the short job-log line (short_line above);
- *  - how & 2 (RESET): opens a new peak interval, as reset_peak() (a failure
- *    is not raised: the plugin probed reset_peak() once already);
+ *  - how & 2 (RESET): opens a new peak interval, as reset_peak(), from the
+ *    same read of statm as the sample (a failure is not raised: the plugin
+ *    probed reset_peak() once already);
  *  - returns the Sample, or with how & 4 (BRIEF) the tuple (rss, peak,
  *    monotonic seconds), rss and peak None where the OS gave none.
  * log_start(first) and log_start(first, attempt) are the short line alone,
@@ -442,7 +447,7 @@ PyObject *rm_py_log_start(PyObject *self, PyObject *args)
     PyObject *py_rss = NULL, *py_peak = NULL, *py_res = NULL;
     int first = 1, attempt = 0, how = RM_LS_LOG;
     double mono;
-    rm_sample s;
+    rm_sample s, raw;
     (void)self;
 
     if (!PyArg_ParseTuple(args, "p|iOOi", &first, &attempt, &test, &phase, &how))
@@ -458,17 +463,13 @@ PyObject *rm_py_log_start(PyObject *self, PyObject *args)
     }
     if (rm_sample_self(&s, RM_READ_PROC) != 0)
         s.valid = 0;
+    raw = s; /* the kernel's mark, for the reset: one read of statm serves both */
     rm_peak_fold(&s);
     mono = rm_monotonic();
     if (how & RM_LS_LOG)
         short_line(first, attempt, &s);
-    if (how & RM_LS_RESET) {
-        PyObject *py_none = rm_py_reset_peak(NULL, NULL); /* owned */
-        if (py_none)
-            Py_DECREF(py_none);
-        else
-            PyErr_Clear();
-    }
+    if ((how & RM_LS_RESET) && rm_g.probe_ok)
+        (void)rm_peak_reset(&raw);
     if (!(how & RM_LS_BRIEF)) {
         py_res = rm_sample_to_py(&s, mono, -1);
         goto error; /* the common exit */

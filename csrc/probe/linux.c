@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 const char rm_probe_platform[] = "linux";
@@ -20,6 +22,42 @@ const char rm_probe_platform[] = "linux";
 /* /proc/self/status is about 1.5 KB; meminfo about 1.5 KB; memory.stat of a
  * cgroup about 1.5 KB (v1) to 2.5 KB (v2, where inactive_file comes early). */
 #define RM_READ_BUF 4096
+
+/* How long a read of the cgroup limits (memory.max, memory.limit_in_bytes of
+ * the group and its ancestors) is reused: limits are configuration, and
+ * reading them cost about a third of a marker's cgroup reads (cgroup v1, a
+ * group three levels deep). A changed limit shows within this long. */
+#ifndef RM_CG_LIMIT_TTL_NS
+#define RM_CG_LIMIT_TTL_NS 1000000000ull
+#endif
+
+/* Forks this process image has made, counted in the child by a
+ * pthread_atfork handler. A probe of the calling process notes the count
+ * its /proc/self files were opened under: /proc/self resolves at open, so
+ * in a forked child those fds still describe the parent, and the child's
+ * first read reopens them (reopen_self). A child made by a raw clone(2),
+ * which runs no atfork handler, is not seen. */
+static volatile unsigned rm_forks;
+static pthread_once_t rm_forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+    rm_forks++; /* in the child, which has one thread now */
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
+
+/* CLOCK_MONOTONIC in ns, 0 when unavailable. Async-signal-safe. */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Reads a whole small file into buf from offset 0 and NUL-terminates it.
  * Async-signal-safe: pread(2) only. Returns the length or -1. */
@@ -86,13 +124,18 @@ static int find_value(const char *text, const char *key, uint64_t *out)
     return 0;
 }
 
-static int open_ro(const char *root, const char *path)
+static int open_ro_flags(const char *root, const char *path, int flags)
 {
     char full[768];
     int n = snprintf(full, sizeof(full), "%s%s", root, path);
     if (n < 0 || (size_t)n >= sizeof(full))
         return -1;
-    return open(full, O_RDONLY | O_CLOEXEC);
+    return open(full, flags | O_CLOEXEC);
+}
+
+static int open_ro(const char *root, const char *path)
+{
+    return open_ro_flags(root, path, O_RDONLY);
 }
 
 static int open_in(const char *dir, const char *name)
@@ -102,6 +145,136 @@ static int open_in(const char *dir, const char *name)
     if (n < 0 || (size_t)n >= sizeof(path))
         return -1;
     return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* open(dir "/" name, flags | O_CLOEXEC) with the path joined by hand.
+ * Async-signal-safe: strlen, memcpy, open(2). Returns the fd or -1. */
+static int open_joined(const char *dir, const char *name, int flags)
+{
+    char path[700];
+    size_t dn = strlen(dir), nn = strlen(name);
+    if (dn + 1 + nn >= sizeof(path))
+        return -1;
+    memcpy(path, dir, dn);
+    path[dn] = '/';
+    memcpy(path + dn + 1, name, nn + 1);
+    return open(path, flags | O_CLOEXEC);
+}
+
+/* The files of <proc>/<pid or self> a probe keeps open, and how. */
+static const struct self_file {
+    const char *name;
+    int flags;
+    size_t off; /* of the fd in rm_probe */
+} self_files[] = {
+    {"statm", O_RDONLY, offsetof(rm_probe, fd_statm)},
+    {"stat", O_RDONLY, offsetof(rm_probe, fd_stat)},
+    {"status", O_RDONLY, offsetof(rm_probe, fd_status)},
+    {"task", O_RDONLY | O_DIRECTORY, offsetof(rm_probe, fd_task)},
+    {"clear_refs", O_WRONLY, offsetof(rm_probe, fd_clear_refs)},
+};
+#define RM_N_SELF_FILES (sizeof(self_files) / sizeof(self_files[0]))
+
+static int *self_fd(rm_probe *p, size_t i)
+{
+    return (int *)(void *)((char *)p + self_files[i].off);
+}
+
+/* In a forked child: points the kept /proc/self fds at the child's files.
+ * Each fd keeps its number (dup3 over it), so a reader that raced with
+ * this, a signal handler or another thread, reads the parent's file or the
+ * child's. A file that cannot be reopened (no fd left) is closed and its
+ * fields go unread: nothing is better than the parent's numbers, though a
+ * reader racing with that close may then read a closed, or reused, fd.
+ * Async-signal-safe: open(2), dup3(2), close(2), memcpy. */
+static void reopen_self(rm_probe *p)
+{
+    unsigned forks = rm_forks;
+    size_t i;
+    for (i = 0; i < RM_N_SELF_FILES; i++) {
+        int *fdp = self_fd(p, i), old = *fdp, nfd;
+        if (old < 0)
+            continue;
+        nfd =
+            p->self_dir[0] ? open_joined(p->self_dir, self_files[i].name, self_files[i].flags) : -1;
+        if (nfd >= 0 && nfd != old && dup3(nfd, old, O_CLOEXEC) < 0) {
+            close(nfd);
+            nfd = -1;
+        }
+        if (nfd < 0) {
+            *fdp = -1;
+            close(old);
+        } else if (nfd != old) {
+            close(nfd);
+        }
+    }
+    p->self_forks = forks;
+}
+
+/* Reopens the /proc/self files when this process is a fork of the one that
+ * opened them. Async-signal-safe (reopen_self); one load otherwise. */
+static void check_fork(rm_probe *p)
+{
+    if (p->pid <= 0 && p->self_forks != rm_forks)
+        reopen_self(p);
+}
+
+/* num_threads, field 20 of /proc/<pid>/stat: cheaper than status, but 3-5 us
+ * (the kernel formats 52 fields and sums the threads' times). The command
+ * name (field 2) may hold spaces and ')' so count from the last ')'.
+ * Async-signal-safe: pread(2). */
+static int read_stat_threads(rm_probe *p, uint64_t *out)
+{
+    char buf[1024];
+    const char *q;
+    int field;
+    if (read_at0(p->fd_stat, buf, sizeof(buf)) <= 0 || !(q = strrchr(buf, ')')))
+        return 0;
+    for (field = 2; field < 20 && *q; q++)
+        if (*q == ' ')
+            field++;
+    return field == 20 && parse_u64(&q, out);
+}
+
+/* Threads from the link count of <proc>/task, to which the kernel adds the
+ * number of threads (proc_task_getattr: 2 + threads): one fstat(2), about
+ * 0.3 us. fd_task is kept only where this agreed with stat (check_task_fd).
+ * Async-signal-safe: fstat(2). */
+static int read_task_threads(rm_probe *p, uint64_t *out)
+{
+    struct stat st;
+    if (p->fd_task < 0 || fstat(p->fd_task, &st) != 0 || st.st_nlink <= 2)
+        return 0; /* a live process has a thread */
+    *out = (uint64_t)st.st_nlink - 2;
+    return 1;
+}
+
+/* Async-signal-safe (read_task_threads, read_stat_threads). */
+static int read_threads(rm_probe *p, uint64_t *out)
+{
+    return read_task_threads(p, out) || read_stat_threads(p, out);
+}
+
+/* Keeps fd_task only if its link count gives stat's num_threads, read before
+ * and after it (retried if a thread came or went in between): a kernel that
+ * counts otherwise, or a fake tree's plain directory, falls back to stat. */
+static void check_task_fd(rm_probe *p)
+{
+    int attempt;
+    for (attempt = 0; attempt < 3 && p->fd_task >= 0; attempt++) {
+        uint64_t before, links, after;
+        if (!read_stat_threads(p, &before) || !read_task_threads(p, &links) ||
+            !read_stat_threads(p, &after))
+            break;
+        if (before == after) {
+            if (links == before)
+                return;
+            break;
+        }
+    }
+    if (p->fd_task >= 0)
+        close(p->fd_task);
+    p->fd_task = -1;
 }
 
 /* Finds the process's memory cgroup from <root>/proc/<pid>/cgroup and opens
@@ -199,10 +372,11 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
 {
     char procdir[64], path[96];
     struct rusage ru;
-    int i;
+    int i, n;
 
     memset(p, 0, sizeof(*p));
     p->fd_statm = p->fd_stat = p->fd_status = p->fd_meminfo = p->fd_clear_refs = -1;
+    p->fd_task = -1;
     p->fd_cg_usage = p->fd_cg_peak = p->fd_cg_events = p->fd_cg_stat = -1;
     for (i = 0; i < RM_CG_MAX_DEPTH; i++)
         p->fd_cg_limit[i] = -1;
@@ -215,17 +389,22 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
     else
         snprintf(procdir, sizeof(procdir), "/proc/self");
 
-    snprintf(path, sizeof(path), "%s/statm", procdir);
-    p->fd_statm = open_ro(root, path);
-    snprintf(path, sizeof(path), "%s/stat", procdir);
-    p->fd_stat = open_ro(root, path);
-    snprintf(path, sizeof(path), "%s/status", procdir);
-    p->fd_status = open_ro(root, path);
-    p->fd_meminfo = open_ro(root, "/proc/meminfo");
     if (pid <= 0) {
-        snprintf(path, sizeof(path), "%s%s/clear_refs", root, procdir);
-        p->fd_clear_refs = open(path, O_WRONLY | O_CLOEXEC);
+        pthread_once(&rm_forks_once, watch_forks);
+        p->self_forks = rm_forks;
     }
+    n = snprintf(p->self_dir, sizeof(p->self_dir), "%s%s", root, procdir);
+    if (n < 0 || (size_t)n >= sizeof(p->self_dir))
+        p->self_dir[0] = '\0';
+    for (i = 0; i < (int)RM_N_SELF_FILES; i++) {
+        /* only the calling process's peak can be reset */
+        if (pid > 0 && self_files[i].flags == O_WRONLY)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", procdir, self_files[i].name);
+        *self_fd(p, (size_t)i) = open_ro_flags(root, path, self_files[i].flags);
+    }
+    p->fd_meminfo = open_ro(root, "/proc/meminfo");
+    check_task_fd(p);
     open_cgroup(p, root, procdir);
 
     /* ru_maxrss is cheaper than status' VmHWM, but it also carries the peak
@@ -246,12 +425,77 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
     return 0;
 }
 
-/* Async-signal-safe (rm_probe_sample): pread(2) and scanning of buf only. */
+/* The smallest limit of the group and its ancestors into *limit
+ * (RM_NO_LIMIT: none). Returns 1 when some limit file was read.
+ * Async-signal-safe: pread(2) and scanning of buf. */
+static int read_limits(rm_probe *p, char *buf, uint64_t *limit)
+{
+    uint64_t v, lim = RM_NO_LIMIT;
+    const char *q;
+    int i, ok = 0;
+    for (i = 0; i < p->n_cg_limit; i++) {
+        ssize_t n = read_at0(p->fd_cg_limit[i], buf, RM_READ_BUF);
+        if (n <= 0)
+            continue;
+        ok = 1;
+        q = buf;
+        if (strncmp(buf, "max", 3) != 0 && parse_u64(&q, &v) && v < lim)
+            lim = v;
+    }
+    /* v1 writes "unlimited" as a huge page-rounded number */
+    if (p->cg_version == 1 && lim >= (UINT64_MAX >> 2))
+        lim = RM_NO_LIMIT;
+    *limit = lim;
+    return ok;
+}
+
+/* The limits cache is a sequence lock without a lock: a writer claims it
+ * by moving cg_lim_seq from even to odd with a compare-and-swap, writes,
+ * and releases it at the next even number; a reader uses the cache only if
+ * cg_lim_seq was even and unchanged around its reads. A reader that finds
+ * the cache busy (a signal handler that interrupted the writer, or another
+ * thread) reads the files itself, and a writer that loses the race does not
+ * store. Async-signal-safe: lock-free atomics on an unsigned int only. */
+static int cached_limit(rm_probe *p, uint64_t now, unsigned *seq, uint64_t *limit, int *ok)
+{
+    uint64_t at, lim;
+    int k;
+    *seq = __atomic_load_n(&p->cg_lim_seq, __ATOMIC_ACQUIRE);
+    if ((*seq & 1) || !now)
+        return 0;
+    at = p->cg_lim_at_ns;
+    lim = p->cg_lim;
+    k = p->cg_lim_ok;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&p->cg_lim_seq, __ATOMIC_RELAXED) != *seq)
+        return 0;
+    if (!at || now < at || now - at >= RM_CG_LIMIT_TTL_NS)
+        return 0;
+    *limit = lim;
+    *ok = k;
+    return 1;
+}
+
+static void store_limit(rm_probe *p, uint64_t now, unsigned seq, uint64_t limit, int ok)
+{
+    if (!now || (seq & 1) ||
+        !__atomic_compare_exchange_n(&p->cg_lim_seq, &seq, seq + 1, 0, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return;
+    p->cg_lim_at_ns = now;
+    p->cg_lim = limit;
+    p->cg_lim_ok = ok;
+    __atomic_store_n(&p->cg_lim_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* Async-signal-safe (rm_probe_sample): pread(2), clock_gettime(2), the
+ * limits cache's atomics and scanning of buf only. */
 static void read_cgroup(rm_probe *p, rm_sample *s, char *buf, unsigned what)
 {
-    uint64_t v;
+    uint64_t v, now;
     const char *q;
-    int i;
+    unsigned seq;
+    int ok;
 
     if (read_at0(p->fd_cg_usage, buf, RM_READ_BUF) > 0 && (q = buf, parse_u64(&q, &v))) {
         s->cg_usage = v;
@@ -281,19 +525,14 @@ static void read_cgroup(rm_probe *p, rm_sample *s, char *buf, unsigned what)
             s->valid |= RM_HAVE_CG_INACTIVE_FILE;
         }
     }
-    s->cg_limit = RM_NO_LIMIT;
-    for (i = 0; i < p->n_cg_limit; i++) {
-        ssize_t n = read_at0(p->fd_cg_limit[i], buf, RM_READ_BUF);
-        if (n <= 0)
-            continue;
-        s->valid |= RM_HAVE_CG_LIMIT;
-        q = buf;
-        if (strncmp(buf, "max", 3) != 0 && parse_u64(&q, &v) && v < s->cg_limit)
-            s->cg_limit = v;
+    now = p->n_cg_limit ? mono_ns() : 0;
+    if (!cached_limit(p, now, &seq, &v, &ok)) {
+        ok = read_limits(p, buf, &v);
+        store_limit(p, now, seq, v, ok);
     }
-    /* v1 writes "unlimited" as a huge page-rounded number */
-    if (p->cg_version == 1 && s->cg_limit >= (UINT64_MAX >> 2))
-        s->cg_limit = RM_NO_LIMIT;
+    s->cg_limit = v;
+    if (ok)
+        s->valid |= RM_HAVE_CG_LIMIT;
 }
 
 /* A "Key:  123 kB" line of status or meminfo, and where its value goes. */
@@ -357,29 +596,16 @@ static const key_slot meminfo_slots[] = {
     {"SwapFree", 8, RM_HAVE_SWAP_FREE, offsetof(rm_sample, swap_free)},
 };
 
-/* num_threads, field 20 of /proc/<pid>/stat: cheaper than status. The
- * command name (field 2) may hold spaces and ')' so count from the last ')'. */
-static int read_stat_threads(rm_probe *p, uint64_t *out)
-{
-    char buf[1024];
-    const char *q;
-    int field;
-    if (read_at0(p->fd_stat, buf, sizeof(buf)) <= 0 || !(q = strrchr(buf, ')')))
-        return 0;
-    for (field = 2; field < 20 && *q; q++)
-        if (*q == ' ')
-            field++;
-    return field == 20 && parse_u64(&q, out);
-}
-
 int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
 {
-    /* Async-signal-safe: pread(2), getrusage(2), arithmetic, no allocation. */
+    /* Async-signal-safe: pread(2), fstat(2), getrusage(2), clock_gettime(2),
+     * check_fork (after a fork), arithmetic, no allocation. */
     char buf[RM_READ_BUF];
     uint32_t want = 0;
     const char *q;
 
     s->valid = 0;
+    check_fork(p);
     if (what & RM_READ_PROC) {
         if (read_at0(p->fd_statm, buf, sizeof(buf)) > 0) {
             uint64_t size, res;
@@ -406,8 +632,7 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
         want |= RM_HAVE_ANON | RM_HAVE_FILE | RM_HAVE_SHMEM | RM_HAVE_SWAP | RM_HAVE_THREADS;
     if (want && read_at0(p->fd_status, buf, sizeof(buf)) > 0)
         scan_keys(buf, status_slots, sizeof(status_slots) / sizeof(status_slots[0]), want, s);
-    if ((what & RM_READ_THREADS) && !(s->valid & RM_HAVE_THREADS) &&
-        read_stat_threads(p, &s->threads))
+    if ((what & RM_READ_THREADS) && !(s->valid & RM_HAVE_THREADS) && read_threads(p, &s->threads))
         s->valid |= RM_HAVE_THREADS;
     /* VmHWM lags RSS until the next page fault after a reset */
     if ((s->valid & RM_HAVE_HWM) && (s->valid & RM_HAVE_RSS) && s->hwm < s->rss)
@@ -422,14 +647,18 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
 
 uint64_t rm_probe_threads(rm_probe *p)
 {
+    /* Async-signal-safe (check_fork, read_threads). */
     uint64_t v;
-    return read_stat_threads(p, &v) ? v : 0;
+    check_fork(p);
+    return read_threads(p, &v) ? v : 0;
 }
 
 int rm_probe_reset_peak(rm_probe *p)
 {
-    /* Async-signal-safe: pwrite(2) only. */
+    /* Async-signal-safe: pwrite(2), and check_fork: a forked child must not
+     * reset its parent's mark through the parent's clear_refs. */
     ssize_t n;
+    check_fork(p);
     if (p->fd_clear_refs < 0) {
         errno = p->pid > 0 ? ENOTSUP : EACCES;
         return -1;
@@ -442,9 +671,9 @@ int rm_probe_reset_peak(rm_probe *p)
 
 void rm_probe_close(rm_probe *p)
 {
-    int *fds[] = {&p->fd_statm,   &p->fd_stat,       &p->fd_status,
-                  &p->fd_meminfo, &p->fd_clear_refs, &p->fd_cg_usage,
-                  &p->fd_cg_peak, &p->fd_cg_events,  &p->fd_cg_stat};
+    int *fds[] = {&p->fd_statm,     &p->fd_stat,       &p->fd_status,   &p->fd_meminfo,
+                  &p->fd_task,      &p->fd_clear_refs, &p->fd_cg_usage, &p->fd_cg_peak,
+                  &p->fd_cg_events, &p->fd_cg_stat};
     size_t i;
     for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
@@ -458,6 +687,7 @@ void rm_probe_close(rm_probe *p)
     }
     p->n_cg_limit = 0;
     p->cg_version = 0;
+    p->cg_lim_at_ns = 0; /* a reopened probe reads its limits afresh */
 }
 
 int rm_disk_usage(const char *path, uint64_t *used, uint64_t *avail)

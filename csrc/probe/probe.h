@@ -82,14 +82,25 @@ typedef struct rm_sample {
 typedef struct rm_probe {
     int pid; /* 0: the calling process */
     int fd_statm, fd_stat, fd_status, fd_meminfo, fd_clear_refs;
+    int fd_task;    /* Linux: <proc>/task, whose link count is 2 + threads; -1 unused */
     int cg_version; /* 0 none found, 1 or 2 */
     int fd_cg_usage, fd_cg_peak, fd_cg_events, fd_cg_stat;
     int fd_cg_limit[RM_CG_MAX_DEPTH];
     int n_cg_limit;
     int hwm_from_rusage; /* 1 when getrusage's ru_maxrss can stand in for VmHWM */
     long page_size;
-    char cg_path[512]; /* the memory cgroup directory, for messages */
-    void *platform;    /* Windows / macOS handles */
+    /* Linux, pid 0: the forks counted when the /proc/self files were opened
+     * (a forked child reopens them before its first read) and where they are */
+    unsigned self_forks;
+    char self_dir[512];
+    /* Linux: the cgroup limits, read at most once a second (linux.c,
+     * cached_limit); cg_lim_seq is odd while the cache is written */
+    volatile unsigned cg_lim_seq;
+    volatile uint64_t cg_lim_at_ns; /* CLOCK_MONOTONIC of the read; 0: none */
+    volatile uint64_t cg_lim;
+    volatile int cg_lim_ok; /* some limit file was read */
+    char cg_path[512];      /* the memory cgroup directory, for messages */
+    void *platform;         /* Windows / macOS handles */
 } rm_probe;
 
 /* Opens the files a probe reads. pid 0 is the calling process (the only
@@ -100,8 +111,14 @@ typedef struct rm_probe {
 int rm_probe_open(rm_probe *p, int pid, const char *root);
 
 /* Fills s with the groups in what (RM_READ_*). Never allocates. Returns 0;
- * fields that could not be read are left out of s->valid.
- * Async-signal-safe on Linux: only pread(2), getrusage(2) and arithmetic. */
+ * fields that could not be read are left out of s->valid. On Linux the
+ * cgroup limits (configuration, not memory state) are read at most once a
+ * second and may be up to that old; usage, peak and the OOM-kill counter
+ * are read every time. A forked child's first sample reopens the
+ * /proc/self files that still describe the parent.
+ * Async-signal-safe on Linux: pread(2), fstat(2), getrusage(2),
+ * clock_gettime(2), open(2)/dup3(2)/close(2) after a fork, lock-free atomics,
+ * arithmetic. */
 int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what);
 
 /* Resets the resident high-water mark so the next hwm is the peak of the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char root[256];
 
@@ -102,6 +103,59 @@ static void test_v2(void)
     rm_probe_close(&p);
 }
 
+/* The limits are read at most once a second; usage and the OOM-kill
+ * counter every time. put() rewrites a file in place, so the probe's
+ * kept-open fds see the new text. */
+static void test_limit_cache(void)
+{
+    rm_probe p;
+    rm_sample s;
+    snprintf(root, sizeof(root), "/tmp/rm_probe_cache_%d", (int)getpid());
+    fake_proc();
+    put("/proc/self/cgroup", "0::/ci/job\n");
+    put("/sys/fs/cgroup/memory.max", "max\n");
+    put("/sys/fs/cgroup/ci/memory.max", "4000000000\n");
+    put("/sys/fs/cgroup/ci/job/memory.max", "max\n");
+    put("/sys/fs/cgroup/ci/job/memory.current", "100\n");
+    put("/sys/fs/cgroup/ci/job/memory.events", "oom 0\noom_kill 0\n");
+    CHECK(rm_probe_open(&p, 0, root) == 0);
+    CHECK(p.n_cg_limit == 3);
+    rm_probe_sample(&p, &s, RM_READ_CGROUP);
+    CHECK(s.cg_limit == 4000000000ull && s.cg_usage == 100 && s.cg_oom_kills == 0);
+    CHECK(p.cg_lim_at_ns != 0 && !(p.cg_lim_seq & 1));
+
+    put("/sys/fs/cgroup/ci/memory.max", "3000000000\n");
+    put("/sys/fs/cgroup/ci/job/memory.current", "200\n");
+    put("/sys/fs/cgroup/ci/job/memory.events", "oom 1\noom_kill 1\n");
+    rm_probe_sample(&p, &s, RM_READ_CGROUP);
+    CHECK(s.cg_limit == 4000000000ull); /* cached: the second has not passed */
+    CHECK((s.valid & RM_HAVE_CG_LIMIT));
+    CHECK(s.cg_usage == 200 && s.cg_oom_kills == 1); /* never cached */
+
+    /* a second later (the read moved back in time) the new limit shows */
+    p.cg_lim_at_ns -= RM_CG_LIMIT_TTL_NS;
+    rm_probe_sample(&p, &s, RM_READ_CGROUP);
+    CHECK(s.cg_limit == 3000000000ull);
+
+    /* a cache being written (odd sequence, as a signal handler that
+     * interrupted the writer sees it) is bypassed and left alone */
+    put("/sys/fs/cgroup/ci/memory.max", "max\n");
+    p.cg_lim_seq++;
+    rm_probe_sample(&p, &s, RM_READ_CGROUP);
+    CHECK((s.valid & RM_HAVE_CG_LIMIT) && s.cg_limit == RM_NO_LIMIT);
+    CHECK(p.cg_lim == 3000000000ull && (p.cg_lim_seq & 1));
+    p.cg_lim_seq++;
+    rm_probe_sample(&p, &s, RM_READ_CGROUP);
+    CHECK(s.cg_limit == 3000000000ull); /* still within its second */
+    rm_probe_close(&p);
+
+    /* a new probe reads afresh */
+    CHECK(rm_probe_open(&p, 0, root) == 0);
+    rm_probe_sample(&p, &s, RM_READ_CGROUP);
+    CHECK((s.valid & RM_HAVE_CG_LIMIT) && s.cg_limit == RM_NO_LIMIT);
+    rm_probe_close(&p);
+}
+
 static void test_v1(void)
 {
     rm_probe p;
@@ -159,6 +213,11 @@ static void test_self(void)
     CHECK((a.valid & (RM_HAVE_RSS | RM_HAVE_HWM | RM_HAVE_THREADS | RM_HAVE_MEM_AVAIL)) ==
           (RM_HAVE_RSS | RM_HAVE_HWM | RM_HAVE_THREADS | RM_HAVE_MEM_AVAIL));
     CHECK(a.threads == 1);
+    /* the thread count alone comes from the task directory's link count,
+     * which agreed with stat when the probe was opened */
+    CHECK(p.fd_task >= 0);
+    rm_probe_sample(&p, &a, RM_READ_THREADS);
+    CHECK((a.valid & RM_HAVE_THREADS) && a.threads == 1);
     /* mmap, not malloc: a sanitizer's allocator would keep freed memory */
     big = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(big != MAP_FAILED);
@@ -174,11 +233,75 @@ static void test_self(void)
     rm_probe_close(&p);
 }
 
+/* Same file: fd and path name one /proc inode (per pid: a parent's statm
+ * and its child's differ). */
+static int same_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* A probe opened before fork() describes the child in the child: /proc/self
+ * resolved to the parent when it was opened, and the child's first read
+ * reopens the files under the same fd numbers. */
+static void test_fork(void)
+{
+    rm_probe p;
+    rm_sample before;
+    int status, statm_fd, task_fd;
+    pid_t pid;
+    CHECK(rm_probe_open(&p, 0, "") == 0);
+    statm_fd = p.fd_statm;
+    task_fd = p.fd_task;
+    rm_probe_sample(&p, &before, RM_READ_PROC);
+    CHECK(same_file(p.fd_statm, "/proc/self/statm"));
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        /* the child: exit status = number of failed checks */
+        size_t n = 96 << 20;
+        int bad = 0;
+        rm_sample s;
+        char *big = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        rm_probe fresh;
+        rm_sample f;
+        if (big == MAP_FAILED)
+            _exit(100);
+        memset(big, 1, n);
+        bad += !!same_file(p.fd_statm, "/proc/self/statm"); /* still the parent's */
+        rm_probe_sample(&p, &s, RM_READ_PROC | RM_READ_THREADS);
+        bad += !same_file(p.fd_statm, "/proc/self/statm");
+        bad += !same_file(p.fd_stat, "/proc/self/stat");
+        bad += !same_file(p.fd_status, "/proc/self/status");
+        bad += !same_file(p.fd_task, "/proc/self/task");
+        bad += p.fd_statm != statm_fd || p.fd_task != task_fd; /* same numbers */
+        bad += !(s.valid & RM_HAVE_RSS) || s.rss < before.rss + n - (8 << 20);
+        bad += !(s.valid & RM_HAVE_THREADS) || s.threads != 1;
+        bad += rm_probe_open(&fresh, 0, "") != 0;
+        rm_probe_sample(&fresh, &f, RM_READ_PROC);
+        bad += f.rss > s.rss + (4 << 20) || s.rss > f.rss + (4 << 20);
+        rm_probe_close(&fresh);
+        _exit(bad);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status))
+        fprintf(stderr, "test_fork: %d check(s) failed in the child\n", WEXITSTATUS(status));
+    /* the parent's probe still reads the parent */
+    CHECK(same_file(p.fd_statm, "/proc/self/statm"));
+    CHECK(same_file(p.fd_task, "/proc/self/task"));
+    rm_probe_close(&p);
+}
+
 int main(void)
 {
     test_v2();
+    test_limit_cache();
     test_v1();
     test_missing();
     test_self();
+    test_fork();
     return check_done("test_probe");
 }
