@@ -85,7 +85,6 @@ PyObject *rm_py_get_context(PyObject *self, PyObject *unused);
 PyObject *rm_py_write_error(PyObject *self, PyObject *unused);
 PyObject *rm_py_probe_info(PyObject *self, PyObject *unused);
 PyObject *rm_py_probe_at(PyObject *self, PyObject *args);
-PyObject *rm_py_bench_floor(PyObject *self, PyObject *args);
 
 /* ---- crash boundaries: crash.c (+ crash_posix.c / crash_win32.c), dump.c, watchdog.c
  * (docs/crash.md) ---- */

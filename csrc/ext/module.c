@@ -39,8 +39,6 @@ static PyMethodDef methods[] = {
     {"probe_at", rm_py_probe_at, METH_VARARGS,
      "probe_at(pid, root='') -> (Sample, cgroup_version, cgroup_path)\n\nA one-off full "
      "sample of another process, or of a fake /proc and cgroup tree under root."},
-    {"_bench_floor", rm_py_bench_floor, METH_VARARGS,
-     "_bench_floor(n) -> ns per pread of /proc/self/statm (benchmarks only)"},
     {"_crash_install", (PyCFunction)(void (*)(void))rm_py_crash_install,
      METH_VARARGS | METH_KEYWORDS,
      "_crash_install(*, fatal=True, terminate=True, usr1=True, thread_threshold=256)\n\n"

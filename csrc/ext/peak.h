@@ -23,6 +23,12 @@
  * with RM_READ_PROC). No-op when no interval is open. */
 void rm_peak_fold(rm_sample *s);
 
+/* Opens a new interval (GIL held). raw is a sample with RM_READ_PROC taken
+ * just now and not folded (its hwm is the kernel's), so that a phase
+ * boundary that samples anyway reads statm once; NULL: read one here.
+ * Returns 0, or -1 with errno set. */
+int rm_peak_reset(const rm_sample *raw);
+
 /* The lifetime peak the kernel's counter lost to clear_refs resets, or 0
  * when the kernel's counter was never reset (GIL held). */
 uint64_t rm_peak_lost(void);

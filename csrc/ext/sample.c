@@ -216,29 +216,31 @@ uint64_t rm_peak_lost(void)
     return pk.mode == PK_KERNEL ? pk.lost : 0;
 }
 
-/* Opens a new interval. Returns 0, or -1 with errno set. */
-static int peak_reset(void)
+int rm_peak_reset(const rm_sample *raw)
 {
     rm_sample s;
 
     if (pk.mode == PK_UNSET)
         peak_read_env();
-    if (rm_sample_self(&s, RM_READ_PROC) != 0)
-        s.valid = 0;
+    if (!raw) {
+        if (rm_sample_self(&s, RM_READ_PROC) != 0)
+            s.valid = 0;
+        raw = &s;
+    }
     if (pk.mode == PK_KERNEL) {
-        if ((s.valid & RM_HAVE_HWM) && s.hwm > pk.lost)
-            pk.lost = s.hwm;
+        if ((raw->valid & RM_HAVE_HWM) && raw->hwm > pk.lost)
+            pk.lost = raw->hwm;
         return rm_probe_reset_peak(&rm_g.probe);
     }
-    if (!(s.valid & RM_HAVE_RSS) || !(s.valid & RM_HAVE_HWM)) {
+    if (!(raw->valid & RM_HAVE_RSS) || !(raw->valid & RM_HAVE_HWM)) {
         errno = EIO;
         return -1;
     }
     pthread_mutex_lock(&pk.mu);
     pk.gen++;
     pk.open = 1;
-    pk.hwm0 = s.hwm;
-    pk.max_rss = s.rss;
+    pk.hwm0 = raw->hwm;
+    pk.max_rss = raw->rss;
     pthread_mutex_unlock(&pk.mu);
     poller_start();
     return 0;
@@ -256,8 +258,9 @@ uint64_t rm_peak_lost(void)
     return 0;
 }
 
-static int peak_reset(void)
+int rm_peak_reset(const rm_sample *raw)
 {
+    (void)raw;
     return rm_probe_reset_peak(&rm_g.probe);
 }
 
@@ -385,7 +388,7 @@ PyObject *rm_py_reset_peak(PyObject *self, PyObject *unused)
         errno = ENOENT;
         return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "reset_peak");
     }
-    if (peak_reset() != 0)
+    if (rm_peak_reset(NULL) != 0)
         return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "reset_peak");
     Py_RETURN_NONE;
 }
@@ -414,35 +417,4 @@ error:
     rm_probe_close(&p);
     Py_XDECREF(py_sample);
     return py_res;
-}
-
-/* _bench_floor(n) -> ns per pread(2) of /proc/self/statm on a kept-open fd:
- * the floor that benchmarks/bench_sample.py compares sample() against. */
-PyObject *rm_py_bench_floor(PyObject *self, PyObject *args)
-{
-#ifdef _WIN32
-    (void)self;
-    (void)args;
-    Py_RETURN_NONE;
-#else
-    char buf[256];
-    long n, i;
-    int fd;
-    double t0, t1;
-    (void)self;
-
-    if (!PyArg_ParseTuple(args, "l", &n))
-        return NULL;
-    fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, "/proc/self/statm");
-    t0 = rm_monotonic();
-    for (i = 0; i < n; i++) {
-        if (pread(fd, buf, sizeof(buf), 0) < 0)
-            break;
-    }
-    t1 = rm_monotonic();
-    close(fd);
-    return PyFloat_FromDouble((t1 - t0) * 1e9 / (double)(n > 0 ? n : 1));
-#endif
 }

@@ -109,26 +109,95 @@ def test_thread_counts_follow_threads():
     assert during.python_threads - before.python_threads == 5
 
 
+def stat_threads(pid="self"):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[17])
+
+
+def test_marker_thread_count_follows_threads():
+    # a marker reads the thread count alone (the task directory's link
+    # count on Linux), not through the full sample's status file
+    before = _resmon.emit("mark", "x", to=0)
+    stop = threading.Event()
+    threads = [threading.Thread(target=stop.wait) for _ in range(5)]
+    for t in threads:
+        t.start()
+    try:
+        during = _resmon.emit("mark", "x", to=0)
+        if sys.platform.startswith("linux"):
+            assert during.threads == stat_threads()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert during.threads - before.threads == 5
+
+
 @linux_only
 def test_forked_child_samples_itself():
     # the probe keeps /proc/self files open; after fork they must describe
-    # the child, not the parent
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            block = bytearray(120 << 20)
-            block[::4096] = b"\1" * len(block[::4096])
-            s = resmon.sample()
-            os.write(w, f"{s.rss} {proc_kb('/proc/self/status', 'VmRSS')}".encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = os.read(r, 100).decode()
-    os.waitpid(pid, 0)
-    child_rss, child_proc = map(int, data.split())
+    # the child, not the parent: its memory and its threads (the parent has
+    # six more while it forks)
+    stop = threading.Event()
+    threads = [threading.Thread(target=stop.wait) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        parent_threads = _resmon.emit("mark", "x", to=0).threads
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                block = bytearray(120 << 20)
+                block[::4096] = b"\1" * len(block[::4096])
+                s = resmon.sample()
+                m = _resmon.emit("mark", "x", to=0)
+                os.write(w, f"{s.rss} {proc_kb('/proc/self/status', 'VmRSS')} {m.threads} "
+                            f"{stat_threads()} {m.rss}".encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        data = os.read(r, 200).decode()
+        os.close(r)
+        os.waitpid(pid, 0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    child_rss, child_proc, child_threads, child_stat, marker_rss = map(int, data.split())
     assert abs(child_rss - child_proc) < 4 * MiB
+    assert abs(marker_rss - child_proc) < 4 * MiB
     assert child_rss > resmon.sample().rss + 100 * MiB
+    assert child_threads == child_stat == 1
+    assert parent_threads >= 7
+
+
+@linux_only
+def test_log_start_reset_opens_the_interval_from_its_own_sample():
+    # a phase boundary with RESET samples statm once and opens the next
+    # interval from that sample's kernel mark, not from the folded peak
+    out = run_py("""
+        import mmap, resmon
+        from resmon import _resmon
+        MiB = 1 << 20
+        def hold(mib):
+            m = mmap.mmap(-1, mib * MiB)
+            for i in range(0, mib * MiB, 4096):
+                m[i] = 1
+            m.close()
+        hold(150)                      # the lifetime mark is now high
+        resmon.reset_peak()            # an interval opens after it
+        rss, peak, mono = _resmon.log_start(True, 0, "t", "call", 2 | 4)
+        assert peak < rss + 20 * MiB, (rss, peak)
+        after = resmon.sample()
+        print(after.peak < after.rss + 20 * MiB, after.peak // MiB, after.rss // MiB)
+        hold(200)                      # a new lifetime mark, inside the interval
+        print(resmon.sample().peak > rss + 100 * MiB)
+    """)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert first.startswith("True"), first
+    assert second == "True"
 
 
 @linux_only
