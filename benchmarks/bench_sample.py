@@ -12,7 +12,10 @@ what sample() pays for being called from Python:
     returning a new Sample);
   - the helper people write today: psutil Process().memory_info(),
     psutil.virtual_memory(), shutil.disk_usage(path) and one print() line;
-  - resmon.log_resource_snapshot(label) with and without paths=[path].
+  - resmon.log_resource_snapshot(label) with and without paths=[path];
+  - the cgroup limit files a marker reads at most once a second (the probe
+    caches them, so back-to-back calls here do not pay for them): os.pread of
+    each on a kept-open fd, to show what a marker after a quiet second adds.
 
 Time is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: system
 calls included, other processes' load mostly not). The operations run in
@@ -30,6 +33,26 @@ import sys
 import time
 
 import resmon
+from resmon import _resmon
+
+
+def limit_files():
+    """The memory cgroup's limit files, the group's and its ancestors', as
+    the probe reads them (linux.c open_cgroup); [] without a memory cgroup."""
+    info = _resmon.probe_info()
+    path, version = info.get("cgroup_path") or "", info.get("cgroup_version")
+    if version not in (1, 2):
+        return []
+    base = "/sys/fs/cgroup/memory" if version == 1 else "/sys/fs/cgroup"
+    name = "memory.limit_in_bytes" if version == 1 else "memory.max"
+    files = []
+    while path.startswith(base) and len(files) < 8:
+        if os.path.exists(os.path.join(path, name)):
+            files.append(os.path.join(path, name))
+        if path == base:
+            break
+        path = os.path.dirname(path)
+    return files
 
 
 def per_call_ns(fn, calls):
@@ -62,6 +85,12 @@ def main():
     def floor():
         return pread(statm, 256, 0)
 
+    limit_fds = [os.open(f, os.O_RDONLY) for f in limit_files()]
+
+    def limits():
+        for fd in limit_fds:
+            pread(fd, 64, 0)
+
     def helper(label="label"):
         # today's hand-written helper: psutil numbers, disk usage, one print
         rss = proc.memory_info().rss
@@ -78,6 +107,7 @@ def main():
         ("resmon.log_resource_snapshot(label)", lambda: resmon.log_resource_snapshot("label"), 5),
         ("resmon.log_resource_snapshot(label, paths=[path])",
          lambda: resmon.log_resource_snapshot("label", paths=[path]), 5),
+        (f"cgroup limit files ({len(limit_fds)}), pread each: once a second", limits, 5),
         ("psutil Process().memory_info()", proc.memory_info, 5),
         ("helper: psutil + disk_usage + print", helper, 5),
     ]
@@ -109,6 +139,11 @@ def main():
     print(f"log_resource_snapshot: {statistics.median(per[plain]) / 1000:.2f} us, with a path "
           f"{statistics.median(per[snap]) / 1000:.2f} us (target < 10 us); the helper costs "
           f"{m2:.2f}x the snapshot with a path (rounds {lo2:.2f}..{hi2:.2f}; target >= 3x)")
+    lim = [name for name, _, _ in ops if name.startswith("cgroup limit files")][0]
+    if limit_fds:
+        cold = [a + b for a, b in zip(per[plain], per[lim])]
+        print(f"a marker that re-reads the cgroup limits (the first after a quiet second): "
+              f"about {statistics.median(cold) / 1000:.2f} us")
 
 
 if __name__ == "__main__":
