@@ -843,6 +843,133 @@ static size_t skip_line_noise(const char *s, size_t n, size_t p)
     return p;
 }
 
+/* ---- a parsed record kept ----
+ *
+ * type (1 byte), flags and version (4 bytes each), the kind and the legacy
+ * prefix with their NULs, the label's length (2 bytes) and bytes, then per field the key's length
+ * (1 byte), the key, the value's length (2 bytes) and the value. */
+
+static int pack_put(char *out, size_t cap, size_t *k, const void *p, size_t n)
+{
+    if (*k + n > cap)
+        return -1;
+    memcpy(out + *k, p, n);
+    *k += n;
+    return 0;
+}
+
+void rm_keyset_init(rm_keyset *ks, const char *const *keys, size_t n)
+{
+    size_t i;
+    ks->keys = keys;
+    ks->n = n < RM_KEYSET_MAX ? n : RM_KEYSET_MAX;
+    ks->bloom = 0;
+    for (i = 0; i < ks->n; i++) {
+        ks->tags[i] = rm_key_tag(keys[i], strlen(keys[i]));
+        ks->bloom |= rm_tag_bit(ks->tags[i]);
+    }
+}
+
+size_t rm_rec_pack(const rm_rec *rec, const rm_keyset *ks, char *out, size_t cap)
+{
+    size_t k = 0, i, j;
+    unsigned char type = (unsigned char)rec->type;
+    uint32_t flags = rec->flags, version = (uint32_t)rec->version;
+    uint16_t ll = (uint16_t)(rec->label_len < 0xffff ? rec->label_len : 0xffff);
+    if (pack_put(out, cap, &k, &type, 1) || pack_put(out, cap, &k, &flags, 4) ||
+        pack_put(out, cap, &k, &version, 4) ||
+        pack_put(out, cap, &k, rec->kind, strlen(rec->kind) + 1) ||
+        pack_put(out, cap, &k, rec->prefix, strlen(rec->prefix) + 1) ||
+        pack_put(out, cap, &k, &ll, 2) || pack_put(out, cap, &k, rec->label ? rec->label : "", ll))
+        return 0;
+    for (i = 0; i < rec->n_fields; i++) {
+        const rm_field *f = &rec->f[i];
+        size_t kl = strlen(f->key);
+        unsigned char kb = (unsigned char)kl;
+        uint16_t vl = (uint16_t)f->val_len; /* values fit RM_PARSE_VALUES_MAX */
+        if (ks) {
+            if (!(ks->bloom & rm_tag_bit(f->key_tag)))
+                continue;
+            for (j = 0; j < ks->n; j++)
+                if (ks->tags[j] == f->key_tag && !strcmp(ks->keys[j], f->key))
+                    break;
+            if (j == ks->n)
+                continue;
+        }
+        if (pack_put(out, cap, &k, &kb, 1) || pack_put(out, cap, &k, f->key, kl) ||
+            pack_put(out, cap, &k, &vl, 2) || pack_put(out, cap, &k, f->val, vl))
+            return 0;
+    }
+    return k;
+}
+
+int rm_rec_unpack(const char *p, size_t n, rm_rec *rec)
+{
+    size_t k = 9, kl, pl;
+    uint32_t flags, version;
+    uint16_t ll;
+    const char *kind = p + 9, *nul, *pre;
+    rec->type = RM_PARSE_NONE;
+    rec->n_fields = 0;
+    rec->key_bloom = 0;
+    rec->n_malformed = rec->n_dropped = 0;
+    rec->used = 0;
+    rec->has_gh_ts = 0;
+    rec->gh_ts_usec = 0;
+    rec->body_off = rec->tag_off = 0;
+    rec->prefix[0] = '\0';
+    rec->label = NULL;
+    rec->label_len = 0;
+    rec->kind[0] = '\0';
+    if (n < 13 || (nul = memchr(kind, '\0', n - 9)) == NULL ||
+        (kl = (size_t)(nul - kind)) >= sizeof(rec->kind))
+        return RM_PARSE_NONE;
+    pre = nul + 1;
+    k += kl + 1;
+    if ((nul = memchr(pre, '\0', n - k)) == NULL ||
+        (pl = (size_t)(nul - pre)) >= sizeof(rec->prefix) || n - k - pl - 1 < 2)
+        return RM_PARSE_NONE;
+    memcpy(&flags, p + 1, 4);
+    memcpy(&version, p + 5, 4);
+    memcpy(rec->kind, kind, kl + 1);
+    memcpy(rec->prefix, pre, pl + 1);
+    k += pl + 1;
+    memcpy(&ll, p + k, 2);
+    k += 2;
+    if (ll > n - k || (size_t)ll + 1 > sizeof(rec->buf))
+        return RM_PARSE_NONE;
+    memcpy(rec->buf, p + k, ll);
+    rec->buf[ll] = '\0';
+    rec->label = rec->buf;
+    rec->label_len = ll;
+    rec->used = (size_t)ll + 1;
+    k += ll;
+    while (k < n) {
+        size_t start = rec->used;
+        uint16_t vl;
+        int fi;
+        kl = (unsigned char)p[k++];
+        if (kl > n - k || n - k - kl < 2)
+            return RM_PARSE_NONE;
+        memcpy(&vl, p + k + kl, 2);
+        if (vl > n - k - kl - 2)
+            return RM_PARSE_NONE;
+        fi = field_begin(rec, p + k, kl);
+        k += kl + 2;
+        if (fi >= 0) {
+            if (field_put_span(rec, p + k, vl))
+                field_end(rec, fi, 0, start);
+            else
+                field_end(rec, fi, 1, start);
+        }
+        k += vl;
+    }
+    rec->flags = flags;
+    rec->version = version;
+    rec->type = (unsigned char)p[0];
+    return rec->type;
+}
+
 int rm_parse_line(const char *s, size_t n, rm_rec *rec)
 {
     size_t p = 0, t, k;

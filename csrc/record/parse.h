@@ -133,6 +133,29 @@ int rm_rec_i64(const rm_rec *rec, const char *key, int64_t *out);
 /* Reads "<sec>.<frac>" (mono, dur, wall) as microseconds. Returns 0 or -1. */
 int rm_rec_usec(const rm_rec *rec, const char *key, uint64_t *out);
 
+/* A set of keys to keep, prepared once: their tags and one bloom word. */
+#define RM_KEYSET_MAX 64
+typedef struct rm_keyset {
+    const char *const *keys;
+    size_t n;
+    uint32_t tags[RM_KEYSET_MAX];
+    uint64_t bloom;
+} rm_keyset;
+
+/* Prepares ks for keys[0..n) (at most RM_KEYSET_MAX; the rest are ignored). */
+void rm_keyset_init(rm_keyset *ks, const char *const *keys, size_t n);
+
+/* A parsed record kept for later, without parsing it again: its type,
+ * flags, version, kind, prefix, label and the fields whose keys are in ks
+ * (every field when ks is NULL), in a compact form. Returns the bytes
+ * written to out, 0 when they do not fit in cap. */
+size_t rm_rec_pack(const rm_rec *rec, const rm_keyset *ks, char *out, size_t cap);
+
+/* The record rm_rec_pack kept in p[0..n): rec as rm_parse_line would have
+ * filled it, with those fields only (no GitHub time, no offsets). Returns
+ * rec->type, RM_PARSE_NONE when p is not such a packing. */
+int rm_rec_unpack(const char *p, size_t n, rm_rec *rec);
+
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fraction]Z" (any number of fraction digits;
  * a space may stand for the T) into microseconds since the epoch. Returns
  * the number of bytes consumed, or 0 when s does not start with such a time. */

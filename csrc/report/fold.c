@@ -10,6 +10,16 @@
 /* The fold's own parse buffer. */
 static rm_rec g_frec;
 
+/* The fields the fold reads from a record: ingest keeps only these of each
+ * record it holds for the fold (tests/report/test_fold_keys.py checks that
+ * every key this file asks for is here). */
+const char *const rm_fold_keys[] = {
+    "anon_rss", "at",   "cg_use",    "context",   "d_rss",     "held",   "hwm",    "in_tree",
+    "key",      "kind", "label",     "lifecycle", "mem_avail", "name",   "nodeid", "outcome",
+    "param",    "peak", "phase",     "pid",       "result",    "rss",    "scope",  "signal",
+    "source",   "test", "test_peak", "thr",       "what",      "worker", "attempt"};
+const size_t rm_fold_n_keys = sizeof(rm_fold_keys) / sizeof(rm_fold_keys[0]);
+
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
 {
     size_t i, k = 0;
@@ -844,7 +854,7 @@ void rm_run_fold(rm_run *run)
         if (it->type == RM_I_RECORD) {
             int copy = it->t && it->named && near_copy(copies, it);
             run->copies += (uint64_t)copy;
-            if (rm_parse_line(run->arena + it->off, it->len, &g_frec) != RM_PARSE_NONE)
+            if (rm_rec_unpack(run->arena + it->off, it->len, &g_frec) != RM_PARSE_NONE)
                 fold_record(run, it, &g_frec, copy);
         } else {
             fold_text(run, it);

@@ -483,16 +483,17 @@ static int ordered_kind(const rm_rec *r)
  * the original (the plugin writes a record both to the job log and to its
  * file, the job log's copy maybe shorter): kind, time, process and the fields
  * that name what it is about. */
-static void keep_record(rm_run *run, int src, uint64_t line, const char *s, size_t n,
-                        const rm_rec *r, int64_t t)
+static void keep_record(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
 {
     static const char *const keys[] = {"test",      "phase",   "at",     "name",   "scope",
                                        "param",     "what",    "label",  "signal", "source",
                                        "lifecycle", "context", "nodeid", "key",    "attempt"};
+    static rm_keyset fold_keys;
+    static char pack[RM_PARSE_VALUES_MAX + RM_PARSE_MAX_FIELDS * 3 + RM_PARSE_KEY_MAX * 2 + 16];
     uint64_t h = fnv(14695981039346656037ull, r->kind, strlen(r->kind));
     int64_t pid = 0;
     uint32_t rank = 0;
-    size_t i;
+    size_t i, n;
     if (rm_rec_i64(r, "pid", &pid) != 0)
         pid = 0;
     h = fnv(h, r->label, r->label_len);
@@ -504,7 +505,15 @@ static void keep_record(rm_run *run, int src, uint64_t line, const char *s, size
     if (strcmp(r->kind, "test") == 0)
         rank = 1 + 2 * (uint32_t)rm_phase_code(rm_rec_get(r, "phase")) +
                (rm_val_eq(rm_rec_get(r, "at"), "end") ? 1u : 0u);
-    if (rm_item_push(run, RM_I_RECORD, t, (long long)pid, rank, h, src, line, s, n) == 0)
+    /* the fields the fold reads, parsed: the fold does not parse it again */
+    if (!fold_keys.n)
+        rm_keyset_init(&fold_keys, rm_fold_keys, rm_fold_n_keys);
+    n = rm_rec_pack(r, &fold_keys, pack, sizeof(pack));
+    if (n == 0) {
+        run->items_dropped++;
+        return;
+    }
+    if (rm_item_push(run, RM_I_RECORD, t, (long long)pid, rank, h, src, line, pack, n) == 0)
         run->items[run->n_items - 1].named =
             rm_rec_get(r, "test") || rm_rec_get(r, "name") || rm_rec_get(r, "label");
 }
@@ -681,7 +690,7 @@ static void summary_record(rm_run *run, int src, uint64_t line, const rm_rec *r,
                  "session summary record");
 }
 
-static void record(rm_run *run, int src, uint64_t line, const char *s, size_t n, const rm_rec *r)
+static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
 {
     rm_source *S = &run->src[src];
     int64_t t = record_time(r, S);
@@ -728,7 +737,7 @@ static void record(rm_run *run, int src, uint64_t line, const char *s, size_t n,
     }
     if (ordered_kind(r)) {
         uint64_t avail = rm_get_u64(r, "mem_avail"), cg = rm_get_u64(r, "cg_use");
-        keep_record(run, src, line, s, n, r, t);
+        keep_record(run, src, line, r, t);
         if (avail != RM_UNSET || cg != RM_UNSET) { /* a test process's view of memory */
             rm_sysread x;
             memset(&x, 0, sizeof(x));
@@ -1250,7 +1259,7 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
     if (end > body)
         text(run, src, lineno, t, line + body, end - body);
     if (type != RM_PARSE_NONE)
-        record(run, src, lineno, line + g_rec.tag_off, len - g_rec.tag_off, &g_rec);
+        record(run, src, lineno, &g_rec);
 }
 
 int rm_run_ingest(rm_run *run, const char *path)

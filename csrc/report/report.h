@@ -440,6 +440,10 @@ long rm_signal_number(const char *v, size_t n);
 rm_evidence_kind rm_signal_evidence(long sig);
 void rm_timeline_add(rm_run *run, int64_t t, uint64_t avail, uint64_t rss, uint64_t cg, int proc);
 void rm_see_avail(rm_run *run, int src, uint64_t line, int64_t t, uint64_t avail);
+/* The keys of a record the fold reads (fold.c); ingest keeps these only. */
+extern const char *const rm_fold_keys[];
+extern const size_t rm_fold_n_keys;
+
 int rm_item_push(rm_run *run, int type, int64_t t, long long pid, uint32_t rank, uint64_t ident,
                  int src, uint64_t line, const char *data, size_t len);
 

@@ -53,6 +53,22 @@ static int fz_parse(const char *s, size_t n)
     (void)rm_rec_u64(&fz_rec, "rss", &u);
     (void)rm_rec_i64(&fz_rec, "d_rss", &i);
     (void)rm_rec_usec(&fz_rec, "mono", &u);
+    {
+        /* kept and read back (the report's fold): the same record, every field */
+        static rm_rec back;
+        static char pack[RM_PARSE_VALUES_MAX + RM_PARSE_MAX_FIELDS * 3 + 2 * RM_PARSE_KEY_MAX + 16];
+        size_t pn = rm_rec_pack(&fz_rec, NULL, pack, sizeof(pack));
+        FUZZ_ASSERT(pn > 0);
+        FUZZ_ASSERT(rm_rec_unpack(pack, pn, &back) == type);
+        FUZZ_ASSERT(back.n_fields == fz_rec.n_fields && back.flags == fz_rec.flags);
+        FUZZ_ASSERT(strcmp(back.kind, fz_rec.kind) == 0 && strcmp(back.prefix, fz_rec.prefix) == 0);
+        for (k = 0; k < fz_rec.n_fields; k++) {
+            const rm_field *a = &fz_rec.f[k], *b = &back.f[k];
+            FUZZ_ASSERT(strcmp(a->key, b->key) == 0 && a->val_len == b->val_len);
+            FUZZ_ASSERT(memcmp(a->val, b->val, a->val_len) == 0 && b->val[b->val_len] == '\0');
+        }
+        (void)rm_rec_unpack(pack, pn / 2, &back); /* a cut packing: refused or shorter */
+    }
     return type;
 }
 

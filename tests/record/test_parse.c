@@ -27,6 +27,12 @@ static int val_is(const char *key, const char *want)
     return f && f->val_len == strlen(want) && memcmp(f->val, want, f->val_len) == 0;
 }
 
+static int val_is_in(const rm_rec *r, const char *key, const char *want)
+{
+    const rm_field *f = rm_rec_get(r, key);
+    return f && f->val_len == strlen(want) && memcmp(f->val, want, f->val_len) == 0;
+}
+
 static void test_basic(void)
 {
     uint64_t u;
@@ -747,9 +753,55 @@ static void test_byte_classes(void)
     }
 }
 
+/* A record packed and unpacked reads as parsed: all fields, or the chosen
+ * ones; a cut or foreign packing is refused, never read past its end. */
+static void test_pack(void)
+{
+    static rm_rec back;
+    static char buf[RM_PARSE_VALUES_MAX * 2];
+    static const char *const keep[] = {"rss", "test", "nosuch"};
+    rm_keyset ks;
+    size_t n, cut;
+    unsigned i;
+    CHECK(parse("2026-11-26T10:04:31.1234567Z [resmon/1] test ts=2026-11-26T10:04:31.123456Z "
+                "pid=7 test=\"t.py::a b\\x22\" rss=1048576 note=\"\" ;") == RM_PARSE_RECORD);
+    n = rm_rec_pack(&rec, NULL, buf, sizeof(buf));
+    CHECK(n > 0);
+    CHECK(rm_rec_unpack(buf, n, &back) == RM_PARSE_RECORD);
+    CHECK(strcmp(back.kind, "test") == 0 && back.version == 1 && back.flags == rec.flags);
+    CHECK(back.n_fields == rec.n_fields);
+    for (i = 0; i < rec.n_fields; i++) {
+        const rm_field *f = rm_rec_get(&back, rec.f[i].key);
+        CHECK(f && f->val_len == rec.f[i].val_len &&
+              memcmp(f->val, rec.f[i].val, f->val_len) == 0 && f->val[f->val_len] == '\0');
+    }
+    rm_keyset_init(&ks, keep, 3);
+    n = rm_rec_pack(&rec, &ks, buf, sizeof(buf));
+    CHECK(rm_rec_unpack(buf, n, &back) == RM_PARSE_RECORD);
+    CHECK(back.n_fields == 2 && rm_rec_get(&back, "pid") == NULL);
+    {
+        const rm_field *f = rm_rec_get(&back, "test");
+        CHECK(f && f->val_len == 10 && memcmp(f->val, "t.py::a b\"", 10) == 0);
+    }
+    CHECK(rm_rec_pack(&rec, NULL, buf, 8) == 0); /* no room: nothing */
+    n = rm_rec_pack(&rec, NULL, buf, sizeof(buf));
+    for (cut = 0; cut < n; cut++) { /* every prefix: refused or fewer fields */
+        int t = rm_rec_unpack(buf, cut, &back);
+        CHECK(t == RM_PARSE_NONE || back.n_fields < rec.n_fields);
+    }
+    /* a legacy line keeps its prefix and label */
+    CHECK(parse("[ci_resource_debug] after load: rss_gb=1.5 nodeid=t.py::x") == RM_PARSE_LEGACY);
+    n = rm_rec_pack(&rec, NULL, buf, sizeof(buf));
+    CHECK(rm_rec_unpack(buf, n, &back) == RM_PARSE_LEGACY);
+    CHECK(strcmp(back.prefix, rec.prefix) == 0 && back.label_len == rec.label_len &&
+          memcmp(back.label, rec.label, rec.label_len) == 0);
+    CHECK(val_is_in(&back, "test", "t.py::x"));
+}
+
 int main(void)
 {
     test_basic();
+    test_pack();
     test_byte_classes();
     test_noise();
     test_tolerance();
