@@ -251,6 +251,11 @@ static void text_inputs(FILE *o, const rm_run *run)
         if (S->unstamped)
             fprintf(o, "    skipped: %llu record-like lines without a ts (printed by a test?)\n",
                     (unsigned long long)S->unstamped);
+        if (S->replayed)
+            fprintf(o,
+                    "    skipped: %llu records stamped hours from their line (another run's?), "
+                    "first at line %llu\n",
+                    (unsigned long long)S->replayed, (unsigned long long)S->first_replayed_line);
         if (S->unknown_version)
             fprintf(o, "    note: unknown format version %lu at line %llu (fields read anyway)\n",
                     S->unknown_version, (unsigned long long)S->unknown_version_line);
@@ -976,6 +981,7 @@ static cJSON *json_run(const rm_run *run, int top)
         j_u64(o, "first_cut_line", S->cut_lines ? S->first_cut_line : RM_UNSET);
         j_u64(o, "malformed_records", S->malformed_records);
         j_u64(o, "unstamped_records", S->unstamped);
+        j_u64(o, "replayed_records", S->replayed);
         j_u64(o, "first_malformed_line", S->malformed_records ? S->first_malformed_line : RM_UNSET);
         j_u64(o, "incomplete_records", S->incomplete_records);
         j_u64(o, "unknown_version", S->unknown_version ? S->unknown_version : RM_UNSET);

@@ -284,6 +284,9 @@ typedef struct rm_source {
     uint64_t lines, bytes, records, legacy, gh_lines, pytest_lines, bash_blocks;
     uint64_t cut_lines, malformed_records, incomplete_records;
     uint64_t unstamped; /* verdict/gasp/dump/event/summary/head lines without a ts: not trusted */
+    uint64_t
+        replayed; /* GitHub lines whose record's ts is hours before or minutes after the line */
+    uint64_t first_replayed_line;
     uint64_t first_cut_line, first_malformed_line;
     unsigned long unknown_version;
     uint64_t unknown_version_line;
