@@ -1137,10 +1137,91 @@ static void mermaid(FILE *o, const char *title, int n, int k, const int64_t *ser
     fprintf(o, "```\n\n");
 }
 
+/* The text table of runs fits 100 columns whatever its cells hold: each column
+ * is as wide as its widest cell (sizes like "-1005.9 MiB" included), and the
+ * run, branch and commit columns give way, in that order, down to 4. */
+#define RUN_COLS 10
+static const int col_cap[RUN_COLS] = {4, 16, 14, 7, 12, 12, 11, 11, 11, 11};
+
+static void text_row(FILE *out, const char *const cells[RUN_COLS], const int width[RUN_COLS])
+{
+    int c;
+    for (c = 0; c < RUN_COLS; c++) {
+        if (c >= 6) /* sizes, right-aligned */
+            fprintf(out, " %*.*s", width[c], width[c], cells[c]);
+        else
+            fprintf(out, " %-*.*s", width[c], width[c], cells[c]);
+    }
+    fputc('\n', out);
+}
+
+/* The cells of run i's row (bufs holds their text); text: headroom without
+ * its percentage, the start to the minute. */
+static void run_cells(const hsrun *R, int i, int text, char bufs[6][48],
+                      const char *cells[RUN_COLS])
+{
+    int k = snprintf(bufs[0], 48, "%d", i + 1);
+    (void)k;
+    size_str(bufs[1], 48, R->headroom);
+    if (!text && R->headroom != HNULL && R->limit != HNULL && R->limit > 0) {
+        char hs[48];
+        memcpy(hs, bufs[1], sizeof(hs));
+        k = snprintf(bufs[1], 48, "%.24s (%.0f%%)", hs,
+                     100.0 * (double)R->headroom / (double)R->limit);
+    }
+    cells[0] = bufs[0];
+    cells[1] = utc(bufs[2], 48, R->started);
+    if (text && strlen(cells[1]) > 16)
+        bufs[2][16] = '\0'; /* to the minute */
+    cells[2] = R->run_id;
+    cells[3] = R->commit;
+    cells[4] = R->branch;
+    cells[5] = R->verdict;
+    cells[6] = size_str(bufs[3], 48, R->limit);
+    cells[7] = size_str(bufs[4], 48, R->used);
+    cells[8] = bufs[1];
+    cells[9] = size_str(bufs[5], 48, R->max_peak);
+}
+
+static void text_widths(const hsrun *runs, int nr, int width[RUN_COLS])
+{
+    static const char *const head[RUN_COLS] = {"#",        "started (UTC)", "run",   "commit",
+                                               "branch",   "verdict",       "limit", "used max",
+                                               "headroom", "max peak"};
+    static const int give[] = {2, 4, 3}; /* run, branch, commit */
+    int i, c, total = 0;
+    for (c = 0; c < RUN_COLS; c++)
+        width[c] = (int)strlen(head[c]);
+    for (i = 0; i < nr; i++) {
+        const char *cells[RUN_COLS];
+        char bufs[6][48];
+        run_cells(&runs[i], i, 1, bufs, cells);
+        for (c = 0; c < RUN_COLS; c++) {
+            int w = (int)strlen(cells[c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    for (c = 0; c < RUN_COLS; c++) {
+        if (width[c] > col_cap[c])
+            width[c] = col_cap[c];
+        total += width[c] + 1;
+    }
+    for (i = 0; i < 3 && total > 99; i++) { /* one leading space, 100 columns */
+        int cut = total - 99, room = width[give[i]] - 4;
+        if (room > 0) {
+            cut = cut < room ? cut : room;
+            width[give[i]] -= cut;
+            total -= cut;
+        }
+    }
+}
+
 static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, const hstest *tests,
                        int nt)
 {
-    char s1[32], s2[32], s3[32], s4[32], d[32];
+    char s1[32], s2[32], s3[32];
+    int width[RUN_COLS];
     int i, t, md = o->format == RM_FMT_MARKDOWN, html = o->format == RM_FMT_HTML;
     if (o->format == RM_FMT_JSON) {
         fprintf(out, "{\"schema\": \"resmon-history-show/1\", \"runs\": [");
@@ -1212,6 +1293,7 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
         }
     }
     /* the runs' table */
+    memset(width, 0, sizeof(width));
     if (html)
         fprintf(out, "<h2>Runs</h2>\n<table>\n<tr><th>#</th><th>started (UTC)</th><th>run</th>"
                      "<th>commit</th><th>branch</th><th>verdict</th><th>limit</th><th>used "
@@ -1220,41 +1302,30 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
         fprintf(out, "| # | started (UTC) | run | commit | branch | verdict | limit | used max | "
                      "headroom | largest test peak |\n|---|---|---|---|---|---|---|---|---|---|\n");
     else
-        fprintf(out,
-                "\nRUNS  headroom: the limit (cgroup limit below the machine's memory, else "
-                "the machine's)\n      minus the most used (cgroup use, or total - lowest "
-                "available)\n  %-3s %-16s %-12s %-7s %-8s %-7s %9s %9s %9s %9s\n",
-                "#", "started (UTC)", "run", "commit", "branch", "verdict", "limit", "used max",
-                "headroom", "max peak");
+        text_widths(runs, nr, width);
+    if (!html && !md) {
+        static const char *const head[10] = {"#",        "started (UTC)", "run",   "commit",
+                                             "branch",   "verdict",       "limit", "used max",
+                                             "headroom", "max peak"};
+        fprintf(out, "\nRUNS  headroom: the limit (cgroup limit below the machine's memory, else "
+                     "the machine's)\n      minus the most used (cgroup use, or total - lowest "
+                     "available)\n ");
+        text_row(out, head, width);
+    }
     for (i = 0; i < nr; i++) {
-        const hsrun *R = &runs[i];
-        const char *cells[10];
-        char idx[16], hr[48];
-        int c, k = snprintf(idx, sizeof(idx), "%d", i + 1);
-        (void)k;
-        size_str(s3, sizeof(s3), R->headroom);
-        if (R->headroom != HNULL && R->limit != HNULL && R->limit > 0)
-            k = snprintf(hr, sizeof(hr), "%s (%.0f%%)", s3,
-                         100.0 * (double)R->headroom / (double)R->limit);
-        else
-            k = snprintf(hr, sizeof(hr), "%s", s3);
-        cells[0] = idx;
-        cells[1] = utc(d, sizeof(d), R->started);
-        cells[2] = R->run_id;
-        cells[3] = R->commit;
-        cells[4] = R->branch;
-        cells[5] = R->verdict;
-        cells[6] = size_str(s1, sizeof(s1), R->limit);
-        cells[7] = size_str(s2, sizeof(s2), R->used);
-        cells[8] = hr;
-        cells[9] = size_str(s4, sizeof(s4), R->max_peak);
+        const char *cells[RUN_COLS];
+        char bufs[6][48];
+        int c;
+        run_cells(&runs[i], i, !html && !md, bufs, cells);
         if (html || md) {
             fputs(html ? "<tr>" : "|", out);
             for (c = 0; c < 10; c++) {
                 fputs(html ? "<td>" : " ", out);
                 if (c == 3) {
-                    char sh[9];
-                    k = snprintf(sh, sizeof(sh), "%.8s", cells[c]);
+                    char sh[9]; /* a short commit */
+                    size_t n = strnlen(cells[c], sizeof(sh) - 1);
+                    memcpy(sh, cells[c], n);
+                    sh[n] = '\0';
                     rm_put_escaped(out, sh, md, (size_t)-1);
                 } else {
                     rm_put_escaped(out, cells[c], md, (size_t)-1);
@@ -1263,9 +1334,8 @@ static void show_write(FILE *out, const hopts *o, const hsrun *runs, int nr, con
             }
             fputs(html ? "</tr>\n" : "\n", out);
         } else {
-            fprintf(out, "  %-3s %-16.16s %-12.12s %-7.7s %-8.8s %-7.7s %9s %9s %9s %9s\n", idx,
-                    cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], s3,
-                    cells[9]);
+            fputc(' ', out);
+            text_row(out, cells, width);
         }
     }
     if (html)

@@ -248,6 +248,13 @@ def test_show_formats(db, recorded):
     assert rc == 0, err
     text = check_text(out.encode())
     assert "RUNS" in text and "headroom" in text and "TEST  test_suite.py::test_grows" in text
+    # long identities: the text table still fits 100 columns, the cells cut, not wrapped
+    assert hist(["add", "--db", db, "--job", "tests", "--run", "r" * 90, "--branch",
+                 "feature/" + "b" * 70, "--commit", "c" * 40, recorded["base3"]])[0] == 0
+    rc, out, err = hist(["show", "--db", db])
+    assert rc == 0, err
+    rows = [line for line in check_text(out.encode()).splitlines() if line.startswith("  ")]
+    assert any("rrrr" in line and "feature/" in line for line in rows), out
     rc, out, _ = hist(["show", "--db", db, "-f", "markdown", "test_suite.py::test_grows"])
     assert rc == 0 and "```mermaid\nxychart-beta" in out and "test\\_suite" in out
     rc, out, _ = hist(["show", "--db", db, "-f", "html", "test_suite.py::test_grows"])
