@@ -104,7 +104,13 @@ def test_tree_rss_follows_a_child_allocating_300mb(sampler, tmp_path):
     # the child is listed as a tree member and in the top table
     last_big = [s for s in of_kind(recs, "sample") if int(s.get("tree_rss", 0)) >= 290 * MB][-1]
     assert int(last_big["tree0_rss"]) >= 290 * MB
-    assert last_big["top0_pid"] == last_big["tree0_pid"]
+    # in the top table, unless that many processes of the machine are bigger (the
+    # machine is shared: a neighbour's 1.5 GB pytest ranks first)
+    top = [(last_big["top%d_pid" % i], int(last_big["top%d_rss" % i]))
+           for i in range(32) if "top%d_pid" % i in last_big]
+    assert top, last_big
+    assert (last_big["tree0_pid"] in [pid for pid, _ in top]
+            or all(rss >= int(last_big["tree0_rss"]) for _, rss in top)), (top, last_big)
 
 
 def test_child_killed_by_sigkill(sampler, tmp_path):
