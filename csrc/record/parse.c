@@ -92,14 +92,31 @@ static int digits(const char *s, size_t n, size_t at, size_t count, unsigned *ou
 
 size_t rm_parse_utc(const char *s, size_t n, int64_t *usec)
 {
+    /* the minute of the previous call: a log's lines share it, so most
+       calls parse the seconds only (one per thread) */
+    static _Thread_local char last_minute[16];
+    static _Thread_local int64_t last_base;
+    static _Thread_local int have_last;
     unsigned y, mo, d, h, mi, se, frac = 0, scale = 0;
     size_t p = 19;
-    if (digits(s, n, 0, 4, &y) || n < 19 || s[4] != '-' || digits(s, n, 5, 2, &mo) || s[7] != '-' ||
-        digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || digits(s, n, 11, 2, &h) ||
-        s[13] != ':' || digits(s, n, 14, 2, &mi) || s[16] != ':' || digits(s, n, 17, 2, &se))
-        return 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return 0;
+    int64_t base;
+    if (n >= 19 && have_last && memcmp(s, last_minute, 16) == 0) {
+        if (s[16] != ':' || digits(s, n, 17, 2, &se) || se > 60)
+            return 0;
+        base = last_base;
+    } else {
+        if (digits(s, n, 0, 4, &y) || n < 19 || s[4] != '-' || digits(s, n, 5, 2, &mo) ||
+            s[7] != '-' || digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
+            digits(s, n, 11, 2, &h) || s[13] != ':' || digits(s, n, 14, 2, &mi) || s[16] != ':' ||
+            digits(s, n, 17, 2, &se))
+            return 0;
+        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+            return 0;
+        base = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60) * 1000000;
+        memcpy(last_minute, s, 16);
+        last_base = base;
+        have_last = 1;
+    }
     if (p < n && s[p] == '.') {
         p++;
         /* Bounded by the line: a fraction is digits only. */
@@ -117,7 +134,7 @@ size_t rm_parse_utc(const char *s, size_t n, int64_t *usec)
     }
     if (p < n && s[p] == 'Z')
         p++;
-    *usec = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + se) * 1000000 + frac;
+    *usec = base + (int64_t)se * 1000000 + frac;
     return p;
 }
 

@@ -1228,7 +1228,8 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
     }
     /* xdist: "[gw0] node down: ..." then "worker 'gw0' crashed while running 'id'" */
     {
-        const char *c = n > 40 ? memmem(s, n, "crashed while running '", 23) : NULL;
+        const char *c =
+            n > 40 && s[n - 1] == '\'' ? memmem(s, n, "crashed while running '", 23) : NULL;
         const char *w = c ? memmem(s, (size_t)(c - s), "worker '", 8) : NULL;
         if (c && w && s[n - 1] == '\'') {
             const char *we = memchr(w + 8, '\'', (size_t)(c - w - 8));

@@ -720,6 +720,19 @@ static void test_time(void)
     CHECK(rm_fmt_utc(out, t) == 27 && strcmp(out, "2000-02-29T23:59:59.999999Z") == 0);
     CHECK(rm_parse_utc("2026-13-01T00:00:00Z", 20, &t) == 0);
     CHECK(rm_parse_utc("2026-11-2", 9, &t) == 0);
+    /* the minute of the previous call is reused: the seconds are still checked,
+       and another minute, or a cut line with the same minute, is parsed anew */
+    {
+        int64_t a, b;
+        CHECK(rm_parse_utc("2026-11-26T10:40:55.5Z", 22, &a) == 22);
+        CHECK(rm_parse_utc("2026-11-26T10:40:56.5Z", 22, &b) == 22 && b - a == 1000000);
+        CHECK(rm_parse_utc("2026-11-26T10:40:61Z", 20, &t) == 0);
+        CHECK(rm_parse_utc("2026-11-26T10:40:5x", 19, &t) == 0);
+        CHECK(rm_parse_utc("2026-11-26T10:40:", 17, &t) == 0);
+        CHECK(rm_parse_utc("2026-11-26T10:41:55.5Z", 22, &b) == 22 && b - a == 60000000);
+        CHECK(rm_parse_utc("1970-01-01T00:00:07Z", 20, &t) == 20 && t == 7000000);
+        CHECK(rm_parse_utc("1970-01-01T00:00:08Z", 20, &t) == 20 && t == 8000000);
+    }
 }
 
 /* Every byte, in a key and in a bare value: kept exactly when it is in the
