@@ -901,21 +901,24 @@ size_t rm_rec_pack(const rm_rec *rec, const rm_keyset *ks, char *out, size_t cap
         return 0;
     for (i = 0; i < rec->n_fields; i++) {
         const rm_field *f = &rec->f[i];
-        size_t kl = strlen(f->key);
-        unsigned char kb = (unsigned char)kl;
+        size_t kl = f->key_tag & 0xff;      /* keys are shorter than RM_PARSE_KEY_MAX */
         uint16_t vl = (uint16_t)f->val_len; /* values fit RM_PARSE_VALUES_MAX */
         if (ks) {
             if (!(ks->bloom & rm_tag_bit(f->key_tag)))
                 continue;
             for (j = 0; j < ks->n; j++)
-                if (ks->tags[j] == f->key_tag && !strcmp(ks->keys[j], f->key))
+                if (ks->tags[j] == f->key_tag && !memcmp(ks->keys[j], f->key, kl))
                     break;
             if (j == ks->n)
                 continue;
         }
-        if (pack_put(out, cap, &k, &kb, 1) || pack_put(out, cap, &k, f->key, kl) ||
-            pack_put(out, cap, &k, &vl, 2) || pack_put(out, cap, &k, f->val, vl))
+        if (k + 3 + kl + vl > cap)
             return 0;
+        out[k] = (char)kl;
+        memcpy(out + k + 1, f->key, kl);
+        memcpy(out + k + 1 + kl, &vl, 2);
+        memcpy(out + k + 3 + kl, f->val, vl);
+        k += 3 + kl + vl;
     }
     return k;
 }
