@@ -1,43 +1,65 @@
 # SPDX-License-Identifier: MIT
 """CPU time and peak RSS of resmon-sampler against the samplers people write today.
 
-Peers, measured in the same run and at the same rates (1 Hz and 10 Hz):
+The sampler runs as a user runs it: the installed console script (the Python
+launcher that execs the C binary) in wrap mode around the job,
 
-- bash:   the common loop
-          while true; do date; df -h /; free -h;
-          ps -eo pid,ppid,cmd,%mem,%cpu --sort=-%mem | head -n 15; sleep 1; done
-- psutil: the same sampling in Python with psutil (time, disk, memory, top 15 by RSS)
+    resmon-sampler -q -i INTERVAL --top 10 -o LOG -- sleep SECONDS
 
-Each configuration runs for --seconds (default 60) as its own process group,
-all configurations at the same time (they are mostly asleep; CPU time is
-per process, so they do not bill each other). CPU time is user+system of the
-process and every child it reaped (wait4), so the bash loop pays for its
-date/df/free/ps/head/sleep children. Peak RSS is the main process's VmHWM,
-read just before it is stopped.
+and the peers do the same job for the same time, at the same interval:
 
-    python benchmarks/bench_sampler.py [--seconds 60] [--sequential]
+- bash:   the common loop, in the background while the job runs
+              ( while true; do date; df -h /; free -h;
+                ps -eo pid,ppid,cmd,%mem,%cpu --sort=-%mem | head -n 15;
+                sleep INTERVAL; done ) >> LOG 2>&1 &
+              sleep SECONDS; kill $!; wait
+- psutil: the same sampling in Python with psutil (time, disk, memory, top 15
+          by RSS) until SECONDS have passed.
+
+Each rate (--rates, Hz) is measured with the machine holding about each of
+--procs processes: the benchmark starts idle `sleep` processes of its own to
+reach the number (and kills them afterwards); the real count, read from
+/proc during the runs, is printed.
+
+- CPU: user+system of each run's process and every child it reaped (wait4),
+  start-up and exit included: the sampler pays for the Python launcher, its
+  topology helper and the wrapped `sleep`; the bash loop for its
+  date/df/free/ps/head/sleep children.
+- Peak RSS: VmHWM of the run's main process, read from /proc every 0.2 s
+  until it exits. For the sampler this is the C binary's own image: the
+  launcher execs it in the same process, and exec starts a new memory map
+  whose high-water mark does not inherit the launcher's (ru_maxrss would:
+  see _measure.py).
+- Paired runs: --reps rounds; the order of the three configurations rotates
+  from round to round; medians and min..max are printed, and the ratios
+  bash/sampler and psutil/sampler are taken per round. By default the
+  configurations of a round run one after another; --together starts them
+  at the same time (three times faster; CPU time is per process, and they
+  are mostly asleep, but the peers' forks are new processes the sampler
+  then reads, as on a busy CI machine).
+
+    python benchmarks/bench_sampler.py [--seconds 60] [--procs 100,400,1000]
+        [--rates 10,1] [--reps 3] [--together] [--sampler PATH]
 """
 
 import argparse
 import os
 import shutil
 import signal
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
-
-BASH_LOOP = ("while true; do date; df -h /; free -h; "
-             "ps -eo pid,ppid,cmd,%mem,%cpu --sort=-%mem | head -n 15; sleep {interval}; done")
+BASH_LOOP = ("( while true; do date; df -h /; free -h; "
+             "ps -eo pid,ppid,cmd,%mem,%cpu --sort=-%mem | head -n 15; sleep {interval}; done ) "
+             ">> {log} 2>&1 & sleep {seconds}; kill $!; wait")
 
 PSUTIL_LOOP = r'''
 import datetime, sys, time, psutil
-interval = float(sys.argv[1])
-out = open(sys.argv[2], "a")
-while True:
+interval, out, seconds = float(sys.argv[1]), open(sys.argv[2], "a"), float(sys.argv[3])
+end = time.monotonic() + seconds
+while time.monotonic() < end:
     t = time.monotonic()
     out.write("==== [%s] Resource Usage ====\n" % datetime.datetime.now())
     d = psutil.disk_usage("/")
@@ -56,120 +78,182 @@ while True:
         out.write("%d %d %s %.1f %.1f\n" % (i["pid"], i["ppid"], " ".join(i["cmdline"] or [])[:80],
                                             i["memory_percent"] or 0, i["cpu_percent"] or 0))
     out.flush()
-    time.sleep(max(0.0, interval - (time.monotonic() - t)))
+    time.sleep(max(0.0, min(interval - (time.monotonic() - t), end - time.monotonic())))
 '''
 
+KINDS = ("sampler", "bash", "psutil")
 
-def sampler_path():
+
+def count_procs():
+    return sum(1 for d in os.listdir("/proc") if d.isdigit())
+
+
+def vmhwm_kib(pid, exe_suffix=None):
+    """VmHWM of pid, or None (gone, or not yet the program we want)."""
     try:
-        from resmon._tools import tool_path
-        path = tool_path("resmon-sampler")
-    except ImportError:
-        path = os.path.join(os.path.dirname(HERE), "build", "c", "resmon-sampler")
-    if not os.access(path, os.X_OK):
-        sys.exit(f"resmon-sampler is not built at {path}")
-    return path
-
-
-def vmhwm_kib(pid):
-    try:
+        if exe_suffix and not os.readlink(f"/proc/{pid}/exe").endswith(exe_suffix):
+            return None
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return None
 
 
-def configs(tmp, sampler, watched_pid, reader):
-    out = []
-    for hz, interval in (("1 Hz", "1"), ("10 Hz", "0.1")):
-        out.append((f"resmon-sampler {hz}", "sampler", interval,
-                    [sampler, "-q", "-i", interval, "--top", "10", "--proc-reader", reader,
-                     "-o", os.path.join(tmp, f"sampler-{interval}.log"),
-                     "--pid", str(watched_pid)]))
-        out.append((f"bash loop {hz}", "bash", interval,
-                    ["bash", "-c", BASH_LOOP.format(interval=interval) + " >> "
-                     + os.path.join(tmp, f"bash-{interval}.log") + " 2>&1"]))
-        out.append((f"psutil loop {hz}", "psutil", interval,
-                    [sys.executable, "-c", PSUTIL_LOOP, interval,
-                     os.path.join(tmp, f"psutil-{interval}.log")]))
-    return out
+class Filler:
+    """Idle `sleep` processes of ours that bring the machine to a process count."""
+
+    def __init__(self):
+        self.pids = []
+
+    def fill(self, target):
+        need = target - count_procs()
+        for _ in range(max(0, need)):
+            self.pids.append(os.posix_spawn("/bin/sleep", ["sleep", "100000"], os.environ))
+        return count_procs()
+
+    def clear(self):
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in self.pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.pids = []
 
 
-def run_all(cfgs, seconds, sequential):
-    results = {}
+def argv_of(kind, args, interval, tmp, tag):
+    log = os.path.join(tmp, f"{kind}-{tag}.log")
+    if kind == "sampler":
+        return [args.sampler, "-q", "-i", interval, "--top", "10", "-o", log, "--",
+                "sleep", "%g" % args.seconds]
+    if kind == "bash":
+        return ["bash", "-c", BASH_LOOP.format(interval=interval, log=log,
+                                               seconds="%g" % args.seconds)]
+    return [sys.executable, "-c", PSUTIL_LOOP, interval, log, "%g" % args.seconds]
 
-    def start(cfg):
-        name, _, _, argv = cfg
-        return name, subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL)
 
-    def stop(name, proc):
-        hwm = vmhwm_kib(proc.pid)
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, status, ru = os.wait4(proc.pid, 0)
-        cpu = ru.ru_utime + ru.ru_stime
-        # ru_maxrss is useless here: it keeps the peak of the forked Python
-        # image from before exec, so the main process's VmHWM is used
-        results[name] = (cpu, hwm)
+def run_round(cfgs, counts):
+    """Runs the (kind, argv) configurations, each as soon as the one before
+    ended (one list) or all at once (several lists in cfgs). Returns
+    {kind: (cpu seconds, peak RSS KiB)}; appends process counts seen."""
+    res = {}
+    for group in cfgs:
+        running = {}
+        for kind, argv in group:
+            pid = os.posix_spawnp(argv[0], argv, os.environ,
+                                  file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+            running[pid] = (kind, 0)
+        next_count = time.monotonic() + 1.0
+        while running:
+            for pid in list(running):
+                kind, hwm = running[pid]
+                h = vmhwm_kib(pid, "resmon-sampler" if kind == "sampler" else None)
+                if h:
+                    hwm = max(hwm, h)
+                running[pid] = (kind, hwm)
+                got, status, ru = os.wait4(pid, os.WNOHANG)
+                if got == pid:
+                    code = os.waitstatus_to_exitcode(status)
+                    if code != 0:
+                        sys.exit(f"{kind} ended with {code}")
+                    res[kind] = (ru.ru_utime + ru.ru_stime, hwm)
+                    del running[pid]
+            if time.monotonic() >= next_count:
+                counts.append(count_procs())
+                next_count += 5.0
+            time.sleep(0.2)
+    return res
 
-    if sequential:
-        for cfg in cfgs:
-            name, proc = start(cfg)
-            time.sleep(seconds)
-            stop(name, proc)
-    else:
-        running = [start(cfg) for cfg in cfgs]
-        time.sleep(seconds)
-        for name, proc in running:
-            stop(name, proc)
-    return results
+
+def fmt(values, f="%.3f"):
+    lo, med, hi = min(values), statistics.median(values), max(values)
+    return (f + " (" + f + ".." + f + ")") % (med, lo, hi)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=60, help="run time per configuration")
-    ap.add_argument("--sequential", action="store_true",
-                    help="run the configurations one after another, not together")
-    ap.add_argument("--proc-reader", default="auto", choices=["auto", "libproc2", "proc"])
+    ap.add_argument("--seconds", type=float, default=60, help="length of each run")
+    ap.add_argument("--procs", default="100,400,1000",
+                    help="processes on the machine, comma-separated")
+    ap.add_argument("--rates", default="10,1", help="sampling rates in Hz, comma-separated")
+    ap.add_argument("--reps", type=int, default=3, help="rounds per configuration")
+    ap.add_argument("--together", action="store_true",
+                    help="run the three configurations of a round at the same time")
+    ap.add_argument("--sampler", default=os.path.join(os.path.dirname(sys.executable),
+                                                      "resmon-sampler"),
+                    help="the installed command (default: beside this Python)")
     args = ap.parse_args()
     try:
         import psutil  # noqa: F401
     except ImportError:
         sys.exit("psutil is needed for the psutil peer: pip install psutil")
-    sampler = sampler_path()
+    if not shutil.which(args.sampler):
+        sys.exit(f"no resmon-sampler at {args.sampler}")
+    procs = [int(x) for x in args.procs.split(",")]
+    rates = [float(x) for x in args.rates.split(",")]
     tmp = tempfile.mkdtemp(prefix="bench_sampler_")
-    watched = subprocess.Popen(["sleep", str(int(args.seconds * 8 + 60))])
+    filler = Filler()
+    rows = []
     try:
-        cfgs = configs(tmp, sampler, watched.pid, args.proc_reader)
-        res = run_all(cfgs, args.seconds, args.sequential)
-        with open(os.path.join(tmp, "sampler-1.log")) as f:
+        for target in procs:
+            filler.clear()
+            filler.fill(target)
+            for hz in rates:
+                interval = "%g" % (1.0 / hz)
+                per = {k: [] for k in KINDS}
+                counts = []
+                for r in range(args.reps):
+                    order = KINDS[r % 3:] + KINDS[:r % 3]
+                    cfgs = [(k, argv_of(k, args, interval, tmp, f"{target}-{interval}-{r}"))
+                            for k in order]
+                    res = run_round([cfgs] if args.together else [[c] for c in cfgs], counts)
+                    for k in KINDS:
+                        per[k].append(res[k])
+                rows.append((target, hz, per, counts))
+                print(f"# done: {target} processes, {hz:g} Hz", file=sys.stderr, flush=True)
+        with open(os.path.join(tmp, f"sampler-{procs[0]}-{'%g' % (1.0 / rates[0])}-0.log")) as f:
             head = f.readline()
-        reader = head.split("proc_reader=")[1].split()[0] if "proc_reader=" in head else "?"
     finally:
-        watched.kill()
-        watched.wait()
+        filler.clear()
         shutil.rmtree(tmp, ignore_errors=True)
+    reader = head.split("proc_reader=")[1].split()[0] if "proc_reader=" in head else "?"
 
-    nprocs = sum(1 for d in os.listdir("/proc") if d.isdigit())
-    print(f"# {args.seconds:g} s per configuration, {'sequential' if args.sequential else 'all at once'}, "
-          f"{nprocs} processes on the machine, sampler proc_reader={reader}")
-    print("| configuration | CPU s | % of one core | peak RSS (MiB) | CPU x resmon-sampler |")
-    print("|---|---:|---:|---:|---:|")
-    for name, kind, interval, _ in cfgs:
-        cpu, hwm = res[name]
-        base = res[f"resmon-sampler {'1 Hz' if interval == '1' else '10 Hz'}"][0]
-        ratio = cpu / base if base > 0 else float("inf")
-        print(f"| {name} | {cpu:.3f} | {100 * cpu / args.seconds:.2f} | {hwm / 1024:.1f} | "
-              f"{ratio:.1f} |")
-    s10, b10 = res["resmon-sampler 10 Hz"][0], res["bash loop 10 Hz"][0]
-    s1, b1 = res["resmon-sampler 1 Hz"][0], res["bash loop 1 Hz"][0]
+    print(f"# {args.seconds:g} s per run, {args.reps} rounds, "
+          f"{'together' if args.together else 'one after another'}; "
+          f"{os.cpu_count()} CPUs; sampler {args.sampler} (proc_reader={reader})")
+    print("| processes (seen) | rate | configuration | CPU s, median (min..max) | % of one core "
+          "| peak RSS MiB, max | CPU x resmon-sampler, median (min..max) |")
+    print("|---|---|---|---|---:|---:|---|")
+    verdicts = []
+    for target, hz, per, counts in rows:
+        seen = "%d (%d..%d)" % (statistics.median(counts), min(counts), max(counts)) \
+            if counts else "?"
+        base = [c for c, _ in per["sampler"]]
+        for k in KINDS:
+            cpu = [c for c, _ in per[k]]
+            peak = max(h for _, h in per[k]) / 1024
+            name = {"sampler": "resmon-sampler", "bash": "bash loop", "psutil": "psutil loop"}[k]
+            ratio = "1" if k == "sampler" else fmt([c / b for c, b in zip(cpu, base) if b > 0],
+                                                   "%.1f")
+            print(f"| {target} {seen} | {hz:g} Hz | {name} | {fmt(cpu)} | "
+                  f"{100 * statistics.median(cpu) / args.seconds:.2f} | {peak:.1f} | {ratio} |")
+        ratios = [b / s for (b, _), (s, _) in zip(per["bash"], per["sampler"]) if s > 0]
+        peak = max(h for _, h in per["sampler"]) / 1024
+        verdicts.append(f"{target} processes, {hz:g} Hz: bash/sampler "
+                        f"{statistics.median(ratios):.1f}x (min {min(ratios):.1f}x; target >= 20x"
+                        f" {'met' if min(ratios) >= 20 else 'met by the median' if statistics.median(ratios) >= 20 else 'NOT met'}),"
+                        f" sampler peak RSS {peak:.2f} MiB ({'<' if peak < 4 else 'NOT <'} 4 MiB)")
     print()
-    print(f"targets: sampler at 10 Hz {100 * s10 / args.seconds:.2f}% of a core (< 1%), "
-          f"peak RSS {res['resmon-sampler 10 Hz'][1] / 1024:.1f} MiB (< 4 MiB), "
-          f"bash/sampler CPU {b10 / s10 if s10 else float('inf'):.0f}x at 10 Hz and "
-          f"{b1 / s1 if s1 else float('inf'):.0f}x at 1 Hz (>= 20x)")
+    for v in verdicts:
+        print(v)
 
 
 if __name__ == "__main__":

@@ -40,20 +40,17 @@
 #define MAX_TOP 100                /* --top upper bound */
 #define TREE_LISTED 12             /* tree members listed per sample record */
 #define CMD_SHOWN 48               /* bytes of a command line in a sample record */
-#define CMD_CACHE 64               /* command lines remembered (read once per 5 s) */
-#define CMD_REFRESH 5000000        /* usec before a cached command line is re-read */
+#define CMD_CACHE 64               /* command lines remembered (read once per 30 s) */
+#define CMD_REFRESH 30000000       /* usec before a cached command line is re-read */
 #define GONE_TRACK 256             /* tree members compared between samples */
 #define GONE_MIN_RSS (32ull << 20) /* smaller processes vanish without an event */
 #define KMSG_BUF 8192              /* /dev/kmsg returns EINVAL for smaller buffers */
 #define KMSG_ROUNDS 256            /* records read per wake-up: the loop gets back to sampling */
 #define ENTRY_ROOM 220             /* bytes one listed process needs in a record */
-/* The /proc reader lists /proc (for new processes) at most this often; in
- * between it re-reads known processes through kept-open fds. Listing /proc
- * is a fifth of a scan's cost; a new process shows up at most 0.5 s late. */
+/* The /proc reader looks for new processes (and reads the others' RSS in
+ * turn) at most this often; in between it re-reads only the tree and the
+ * top list's candidates. A new process shows up at most 0.5 s late. */
 #define RESCAN_USEC 500000
-/* --proc-reader auto uses libproc2 at intervals of at least this, and the
- * cheaper /proc reader (kept-open fds) below it. */
-#define PROC2_MIN_INTERVAL 1.0
 /* A SIGKILL is judged by the last RM_OOM_LAST samples before the command
  * ended that are no older than two intervals plus this: on a loaded
  * machine the sampler itself runs late. */
@@ -1590,7 +1587,11 @@ static size_t open_files(sampler *s, skip_note *notes)
     size_t n = 0;
     int kfd;
     const char *reader = s->o.reader;
-    if (strcmp(reader, "auto") == 0 && s->o.interval < PROC2_MIN_INTERVAL)
+    /* auto: the /proc reader at every interval. libproc2 re-opens and
+     * parses every process's stat at every sample (about 30 us each); the
+     * /proc reader preads a kept-open statm of the few processes that can
+     * change the record (2 us each) and finds new ones by their pid */
+    if (strcmp(reader, "auto") == 0)
         reader = "proc";
     if (rm_ptable_open(&s->pt, "", reader) == 0)
         s->have_pt = 1;
@@ -1827,6 +1828,8 @@ int main(int argc, char **argv)
         rm_line l;
         /* orphans of the command (workers whose parent died) stay ours */
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        if (s->have_pt)
+            rm_ptable_outside_now(&s->pt); /* the tree: what the sampler forks */
         s->child = start_child(s->o.cmd, &err);
         if (s->child < 0) {
             fprintf(stderr, PROG ": cannot run %s: %s\n", s->o.cmd[0], strerror(err));

@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same number on every architecture (Linux 5.3) */
+#endif
 
 #ifdef RM_HAVE_PROC2_H
 /* Only libproc2's types and item numbers come from its header (they change
@@ -225,7 +230,7 @@ int rm_ptable_open(rm_ptable *t, const char *root, const char *backend)
     char path[300];
     memset(t, 0, sizeof(*t));
     t->fd_loadavg = -1;
-    t->last_pid = -1;
+    t->last_pid = t->last_pid2 = -1;
     t->cold_below = UINT64_MAX;
     t->page_size = sysconf(_SC_PAGESIZE);
     if (t->page_size <= 0)
@@ -260,6 +265,14 @@ int rm_ptable_open(rm_ptable *t, const char *root, const char *backend)
     if (n > 0 && (size_t)n < sizeof(path))
         t->fd_loadavg = open(path, O_RDONLY | O_CLOEXEC);
     return 0;
+}
+
+static long last_pid(const rm_ptable *t);
+
+void rm_ptable_outside_now(rm_ptable *t)
+{
+    if (!t->proc2 && !t->tasks)
+        t->old_max = last_pid(t);
 }
 
 const char *rm_ptable_backend(const rm_ptable *t)
@@ -386,6 +399,10 @@ static int rescan_dir(rm_ptable *t)
         memset(&cur[n], 0, sizeof(cur[n]));
         cur[n].pid = (int)pid;
         cur[n].ppid = -1; /* stat not read yet */
+        if (!nold && pid <= t->old_max) {
+            cur[n].ppid = 0; /* outside the tree for good: not read */
+            cur[n].old = 1;
+        }
         cur[n++].fd = -1;
     }
     closedir(d);
@@ -413,6 +430,69 @@ static int rescan_dir(rm_ptable *t)
     t->ntasks = n;
     t->tasks_cap = cap;
     return 0;
+}
+
+/* 1 when pid is a process (a thread-group leader) now, 0 when it is a
+ * thread or no longer exists, -1 when pidfd_open(2) cannot tell (missing,
+ * refused by a seccomp filter, or out of fds). */
+static int pid_is_process(rm_ptable *t, int pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        close(fd);
+        return 1;
+    }
+    /* a thread, not a leader: EINVAL, ENOENT since Linux 6.9 */
+    if (errno == ESRCH || errno == EINVAL || errno == ENOENT)
+        return 0;
+    if (errno == ENOSYS || errno == EPERM)
+        t->no_pidfd = 1;
+    return -1;
+}
+
+/* Adds the processes among the pids in (from, to] that are not known yet
+ * (tasks holds no gone entries: compact_tasks ran). Pids are handed out in
+ * increasing order until they wrap, so these are all the processes created
+ * since `from` was read. Returns 0, or -1 when the pids could not be told
+ * apart (the caller lists /proc); tasks stays sorted either way. */
+static int probe_new(rm_ptable *t, long from, long to)
+{
+    size_t n0 = t->ntasks;
+    int rc = 0;
+    long pid;
+    for (pid = from + 1; pid <= to; pid++) {
+        rm_pt_task key, *k;
+        int r;
+        key.pid = (int)pid;
+        if (n0 && bsearch(&key, t->tasks, n0, sizeof(key), cmp_task))
+            continue; /* listed before its creation reached the counter we read */
+        t->probes++;
+        r = pid_is_process(t, (int)pid);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 0)
+            continue;
+        if (t->ntasks == t->tasks_cap) {
+            size_t ncap = t->tasks_cap ? t->tasks_cap * 2 : 256;
+            rm_pt_task *nt = ncap <= RM_PT_MAX ? realloc(t->tasks, ncap * sizeof(*nt)) : NULL;
+            if (!nt) {
+                rc = -1;
+                break;
+            }
+            t->tasks = nt;
+            t->tasks_cap = ncap;
+        }
+        k = &t->tasks[t->ntasks++];
+        memset(k, 0, sizeof(*k));
+        k->pid = (int)pid;
+        k->ppid = -1; /* stat not read yet */
+        k->fd = -1;
+    }
+    if (t->ntasks > n0)
+        qsort(t->tasks, t->ntasks, sizeof(*t->tasks), cmp_task);
+    return rc;
 }
 
 /* Drops the tasks that vanished since the last listing (no listing at this
@@ -449,7 +529,9 @@ static ssize_t read_small(const rm_ptable *t, int pid, const char *name, char *b
 
 /* The resident bytes of a task, from its kept-open statm (opened on first
  * use while under the fd budget; at EMFILE the budget shrinks to what is
- * open). Returns 0, or -1 when the task is gone. */
+ * open). An old task (see rm_ptable_outside_now) whose size is 0 has no
+ * memory map: a kernel thread, or a zombie. Returns 0, or -1 when the task
+ * is gone. */
 static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
 {
     char buf[128], path[384];
@@ -486,6 +568,15 @@ static int read_statm(rm_ptable *t, rm_pt_task *k, uint64_t *rss)
         q++;
     if (*q++ != ' ')
         return -1;
+    if (k->old == 1) {
+        k->old = 2;
+        if (buf[0] == '0' && buf[1] == ' ') {
+            k->kthread = 1;
+            drop_fd(t, k);
+            *rss = 0;
+            return 0;
+        }
+    }
     while (*q >= '0' && *q <= '9' && v < (1ull << 50))
         v = v * 10 + (uint64_t)(*q++ - '0');
     *rss = v * (uint64_t)t->page_size;
@@ -501,7 +592,8 @@ static void task_gone(rm_ptable *t, rm_pt_task *k)
 }
 
 /* At a rescan: which known tasks re-read their stat. Children of a vanished
- * task were re-parented; a name is refreshed every RM_PT_STAT_EVERY rescans. */
+ * task were re-parented; the name of a listed task (tree or top list) is
+ * refreshed every RM_PT_STAT_EVERY rescans. */
 static void plan_stat_reads(rm_ptable *t)
 {
     size_t i;
@@ -513,7 +605,8 @@ static void plan_stat_reads(rm_ptable *t)
             continue;
         if (t->gone_overflow ||
             (t->ngone && bsearch(&k->ppid, t->gone, t->ngone, sizeof(t->gone[0]), cmp_int)) ||
-            (unsigned)k->pid % RM_PT_STAT_EVERY == t->rescans % RM_PT_STAT_EVERY)
+            ((k->hot || k->listed) &&
+             (unsigned)k->pid % RM_PT_STAT_EVERY == t->rescans % RM_PT_STAT_EVERY))
             k->ppid = -1;
     }
     t->ngone = 0;
@@ -527,17 +620,34 @@ static int scan_proc(rm_ptable *t, int rescan)
     rescan = rescan || !t->tasks;
     if (rescan) {
         long lp = last_pid(t);
-        int list =
-            !t->tasks || lp < 0 || lp != t->last_pid || t->since_list + 1 >= RM_PT_LIST_EVERY;
+        int list = !t->tasks || lp < 0 || t->last_pid < 0 || t->since_list + 1 >= RM_PT_LIST_EVERY;
+        if (!list && t->root[0]) {
+            /* a stand-in root (tests): pidfd_open would ask the real kernel */
+            list = lp != t->last_pid;
+        } else if (!list && lp != t->last_pid2) {
+            long from = t->last_pid2 < 0 ? t->last_pid : t->last_pid2;
+            compact_tasks(t);
+            list = t->no_pidfd || lp < from || lp - from > RM_PT_PROBE_MAX ||
+                   probe_new(t, from, lp) != 0;
+        }
         if (list) {
             if (rescan_dir(t) != 0)
                 return -1;
-            t->last_pid = lp;
+            t->listings++;
             t->since_list = 0;
         } else {
             compact_tasks(t);
             t->since_list++;
         }
+        if (t->old_max > 0 && t->last_pid >= 0 && lp >= 0 && lp < t->last_pid) {
+            /* the pid counter wrapped: an old pid may be a new process */
+            for (i = 0; i < t->ntasks; i++)
+                if (t->tasks[i].old)
+                    t->tasks[i].ppid = -1;
+            t->old_max = 0;
+        }
+        t->last_pid2 = t->last_pid;
+        t->last_pid = lp;
         t->rescans++;
         plan_stat_reads(t);
     }
@@ -549,6 +659,7 @@ static int scan_proc(rm_ptable *t, int rescan)
         rm_proc *p = &t->procs[t->n];
         if (k->pid <= 0)
             continue;
+        k->fresh = 0;
         if (rescan && k->ppid < 0) {
             ssize_t len = read_small(t, k->pid, "stat", buf, sizeof(buf));
             t->reads++;
@@ -558,13 +669,19 @@ static int scan_proc(rm_ptable *t, int rescan)
             }
             k->ppid = p->ppid;
             k->kthread = (unsigned char)p->kthread;
+            k->fresh = 1;
+            k->old = 0;
             memcpy(k->comm, p->comm, sizeof(k->comm));
             if (k->kthread) {
                 k->rss = 0; /* no memory of its own: statm is all zeros */
                 drop_fd(t, k);
             }
         }
-        if (!k->kthread && (rescan || k->hot || k->rss >= t->cold_below) &&
+        /* the tree and the top list's candidates at every scan; the
+         * others at a rescan when it is their turn (or new) */
+        if (!k->kthread &&
+            (k->hot || k->listed || k->rss >= t->cold_below || k->fresh || k->old == 1 ||
+             (rescan && (unsigned)k->pid % RM_PT_COLD_EVERY == t->rescans % RM_PT_COLD_EVERY)) &&
             read_statm(t, k, &k->rss) != 0) {
             task_gone(t, k);
             continue;
@@ -712,17 +829,85 @@ size_t rm_ptable_tree(rm_ptable *t, int pid, size_t *out, size_t max, uint64_t *
     return k;
 }
 
+/* Re-reads the stat of a task that entered the top list: its name (and
+ * parent) may have changed since it was read, as only listed tasks refresh
+ * them. A task that cannot be read keeps what it had (a listing or its
+ * next statm read finds it gone). */
+static void refresh_stat(rm_ptable *t, rm_pt_task *k, rm_proc *p)
+{
+    char buf[RM_STAT_BUF];
+    rm_proc q;
+    ssize_t len = read_small(t, k->pid, "stat", buf, sizeof(buf));
+    t->reads++;
+    if (len <= 0 || rm_parse_stat(buf, (size_t)len, t->page_size, &q) != 0 || q.pid != k->pid)
+        return;
+    k->ppid = p->ppid = q.ppid;
+    k->kthread = (unsigned char)q.kthread;
+    k->old = 0;
+    memcpy(k->comm, q.comm, sizeof(k->comm));
+    memcpy(p->comm, q.comm, sizeof(p->comm));
+}
+
+/* One more than the m-th largest RSS of the table (0 when it holds fewer
+ * than m tasks): the tasks at or above it are at most m-1. m is cut to
+ * RM_PT_SPARE_MAX. */
+static uint64_t spare_floor(const rm_ptable *t, size_t m)
+{
+    uint64_t top[RM_PT_SPARE_MAX]; /* descending */
+    size_t i, k = 0;
+    if (m > RM_PT_SPARE_MAX)
+        m = RM_PT_SPARE_MAX;
+    if (m == 0 || t->n < m)
+        return 0;
+    for (i = 0; i < t->n; i++) {
+        uint64_t v = t->procs[i].rss;
+        size_t j;
+        if (k == m && top[m - 1] >= v)
+            continue;
+        if (k < m)
+            k++;
+        for (j = k - 1; j > 0 && top[j - 1] < v; j--)
+            top[j] = top[j - 1];
+        top[j] = v;
+    }
+    return top[m - 1] + 1;
+}
+
 size_t rm_ptable_top(rm_ptable *t, size_t n, size_t *out)
 {
     size_t i, k = 0;
     for (i = 0; i < t->n; i++)
         insert_by_rss(t, out, &k, n, i);
-    /* a task under half the n-th largest cannot enter the list before the
-     * next rescan without more than doubling: only then is it read again */
+    if (t->tasks) {
+        for (i = 0; i < k; i++) {
+            rm_proc *p = &t->procs[out[i]];
+            rm_pt_task *tk;
+            if (p->task < 0 || (size_t)p->task >= t->ntasks)
+                continue;
+            tk = &t->tasks[p->task];
+            if (!tk->listed && !tk->fresh && !tk->hot && tk->pid == p->pid)
+                refresh_stat(t, tk, p);
+        }
+        for (i = 0; i < t->ntasks; i++)
+            t->tasks[i].listed = 0;
+        for (i = 0; i < k; i++)
+            if (t->procs[out[i]].task >= 0 && (size_t)t->procs[out[i]].task < t->ntasks)
+                t->tasks[t->procs[out[i]].task].listed = 1;
+    }
+    /* a task under half the n-th largest cannot enter the list without
+     * more than doubling, nor one outside the RM_PT_TOP_SPARE * n largest
+     * without passing all those: such tasks are read only in turn at
+     * rescans (the listed ones, at every scan) */
     if (n == 0)
         t->cold_below = UINT64_MAX;
-    else
-        t->cold_below = k == n ? t->procs[out[n - 1]].rss / 2 : 0;
+    else if (k < n)
+        t->cold_below = 0;
+    else {
+        uint64_t floor = spare_floor(t, n * RM_PT_TOP_SPARE);
+        t->cold_below = t->procs[out[n - 1]].rss / 2;
+        if (floor > t->cold_below)
+            t->cold_below = floor;
+    }
     return k;
 }
 

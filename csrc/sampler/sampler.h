@@ -33,17 +33,40 @@
  * /dev/kmsg, pipes) when the fd budget is taken from RLIMIT_NOFILE. */
 #define RM_PT_FD_RESERVE 64
 
-/* Known tasks re-read their stat (name; parent too) on every this-many-th
- * rescan, staggered by pid; new tasks, and tasks whose parent vanished
- * (they were re-parented), read it at the next rescan. A name rarely
- * changes; stat costs three times statm. */
+/* Listed tasks (the tree's members and the last top list) re-read their
+ * stat (name; parent too) on every this-many-th rescan, staggered by pid;
+ * a task that enters the top list reads it at once; new tasks, and tasks
+ * whose parent vanished (they were re-parented), read it at the next
+ * rescan. Other tasks never re-read it: their name is not shown, and
+ * their parent changes only when it dies. A stat read (open, read,
+ * close) costs about 12 statm preads. */
 #define RM_PT_STAT_EVERY 8
 
-/* /proc is listed at a rescan only when /proc/loadavg's last allocated pid
- * moved (a process or thread was created), and at least on every
- * this-many-th rescan (pid namespaces or a /proc of another namespace
- * could hide a creation from that counter). */
-#define RM_PT_LIST_EVERY 4
+/* Tasks outside the tree under half the RSS of the top list's last entry
+ * read their statm on every this-many-th rescan only, staggered by pid: a
+ * process that more than doubles shows in the top list at most this many
+ * rescans late. The tree's members are read at every scan. */
+#define RM_PT_COLD_EVERY 4
+
+/* Between its turns, a task outside the tree and the top list is read at
+ * every scan only when it is among the RM_PT_TOP_SPARE * N largest (and
+ * at least half the N-th largest, N of --top): with hundreds of processes
+ * of about the same size (a pool of workers) the half alone would read
+ * them all. RM_PT_SPARE_MAX bounds the scratch list (a stack array). */
+#define RM_PT_TOP_SPARE 2
+#define RM_PT_SPARE_MAX 256
+
+/* New pids at a rescan: /proc/loadavg's last allocated pid says whether
+ * and how many were allocated since the last look. Up to this many are
+ * probed one by one (pidfd_open(2) tells a process from a thread or a pid
+ * already gone, about 1 us each); more, a pid wrap, or no pidfd_open (or a
+ * root other than "/"), and /proc is listed (about 1.3 us per process). */
+#define RM_PT_PROBE_MAX 256
+
+/* /proc is listed at least on every this-many-th rescan regardless (pid
+ * namespaces or a /proc of another namespace could hide a creation from
+ * the last-pid counter). */
+#define RM_PT_LIST_EVERY 20
 
 /* Tree members whose parent vanished, remembered until the next rescan
  * re-reads their children's stat; past this many, every stat is re-read. */
@@ -56,6 +79,10 @@ typedef struct rm_pt_task {
     int ppid;              /* from stat; -1: to be read at the next rescan */
     unsigned char kthread; /* a kernel thread: no memory of its own, statm never read */
     unsigned char hot;     /* in the tree at the last rm_ptable_tree(): read every scan */
+    unsigned char listed;  /* in the last rm_ptable_top() list */
+    unsigned char fresh;   /* stat read by the current scan */
+    unsigned char old;     /* existed at rm_ptable_outside_now(), stat not read:
+                            * 1 statm not read yet either, 2 read */
     uint64_t rss;          /* bytes, at its last read */
     char comm[16];
 } rm_pt_task;
@@ -84,7 +111,11 @@ typedef struct rm_ptable {
     size_t ntasks, tasks_cap;
     size_t nfds, fd_max;
     int fd_loadavg; /* <root>/proc/loadavg for its last-pid field, or -1 */
-    long last_pid;  /* at the last listing; -1 unknown */
+    long last_pid;  /* at the last rescan; -1 unknown */
+    long last_pid2; /* at the rescan before: probes start here, so a pid
+                     * allocated but not yet attached to its process
+                     * (pidfd_open says EINVAL, as for a thread) is probed
+                     * again at the next rescan */
     unsigned rescans, since_list;
     int gone[RM_PT_GONE_MAX]; /* pids that vanished since the last rescan */
     size_t ngone;
@@ -92,7 +123,10 @@ typedef struct rm_ptable {
     uint64_t cold_below; /* outside the tree, tasks under this RSS wait for a rescan */
     int have_nofile;     /* nofile0 holds the limit found at open */
     unsigned long long nofile0_cur, nofile0_max;
-    uint64_t reads; /* statm and stat reads so far (measurement) */
+    int no_pidfd;              /* pidfd_open(2) is missing: new pids come from listings */
+    long old_max;              /* > 0: the last pid when rm_ptable_outside_now() was called */
+    uint64_t reads;            /* statm and stat reads so far (measurement) */
+    uint64_t listings, probes; /* /proc listings and pids probed so far (measurement) */
     long page_size;
     char root[256]; /* "" or a directory standing in for "/" (tests) */
 } rm_ptable;
@@ -104,6 +138,16 @@ typedef struct rm_ptable {
  * available. May raise the soft RLIMIT_NOFILE (see RM_PT_FD_MAX). */
 int rm_ptable_open(rm_ptable *t, const char *root, const char *backend);
 
+/* Says that no process existing now is, or will ever be, in the tree
+ * (wrap mode: the tree is the sampler's own descendants, forked from now
+ * on). The /proc reader then reads only the statm of those processes at
+ * its first scan, not their stat (parent and name: about 12 times the
+ * cost): a kernel thread is known by its empty statm, and a name is read
+ * when the process enters the top list. Call after rm_ptable_open(),
+ * before forking; if the kernel's pid counter wraps, their stat is read
+ * after all. */
+void rm_ptable_outside_now(rm_ptable *t);
+
 /* "libproc2" or "proc". */
 const char *rm_ptable_backend(const rm_ptable *t);
 
@@ -111,16 +155,17 @@ const char *rm_ptable_backend(const rm_ptable *t);
  * child before exec. Async-signal-safe: setrlimit(2) only. */
 void rm_ptable_restore_nofile(const rm_ptable *t);
 
-/* Re-reads the process table. With rescan 1 the /proc reader lists /proc
- * when a pid was allocated since its last listing, reads the stat of new
- * tasks (and of some known ones, see RM_PT_STAT_EVERY) and the RSS (statm,
- * through kept-open fds) of every task. With rescan 0 it re-reads only the
- * RSS of the tree's members (see rm_ptable_tree) and of tasks large enough
- * to be in the top list (see rm_ptable_top); the others keep the RSS of
- * their last read. A new process, a new parent or a new name shows at the
- * next rescan. libproc2 always reads the whole table. Returns the count,
- * or -1 with errno set when the table could not be read at all. Processes
- * that vanish are skipped. */
+/* Re-reads the process table. At every scan the /proc reader reads the
+ * RSS (statm, through kept-open fds) of the tree's members (see
+ * rm_ptable_tree) and of tasks large enough to be in the top list (see
+ * rm_ptable_top); the others keep the RSS of their last read. With rescan
+ * 1 it also finds the pids allocated since the last rescan (probed, or
+ * /proc listed: see RM_PT_PROBE_MAX), reads the stat of new tasks, of
+ * re-parented ones and of some listed ones (see RM_PT_STAT_EVERY), and
+ * the statm of a quarter of the other tasks (see RM_PT_COLD_EVERY). A new
+ * process or a new parent shows at the next rescan. libproc2 always reads
+ * the whole table. Returns the count, or -1 with errno set when the table
+ * could not be read at all. Processes that vanish are skipped. */
 int rm_ptable_scan(rm_ptable *t, int rescan);
 
 /* Index of pid in the last scan, or -1. */
@@ -135,10 +180,12 @@ long rm_ptable_find(const rm_ptable *t, int pid);
 
 size_t rm_ptable_tree(rm_ptable *t, int pid, size_t *out, size_t max, uint64_t *sum, size_t *count);
 
-/* The n largest processes by RSS, largest first. Returns how many. Tasks
- * under half the n-th largest RSS are re-read only at rescans from now on
- * (a process that grows past that shows in the list at most one rescan
- * late). */
+/* The n largest processes by RSS, largest first. Returns how many. A task
+ * that was not in the previous list re-reads its stat now (its name may
+ * have changed since it was read). The listed tasks are read at every scan
+ * from now on, and so are the candidates (see RM_PT_TOP_SPARE); the others
+ * only in turn at rescans (a process that grows past the list's last shows
+ * in it at most RM_PT_COLD_EVERY rescans late). */
 size_t rm_ptable_top(rm_ptable *t, size_t n, size_t *out);
 
 void rm_ptable_close(rm_ptable *t);

@@ -582,6 +582,90 @@ static void test_scan_economy(void)
     remove_root();
 }
 
+/* Wrap mode: processes that existed before the command cannot be in its
+ * tree, so the first scan reads their statm alone (a kernel thread by its
+ * empty statm); a name is read when one enters the top list; a pid wrap
+ * reads their stat after all. */
+static void test_outside_now(void)
+{
+    rm_ptable t;
+    size_t idx[8], count;
+    uint64_t sum, reads;
+    long ps = sysconf(_SC_PAGESIZE);
+
+    make_root("outside");
+    make_dirs("/proc");
+    fake_proc(1, "init", 0, 10, NULL, 0);
+    fake_kthread(2, "kthreadd");
+    fake_proc(50, "sampler", 1, 20, NULL, 0);
+    fake_proc(60, "big", 1, 500, NULL, 0);
+    put_loadavg(100);
+    CHECK(rm_ptable_open(&t, root, "proc") == 0);
+    rm_ptable_outside_now(&t);
+    CHECK(t.old_max == 100);
+    reads = t.reads;
+    CHECK(rm_ptable_scan(&t, 1) == 4);
+    CHECK(t.reads - reads == 4);                                  /* four statm, no stat */
+    CHECK(t.procs[rm_ptable_find(&t, 2)].kthread && t.nfds == 3); /* none kept for it */
+    CHECK(t.procs[rm_ptable_find(&t, 60)].rss == 500 * (uint64_t)ps);
+    CHECK(t.procs[rm_ptable_find(&t, 60)].comm[0] == '\0');
+    /* the command, forked by 50 (the sampler), and its child: read in full */
+    fake_proc(101, "pytest", 50, 100, NULL, 0);
+    fake_proc(102, "worker", 101, 200, NULL, 0);
+    put_loadavg(102);
+    CHECK(rm_ptable_scan(&t, 1) == 6);
+    CHECK(rm_ptable_tree(&t, 50, idx, 8, &sum, &count) == 3 && count == 3);
+    CHECK(t.procs[idx[0]].pid == 102 && t.procs[idx[0]].ppid == 101);
+    CHECK(strcmp(t.procs[idx[0]].comm, "worker") == 0);
+    CHECK(rm_ptable_tree(&t, 1, idx, 8, &sum, &count) == 1); /* old: no parent known */
+    /* entering the top list reads the name */
+    CHECK(rm_ptable_top(&t, 2, idx) == 2 && t.procs[idx[0]].pid == 60);
+    CHECK(strcmp(t.procs[idx[0]].comm, "big") == 0 && t.procs[idx[0]].ppid == 1);
+    /* the pid counter wraps: every old task reads its stat */
+    put_loadavg(7);
+    CHECK(rm_ptable_scan(&t, 1) == 6 && t.old_max == 0);
+    CHECK(t.procs[rm_ptable_find(&t, 50)].ppid == 1);
+    CHECK(strcmp(t.procs[rm_ptable_find(&t, 50)].comm, "sampler") == 0);
+    CHECK(rm_ptable_tree(&t, 1, idx, 8, &sum, &count) == 5 && count == 5);
+    rm_ptable_close(&t);
+    remove_root();
+}
+
+/* A pool of same-size processes: only the listed ones and the 2N largest
+ * are read between rescans, not every process of at least half the N-th. */
+static void test_top_candidates(void)
+{
+    rm_ptable t;
+    size_t idx[4];
+    long ps = sysconf(_SC_PAGESIZE);
+    int pid, listed[2];
+
+    make_root("candidates");
+    make_dirs("/proc");
+    fake_proc(1, "init", 0, 1000, NULL, 0);
+    for (pid = 100; pid < 120; pid++)
+        fake_proc(pid, "sleep", 1, 100, NULL, 0);
+    CHECK(rm_ptable_open(&t, root, "proc") == 0);
+    CHECK(rm_ptable_scan(&t, 1) == 21);
+    CHECK(rm_ptable_top(&t, 2, idx) == 2);
+    CHECK(t.cold_below == 100 * (uint64_t)ps + 1); /* not 100 * ps / 2 */
+    listed[0] = t.procs[idx[0]].pid;
+    listed[1] = t.procs[idx[1]].pid;
+    CHECK(listed[0] == 1);
+    pid = listed[1] == 119 ? 118 : 119;
+    fake_proc(listed[1], "sleep", 1, 90, NULL, 0);
+    fake_proc(pid, "sleep", 1, 150, NULL, 0);
+    CHECK(rm_ptable_scan(&t, 0) == 21);
+    CHECK(t.procs[rm_ptable_find(&t, listed[1])].rss == 90 * (uint64_t)ps); /* listed: read */
+    CHECK(t.procs[rm_ptable_find(&t, pid)].rss == 100 * (uint64_t)ps);      /* not yet */
+    for (int r = 0; r < RM_PT_COLD_EVERY; r++)
+        CHECK(rm_ptable_scan(&t, 1) == 21);
+    CHECK(t.procs[rm_ptable_find(&t, pid)].rss == 150 * (uint64_t)ps); /* its turn came */
+    CHECK(rm_ptable_top(&t, 2, idx) == 2 && t.procs[idx[1]].pid == pid);
+    rm_ptable_close(&t);
+    remove_root();
+}
+
 /* The fd budget follows RLIMIT_NOFILE, and the command gets its limit back. */
 static void test_fd_budget(void)
 {
@@ -668,6 +752,8 @@ int main(void)
     test_parse_stat();
     test_tree();
     test_scan_economy();
+    test_outside_now();
+    test_top_candidates();
     test_fd_budget();
     test_topo_sysfs();
     test_topo_real();
