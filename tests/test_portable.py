@@ -118,16 +118,24 @@ def test_libproc2_is_loaded_at_run_time_when_installed(tmp_path):
     import ctypes.util
     installed = ctypes.util.find_library("proc2") is not None  # ldconfig's cache
     log = tmp_path / "probe"
+    # auto is the sampler's own /proc reader at every interval (docs/sampler.md)
     r = subprocess.run([sampler_path(), "-i", "1", "-o", str(log), "--", "true"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     head = read_log(log)[0][1]
+    assert head["proc_reader"] == "proc", head
     if head["proc2"] == "not_built":
         pytest.skip("built without libproc2's header (libproc2-dev): the /proc reader only")
+    assert head["proc2"] == "unused", head
+    # asked for, libproc2 is loaded by dlopen when the machine has it
+    log2 = tmp_path / "probe2"
+    r = subprocess.run([sampler_path(), "--proc-reader", "libproc2", "-i", "1", "-o", str(log2),
+                        "--", "true"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    head = read_log(log2)[0][1]
     if not installed:
-        assert head["proc2"] == "not_found" and head["proc_reader"] == "proc"
+        assert head["proc2"] == "not_found" and head["proc_reader"] == "none", head
         return
-    # installed and built for: auto at 1 s uses it, loaded by dlopen
     assert head["proc2"] == "used" and head["proc_reader"] == "libproc2", head
 
 
