@@ -13,7 +13,10 @@ time: user+system of pytest and of the processes it reaped (xdist workers),
 from wait4. A one-test suite gives the start-up cost on its own; the
 marginal cost per test is (CPU(N) - CPU(1)) / N; resmon's overhead per test
 is its marginal cost minus plain pytest's. The controller's peak RSS is
-the pytest process's own (under /usr/bin/time: see _measure.py).
+the pytest process's own (under /usr/bin/time: see _measure.py). With -n 2,
+a small plugin (-p _bench_split, in both configurations) also writes each pytest
+process's own getrusage at unconfigure, so the overhead is split between
+the controller and the workers.
 
 Byte code: resmon's modules are compiled first, and rewritten once by
 pytest's assertion rewriter into their __pycache__ (see precompile()), as an
@@ -40,6 +43,18 @@ import _measure  # noqa: E402
 
 ALL_PLUGINS = ("resmon", "monitor", "memray")
 MODULE_OF = {"resmon": "resmon.plugin", "monitor": "pytest_monitor", "memray": "pytest_memray"}
+SPLIT_MODULE = "_bench_split"
+SPLIT_SOURCE = '''"""bench_plugin_overhead: this pytest process's own CPU, at unconfigure."""
+import os
+import resource
+
+
+def pytest_unconfigure(config):
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    role = "worker" if hasattr(config, "workerinput") else "controller"
+    with open(os.environ["RESMON_BENCH_SPLIT"], "a") as f:
+        f.write("%s %.6f\\n" % (role, ru.ru_utime + ru.ru_stime))
+'''
 
 
 def write_suite(path, n):
@@ -80,27 +95,40 @@ def precompile(python, tmp):
 
 
 def run_once(python, suite, tmp, plugin, extra, n, xdist):
+    """One pytest run: (Run, (controller CPU s, workers' CPU s) or None)."""
     blocked = []
     for name in ALL_PLUGINS:
         if name != plugin:
             blocked += ["-p", "no:" + name]
     cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
            "-p", "no:randomly"] + blocked + [a.format(tmp=tmp) for a in extra]
-    cmd += ["-n", "2"] if xdist else ["-p", "no:xdist"]
-    try:
-        os.unlink(os.path.join(tmp, "records.log"))
-    except OSError:
-        pass
+    cmd += ["-n", "2", "-p", SPLIT_MODULE] if xdist else ["-p", "no:xdist"]
+    split = os.path.join(tmp, "split.log")
+    for path in (os.path.join(tmp, "records.log"), split):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
     env = {k: v for k, v in os.environ.items()
            if k not in ("RESMON", "IT_ANALYSIS_RESOURCE_DEBUG", "IT_RESOURCE_DEBUG",
                         "RESMON_RECORDS", "PYTEST_ADDOPTS")}
+    if xdist:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
+        env["RESMON_BENCH_SPLIT"] = split
     out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
     r = _measure.spawn(cmd, stdout=out, stderr=err, env=env, cwd=suite, own_peak=True)
     with open(out, "rb") as f:
         tail = f.read()[-400:].decode("ascii", "replace")
     if r.code != 0 or ("%d passed" % n) not in tail:
         raise SystemExit("run failed (%s): rc=%d\n%s" % (" ".join(cmd), r.code, tail))
-    return r
+    if not xdist:
+        return r, None
+    by_role = {"controller": 0.0, "worker": 0.0}
+    with open(split) as f:
+        for line in f:
+            role, cpu = line.split()
+            by_role[role] += float(cpu)
+    return r, (by_role["controller"], by_role["worker"])
 
 
 def main():
@@ -124,14 +152,17 @@ def main():
     peers = [p for p in peers if opts.peer_reps and available(opts.python, p[1])]
     modes = [False, True] if opts.xdist else [False]
     rows = []
+    splits = {}  # (n, name): ([plain (controller, workers)], [plugin's])
     with tempfile.TemporaryDirectory(prefix="resmon-bench-") as tmp:
+        with open(os.path.join(tmp, SPLIT_MODULE + ".py"), "w") as f:
+            f.write(SPLIT_SOURCE)
         precompile(opts.python, tmp)
         for xdist in modes:
             startup = {}
             one = os.path.join(tmp, "suite-1")
             write_suite(one, 1)
             for name, plugin, extra in [("plain pytest", None, [])] + configs:
-                runs = [run_once(opts.python, one, tmp, plugin, extra, 1, xdist).cpu
+                runs = [run_once(opts.python, one, tmp, plugin, extra, 1, xdist)[0].cpu
                         for _ in range(5)]
                 startup[name] = statistics.median(runs)
             for n in sizes:
@@ -140,15 +171,20 @@ def main():
                 run_once(opts.python, suite, tmp, None, [], n, xdist)  # warm-up
                 for name, plugin, extra in configs:
                     plain, mine, rss_p, rss_m = [], [], [], []
+                    split_p, split_m = splits.setdefault((n, name), ([], []))
 
                     def a():
-                        r = run_once(opts.python, suite, tmp, None, [], n, xdist)
+                        r, split = run_once(opts.python, suite, tmp, None, [], n, xdist)
                         rss_p.append(r.maxrss or 0)
+                        if split:
+                            split_p.append(split)
                         return r.cpu
 
                     def b():
-                        r = run_once(opts.python, suite, tmp, plugin, extra, n, xdist)
+                        r, split = run_once(opts.python, suite, tmp, plugin, extra, n, xdist)
                         rss_m.append(r.maxrss or 0)
+                        if split:
+                            split_m.append(split)
                         return r.cpu
 
                     plain, mine = _measure.paired(a, b, opts.reps)
@@ -158,7 +194,7 @@ def main():
                     print("done: %d tests%s, %s" % (n, " -n 2" if xdist else "", name),
                           file=sys.stderr)
                 for name, plugin, extra in peers:
-                    runs = [run_once(opts.python, suite, tmp, plugin, extra, n, xdist).cpu
+                    runs = [run_once(opts.python, suite, tmp, plugin, extra, n, xdist)[0].cpu
                             for _ in range(opts.peer_reps)]
                     rows.append((n, xdist, name, None, runs, startup["plain pytest"], None,
                                  None, None))
@@ -182,6 +218,20 @@ def main():
               "%+.1f | %.1f / %.1f |" % (
                   n, "2" if xdist else "-", name, mp, mm, med, lo, hi, s_plain * 1e3,
                   s_mine * 1e3, marg_p, marg_m, marg_m - marg_p, rss_p / 2**20, rss_m / 2**20))
+
+    split_rows = [(k, v) for k, v in splits.items() if v[0] and v[1]]
+    if split_rows:
+        print()
+        print("-n 2 by process: each pytest process's own CPU at unconfigure (medians; "
+              "overhead = plugin - plain, per test)")
+        print("| tests | configuration | controller CPU s plain / plugin | workers' CPU s plain / "
+              "plugin | overhead us/test controller / workers |")
+        print("|---:|---|---|---|---|")
+        for (n, name), (sp, sm) in split_rows:
+            cp, cm = (statistics.median(x[0] for x in v) for v in (sp, sm))
+            wp, wm = (statistics.median(x[1] for x in v) for v in (sp, sm))
+            print("| %d | %s | %.3f / %.3f | %.3f / %.3f | %+.1f / %+.1f |" % (
+                n, name, cp, cm, wp, wm, (cm - cp) / n * 1e6, (wm - wp) / n * 1e6))
 
 
 if __name__ == "__main__":

@@ -367,10 +367,10 @@ class _State:
         and registers the small plugins that act on them."""
         limited = required = broken = False
         worker = _is_worker(self.config)
-        closest = _ClosestMarkers(("requires_memory", "resmon_limit"))
+        of_item = _ClosestMarkers(("requires_memory", "resmon_limit")).of_item
         for item in items:
             try:
-                found = closest.of(item)
+                found = of_item(item)
                 if not found:
                     continue
                 marker = found.get("requires_memory")
@@ -433,6 +433,24 @@ class _ClosestMarkers:
             found = dict(found, **own)
         if not isinstance(node, pytest.Item):
             self.memo[key] = (node, found)
+        return found
+
+    def of_item(self, item):
+        """of(item) for a collected item, inlined: this runs once per item
+        at collection, in every xdist worker (each collects the whole
+        suite), and most items have no markers of their own."""
+        parent = getattr(item, "parent", None)
+        hit = self.memo.get(id(parent))
+        found = hit[1] if hit is not None and hit[0] is parent else self.of(parent)
+        marks = getattr(item, "own_markers", None)
+        if marks:
+            names = self.names
+            own = {}
+            for mark in marks:
+                if mark.name in names and mark.name not in own:
+                    own[mark.name] = mark
+            if own:
+                found = dict(found, **own)
         return found
 
 

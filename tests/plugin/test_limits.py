@@ -336,3 +336,78 @@ def test_thread_limit_counts_threads_joined_during_the_call(run_pytest, enabled)
     m = re.search(r"resmon_limit exceeded in call of test_thr.py::test_six_joined:\n\s+"
                   r"(\d+) native threads at most during the call > limit threads=(\d+)", res.out)
     assert m and int(m.group(1)) == int(m.group(2)) - 2 + 6, res
+
+
+CLOSEST = {
+    "conftest.py": """
+        import pytest
+        from resmon.plugin import _marker_limits, _marker_size
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if item.name.startswith("test_added"):
+                    item.add_marker(pytest.mark.resmon_limit(rss="7 GiB"))
+
+        def pytest_runtest_setup(item):
+            # resmon keeps, per item, the limits and size of the markers
+            # get_closest_marker finds (item, then its class, then module)
+            marker = item.get_closest_marker("resmon_limit")
+            want = _marker_limits(item, marker, None) if marker else None
+            got = getattr(item, "_resmon_limit", None)
+            assert got == want, (item.nodeid, got, want)
+            marker = item.get_closest_marker("requires_memory")
+            want = _marker_size(item, marker) if marker else None
+            got = getattr(item, "_resmon_requires", None)
+            assert got == want, (item.nodeid, got, want)
+            print("checked", item.nodeid, getattr(item, "_resmon_limit", None))
+    """,
+    "test_mod.py": """
+        import pytest
+
+        pytestmark = pytest.mark.resmon_limit(rss="5 GiB")
+
+        def test_module_level():
+            pass
+
+        @pytest.mark.resmon_limit(rss="6 GiB")
+        def test_own_over_module():
+            pass
+
+        @pytest.mark.requires_memory("1 KiB")
+        class TestClass:
+            def test_class_inherits_module(self):
+                pass
+
+            @pytest.mark.resmon_limit(growth="1 GiB")
+            @pytest.mark.resmon_limit(growth="2 GiB")
+            def test_first_own_marker_wins(self):
+                pass
+
+        @pytest.mark.parametrize("x", [1, pytest.param(2, marks=pytest.mark.resmon_limit(
+            rss="8 GiB")), pytest.param(3, marks=pytest.mark.requires_memory("2 KiB"))])
+        def test_param(x):
+            pass
+
+        def test_added():
+            pass
+    """,
+    "test_plain.py": """
+        def test_no_marker():
+            pass
+    """,
+}
+
+
+@pytest.mark.parametrize("xdist", [False, True])
+def test_closest_markers_as_pytest_finds_them(run_pytest, xdist):
+    """The markers resmon looks up once per parent at collection are the
+    ones item.get_closest_marker returns, at every level, in a single
+    process and in xdist workers (each collects the whole suite)."""
+    args = ["-s", "-q"] + (["-n", "2"] if xdist else ["-p", "no:xdist"])
+    res = run_pytest(CLOSEST, args=args)
+    assert res.rc == 0, res
+    assert "9 passed" in res.out, res
+    if not xdist:  # -s: the workers' prints do not reach the controller's stdout
+        assert "checked test_mod.py::test_module_level {'rss': 5368709120}" in res.out, res
+        assert "checked test_mod.py::test_param[2] {'rss': 8589934592}" in res.out, res
+        assert "checked test_plain.py::test_no_marker None" in res.out, res
