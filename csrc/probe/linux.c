@@ -416,6 +416,7 @@ int rm_probe_open(rm_probe *p, int pid, const char *root)
         if (read_at0(p->fd_status, buf, sizeof(buf)) > 0 && find_value(buf, "VmHWM", &hwm)) {
             uint64_t ru_b = (uint64_t)ru.ru_maxrss * 1024;
             p->hwm_from_rusage = ru_b <= hwm + 64 * 1024;
+            p->rusage_recheck = !p->hwm_from_rusage;
         }
     }
     if (p->fd_statm < 0 && p->fd_status < 0 && p->fd_meminfo < 0 && !p->cg_version) {
@@ -632,6 +633,17 @@ int rm_probe_sample(rm_probe *p, rm_sample *s, unsigned what)
         want |= RM_HAVE_ANON | RM_HAVE_FILE | RM_HAVE_SHMEM | RM_HAVE_SWAP | RM_HAVE_THREADS;
     if (want && read_at0(p->fd_status, buf, sizeof(buf)) > 0)
         scan_keys(buf, status_slots, sizeof(status_slots) / sizeof(status_slots[0]), want, s);
+    if ((what & RM_READ_PROC) && !p->hwm_from_rusage && p->rusage_recheck &&
+        (s->valid & RM_HAVE_HWM)) {
+        /* ru_maxrss holds a peak from before exec (an xdist worker starts with
+           its controller's) or from before a clear_refs reset: once the
+           process's own VmHWM has passed it, the two agree until the next
+           reset and the cheap one serves */
+        struct rusage ru;
+        if (getrusage(RUSAGE_THREAD, &ru) == 0 &&
+            (uint64_t)ru.ru_maxrss * 1024 <= s->hwm + 64 * 1024)
+            p->hwm_from_rusage = 1;
+    }
     if ((what & RM_READ_THREADS) && !(s->valid & RM_HAVE_THREADS) && read_threads(p, &s->threads))
         s->valid |= RM_HAVE_THREADS;
     /* VmHWM lags RSS until the next page fault after a reset */
@@ -666,6 +678,12 @@ int rm_probe_reset_peak(rm_probe *p)
     do
         n = pwrite(p->fd_clear_refs, "5", 1, 0);
     while (n < 0 && errno == EINTR);
+    if (n == 1 && p->hwm_from_rusage) {
+        /* VmHWM drops to RSS; ru_maxrss keeps any peak from before exec, so
+           VmHWM is read again until the two agree (rm_probe_sample) */
+        p->hwm_from_rusage = 0;
+        p->rusage_recheck = 1;
+    }
     return n == 1 ? 0 : -1;
 }
 

@@ -88,6 +88,7 @@ typedef struct rm_probe {
     int fd_cg_limit[RM_CG_MAX_DEPTH];
     int n_cg_limit;
     int hwm_from_rusage; /* 1 when getrusage's ru_maxrss can stand in for VmHWM */
+    int rusage_recheck;  /* not yet: see again whether it can, at each VmHWM read */
     long page_size;
     /* Linux, pid 0: the forks counted when the /proc/self files were opened
      * (a forked child reopens them before its first read) and where they are */

@@ -295,13 +295,95 @@ static void test_fork(void)
     rm_probe_close(&p);
 }
 
-int main(void)
+/* VmHWM from /proc/self/status, for checking the probe against it. */
+static uint64_t status_hwm(void)
 {
+    char buf[4096], *q;
+    FILE *f = fopen("/proc/self/status", "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    q = strstr(buf, "VmHWM:");
+    return q ? strtoull(q + 6, NULL, 10) * 1024 : 0;
+}
+
+/* The child half of test_exec_peak, in an image exec'ed by a process that
+ * peaked at 96 MiB: getrusage's ru_maxrss starts at that peak. The exit
+ * status is the number of failed checks. */
+static int exec_peak_child(void)
+{
+    size_t n = 160 << 20;
+    int bad = 0;
+    rm_probe p;
+    rm_sample s;
+    char *big;
+    if (rm_probe_open(&p, 0, "") != 0)
+        return 100;
+    /* the inherited peak is not this image's: VmHWM, read from status */
+    bad += p.hwm_from_rusage != 0 || p.rusage_recheck != 1;
+    rm_probe_sample(&p, &s, RM_READ_PROC);
+    bad += !(s.valid & RM_HAVE_HWM) || s.hwm > (64u << 20);
+    bad += p.hwm_from_rusage != 0; /* its own peak is still below the inherited one */
+    big = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (big == MAP_FAILED)
+        return 101;
+    memset(big, 1, n);
+    rm_probe_sample(&p, &s, RM_READ_PROC);
+    /* past it: the two agree, the cheap one serves from now on */
+    bad += p.hwm_from_rusage != 1;
+    bad += s.hwm < n;
+    rm_probe_sample(&p, &s, RM_READ_PROC);
+    {
+        uint64_t st = status_hwm();
+        bad += s.hwm + (1u << 20) < st || st + (1u << 20) < s.hwm;
+    }
+    munmap(big, n);
+    if (rm_probe_reset_peak(&p) == 0) {
+        /* VmHWM drops; ru_maxrss keeps the 96 MiB from before exec */
+        bad += p.hwm_from_rusage != 0;
+        rm_probe_sample(&p, &s, RM_READ_PROC);
+        bad += s.hwm > (64u << 20);
+    }
+    rm_probe_close(&p);
+    return bad;
+}
+
+/* An image exec'ed by a big process: the probe reads VmHWM until its own
+ * peak passes the inherited ru_maxrss, then getrusage (an xdist worker is
+ * exec'ed by its controller). */
+static void test_exec_peak(const char *self)
+{
+    size_t n = 96 << 20;
+    int status;
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char *big = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (big == MAP_FAILED)
+            _exit(102);
+        memset(big, 1, n);
+        execl(self, self, "--exec-peak-child", (char *)NULL);
+        _exit(103);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status))
+        fprintf(stderr, "test_exec_peak: %d (check(s) failed in the child)\n", WEXITSTATUS(status));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--exec-peak-child") == 0)
+        return exec_peak_child();
     test_v2();
     test_limit_cache();
     test_v1();
     test_missing();
     test_self();
     test_fork();
+    test_exec_peak("/proc/self/exe");
     return check_done("test_probe");
 }
