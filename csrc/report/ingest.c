@@ -552,11 +552,9 @@ static void keep_text_test(rm_run *run, int type, int src, uint64_t line, int64_
 
 /* The record's own time: ts=, else GitHub's prefix, else the newest time of
  * its input. */
-static int64_t record_time(const rm_rec *r, const rm_source *S)
+static int64_t record_time(const rm_rec *r, const rm_source *S, int stamped, int64_t v)
 {
-    const rm_field *f_ts = rm_rec_get(r, "ts");
-    int64_t v;
-    if (f_ts && rm_parse_utc(f_ts->val, f_ts->val_len, &v) == f_ts->val_len) {
+    if (stamped) {
         /* in a GitHub log a record's own time is within minutes of its
            line's: one far from it was printed by something else (a test) */
         if (r->has_gh_ts && (v - r->gh_ts_usec > TS_SKEW_USEC || r->gh_ts_usec - v > TS_SKEW_USEC))
@@ -696,7 +694,10 @@ static void summary_record(rm_run *run, int src, uint64_t line, const rm_rec *r,
 static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
 {
     rm_source *S = &run->src[src];
-    int64_t t = record_time(r, S);
+    const rm_field *f_ts = rm_rec_get(r, "ts");
+    int64_t v = 0;
+    int stamped = f_ts && rm_parse_utc(f_ts->val, f_ts->val_len, &v) == f_ts->val_len;
+    int64_t t = record_time(r, S, stamped, v);
     const char *kind = r->kind;
     if (r->type == RM_PARSE_LEGACY)
         S->legacy++;
@@ -715,29 +716,24 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         S->incomplete_records++;
     /* every writer of these kinds stamps them: one without a ts is text that
        looks like a record (a test's message pytest printed at a line start) */
-    if (!rm_rec_get(r, "ts") &&
-        (!strcmp(kind, "verdict") || !strcmp(kind, "gasp") || !strcmp(kind, "dump") ||
-         !strcmp(kind, "event") || !strcmp(kind, "summary") || !strcmp(kind, "head"))) {
+    if (!f_ts && (!strcmp(kind, "verdict") || !strcmp(kind, "gasp") || !strcmp(kind, "dump") ||
+                  !strcmp(kind, "event") || !strcmp(kind, "summary") || !strcmp(kind, "head"))) {
         S->unstamped++;
         return;
     }
     /* a copy of an older log printed into this one (a test that prints a
        saved log): its records are another run's, whatever they say */
-    if (r->has_gh_ts) {
-        const rm_field *f_ts = rm_rec_get(r, "ts");
-        int64_t v;
-        if (f_ts && rm_parse_utc(f_ts->val, f_ts->val_len, &v) == f_ts->val_len &&
-            (r->gh_ts_usec - v > REPLAY_USEC || v - r->gh_ts_usec > TS_SKEW_USEC)) {
-            if (!S->replayed)
-                S->first_replayed_line = line;
-            S->replayed++;
-            return;
-        }
+    if (stamped && r->has_gh_ts &&
+        (r->gh_ts_usec - v > REPLAY_USEC || v - r->gh_ts_usec > TS_SKEW_USEC)) {
+        if (!S->replayed)
+            S->first_replayed_line = line;
+        S->replayed++;
+        return;
     }
     see_time(run, t);
     if (t > S->clock)
         S->clock = t;
-    if (rm_rec_get(r, "ts") && t > S->rec_clock)
+    if (f_ts && t > S->rec_clock)
         S->rec_clock = t;
     if (strcmp(kind, "sample") == 0 || strcmp(kind, "echo") == 0 || strcmp(kind, "head") == 0) {
         reading(run, src, line, r, t);
@@ -991,7 +987,7 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
             else if (starts(w, rest, "skipped"))
                 skipped = num;
             else if (starts(w, rest, "xfailed") || starts(w, rest, "xpassed"))
-                other = num;
+                other += num;
             num = -1;
         } else {
             num = -1;
@@ -1231,7 +1227,7 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         const char *c =
             n > 40 && s[n - 1] == '\'' ? memmem(s, n, "crashed while running '", 23) : NULL;
         const char *w = c ? memmem(s, (size_t)(c - s), "worker '", 8) : NULL;
-        if (c && w && s[n - 1] == '\'') {
+        if (c && w) {
             const char *we = memchr(w + 8, '\'', (size_t)(c - w - 8));
             size_t wn = we ? (size_t)(we - w - 8) : 0;
             evidence(run, RM_E_WORKER_CRASH, src, line, t, 0, s, n);

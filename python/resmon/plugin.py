@@ -422,15 +422,8 @@ class _ClosestMarkers:
         hit = self.memo.get(key)
         if hit is not None and hit[0] is node:
             return hit[1]
-        found = self.of(getattr(node, "parent", None))
-        own = {}
-        for mark in getattr(node, "own_markers", ()):
-            # the first of a node's own markers is the closest, as in
-            # Node.iter_markers_with_node
-            if mark.name in self.names and mark.name not in own:
-                own[mark.name] = mark
-        if own:
-            found = dict(found, **own)
+        found = self._with_own(self.of(getattr(node, "parent", None)),
+                               getattr(node, "own_markers", ()))
         if not isinstance(node, pytest.Item):
             self.memo[key] = (node, found)
         return found
@@ -443,15 +436,16 @@ class _ClosestMarkers:
         hit = self.memo.get(id(parent))
         found = hit[1] if hit is not None and hit[0] is parent else self.of(parent)
         marks = getattr(item, "own_markers", None)
-        if marks:
-            names = self.names
-            own = {}
-            for mark in marks:
-                if mark.name in names and mark.name not in own:
-                    own[mark.name] = mark
-            if own:
-                found = dict(found, **own)
-        return found
+        return self._with_own(found, marks) if marks else found
+
+    def _with_own(self, found, marks):
+        """found updated by a node's own markers: the first of them is the
+        closest, as in Node.iter_markers_with_node."""
+        own = {}
+        for mark in marks:
+            if mark.name in self.names and mark.name not in own:
+                own[mark.name] = mark
+        return dict(found, **own) if own else found
 
 
 def _version():
