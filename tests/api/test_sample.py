@@ -41,7 +41,11 @@ def test_fast_sample_has_process_fields_only():
 
 @linux_only
 def test_full_sample_matches_proc():
+    # other tests' threads may end meanwhile: the count must lie between
+    # the readings taken just before and just after
+    tasks_before, py_before = len(os.listdir("/proc/self/task")), threading.active_count()
     s = resmon.sample(full=True)
+    tasks_after, py_after = len(os.listdir("/proc/self/task")), threading.active_count()
     status = "/proc/self/status"
     # RSS moves a little between reads: 4 MiB of slack
     assert abs(s.rss - proc_kb(status, "VmRSS")) < 4 * MiB
@@ -54,8 +58,8 @@ def test_full_sample_matches_proc():
     assert s.mem_total == proc_kb("/proc/meminfo", "MemTotal")
     assert abs(s.mem_available - proc_kb("/proc/meminfo", "MemAvailable")) < 256 * MiB
     assert s.swap_total == proc_kb("/proc/meminfo", "SwapTotal")
-    assert s.threads == len(os.listdir("/proc/self/task"))
-    assert s.python_threads == threading.active_count()
+    assert min(tasks_before, tasks_after) <= s.threads <= max(tasks_before, tasks_after)
+    assert min(py_before, py_after) <= s.python_threads <= max(py_before, py_after)
 
 
 def test_child_allocating_200_mib_is_seen():
@@ -93,44 +97,56 @@ def test_reset_peak_starts_a_new_interval():
     assert rss <= peak < rss + 8 * MiB
 
 
-def test_thread_counts_follow_threads():
-    before = resmon.sample(full=True)
+# The thread tests run in a fresh interpreter: in this process, threads
+# left by earlier tests (pollers, pytester's sessions) may end at any moment
+# and would change the count between two readings.
+THREADS = """
+    import sys, threading, resmon
+    from resmon import _resmon
+
+    def stat_threads():
+        if not sys.platform.startswith("linux"):
+            return -1
+        with open("/proc/self/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[17])
+
+    def read(kind):
+        if kind == "sample":
+            s = resmon.sample(full=True)
+            return s.threads, s.python_threads
+        return _resmon.emit("mark", "x", to=0).threads, threading.active_count()
+
+    kind = sys.argv[1]
+    before, stat_before = read(kind), stat_threads()
     stop = threading.Event()
     threads = [threading.Thread(target=stop.wait) for _ in range(5)]
     for t in threads:
         t.start()
-    try:
-        during = resmon.sample(full=True)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert during.threads - before.threads == 5
-    assert during.python_threads - before.python_threads == 5
+    during, stat_during = read(kind), stat_threads()
+    stop.set()
+    for t in threads:
+        t.join()
+    print(*before, stat_before, *during, stat_during)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sample", "marker"])
+def test_thread_counts_follow_threads(kind):
+    # a marker reads the thread count alone (the task directory's link
+    # count on Linux), not through the full sample's status file
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(THREADS), kind],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    threads, py_threads, stat, threads2, py_threads2, stat2 = map(int, out.stdout.split())
+    assert threads2 - threads == 5
+    assert py_threads2 - py_threads == 5
+    if sys.platform.startswith("linux"):
+        assert (threads, threads2) == (stat, stat2)
 
 
 def stat_threads(pid="self"):
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[17])
-
-
-def test_marker_thread_count_follows_threads():
-    # a marker reads the thread count alone (the task directory's link
-    # count on Linux), not through the full sample's status file
-    before = _resmon.emit("mark", "x", to=0)
-    stop = threading.Event()
-    threads = [threading.Thread(target=stop.wait) for _ in range(5)]
-    for t in threads:
-        t.start()
-    try:
-        during = _resmon.emit("mark", "x", to=0)
-        if sys.platform.startswith("linux"):
-            assert during.threads == stat_threads()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert during.threads - before.threads == 5
 
 
 @linux_only
