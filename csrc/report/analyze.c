@@ -111,6 +111,7 @@ typedef struct {
     int64_t final_t; /* its time */
     int final_src;   /* its place, for inputs without times */
     uint64_t final_line;
+    long final_value; /* its failures and errors, -1 unknown (a record without counts) */
     int worker_crash; /* xdist said a worker died */
     long code;        /* the step's exit code, -1 unknown */
     int code_ev;      /* its evidence, -1 */
@@ -176,6 +177,7 @@ static void find_final(rm_run *run, rm_end *E)
     E->final_t = best->t;
     E->final_src = best->src;
     E->final_line = best->line;
+    E->final_value = best->value;
 }
 
 /* The step's exit code: the runner's line, else the sampler's verdict (an
@@ -456,11 +458,23 @@ static void verdict(rm_run *run)
     if (E.final && !E.worker_crash) {
         /* pytest finished: its summary is proof of how; what came after it
            (a slow teardown interrupted, the runner stopping) is not a death */
-        int bad = run->n_failed > 0 || run->n_errors > 0;
+        int bad = E.final_value > 0 || run->n_failed > 0 || run->n_errors > 0;
+        int counted = E.final_value >= 0 || run->n_failed >= 0;
         for (i = 0; i < run->n_evl; i++)
             if (run->evl[i].role == RM_R_AFTER_END)
                 add_ev(v, i, run, RM_R_AFTER_END);
-        if (run->memerr_test >= 0 && bad) {
+        if (!counted && (code < 0 || code > 128)) {
+            /* pytest -qq, or its terminal plugin off: the session ended,
+               and nothing read says whether a test failed (a signal after
+               the end says nothing of the tests either) */
+            set(v, RM_V_UNKNOWN, 0.3,
+                "pytest finished, but no input says whether tests failed (no pytest summary "
+                "line, no exit code; the summary record has no counts)");
+        } else if (!counted) {
+            set(v, code ? RM_V_FAILED : RM_V_PASSED, 0.9,
+                code ? "pytest finished and the step exited with an error (no pytest counts read)"
+                     : "pytest finished and the step exited with 0 (no pytest counts read)");
+        } else if (run->memerr_test >= 0 && bad) {
             set(v, RM_V_MEMORY_ERROR, 0.9, "a test failed with MemoryError; pytest finished");
             add_ev(v, live(run, RM_E_MEMORY_ERROR), run, RM_R_PROVES);
         } else if (bad && (k = live(run, RM_E_HANG)) >= 0) {

@@ -667,28 +667,43 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
     see_sysread(run, &x);
 }
 
-/* The plugin's summary record: the newest summary gives pytest's counts. */
+/* The plugin's summary record: the newest summary gives pytest's counts.
+ * A record without them (pytest's terminal plugin off, or a plugin that
+ * does not write them) says the session ended, not how: its counts stay
+ * unknown (-1), never zero, and its exit status, when it has one, tells
+ * failures from none. */
 static void summary_record(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
 {
-    int64_t v;
+    int64_t v, st;
+    long p, f, e, sk, bad;
     /* the newest summary counts; at the same time, pytest's own line */
     if (run->has_summary &&
         (t < run->summary_t || (t == run->summary_t && !run->summary_from_record)))
         return;
+    p = rm_rec_i64(r, "passed", &v) == 0 ? (long)v : -1;
+    f = rm_rec_i64(r, "failed", &v) == 0 ? (long)v : -1;
+    e = (rm_rec_i64(r, "errors", &v) == 0 || rm_rec_i64(r, "error", &v) == 0) ? (long)v : -1;
+    sk = rm_rec_i64(r, "skipped", &v) == 0 ? (long)v : -1;
     run->has_summary = 1;
     run->summary_from_record = 1;
     run->summary_t = t;
-    run->n_passed = rm_rec_i64(r, "passed", &v) == 0 ? (long)v : 0;
-    run->n_failed = rm_rec_i64(r, "failed", &v) == 0 ? (long)v : 0;
-    run->n_errors =
-        (rm_rec_i64(r, "errors", &v) == 0 || rm_rec_i64(r, "error", &v) == 0) ? (long)v : 0;
-    run->n_skipped = rm_rec_i64(r, "skipped", &v) == 0 ? (long)v : 0;
-    /* xfailed and xpassed: unknown unless the record says */
-    run->n_other = rm_rec_i64(r, "xfailed", &v) == 0 ? (long)v : -1;
-    if (run->n_other >= 0 && rm_rec_i64(r, "xpassed", &v) == 0)
-        run->n_other += (long)v;
-    evidence_str(run, RM_E_PYTEST_SUMMARY, src, line, t, 0, run->n_failed + run->n_errors,
-                 "session summary record");
+    if (p < 0 && f < 0 && e < 0 && sk < 0) {
+        run->n_passed = run->n_failed = run->n_errors = run->n_skipped = run->n_other = -1;
+    } else {
+        run->n_passed = p < 0 ? 0 : p;
+        run->n_failed = f < 0 ? 0 : f;
+        run->n_errors = e < 0 ? 0 : e;
+        run->n_skipped = sk < 0 ? 0 : sk;
+        /* xfailed and xpassed: unknown unless the record says */
+        run->n_other = rm_rec_i64(r, "xfailed", &v) == 0 ? (long)v : -1;
+        if (run->n_other >= 0 && rm_rec_i64(r, "xpassed", &v) == 0)
+            run->n_other += (long)v;
+    }
+    /* the evidence's value: failures and errors; -1 when unknown */
+    bad = run->n_failed >= 0 ? run->n_failed + run->n_errors : -1;
+    if (rm_rec_i64(r, "exitstatus", &st) == 0 && bad <= 0)
+        bad = st != 0 ? 1 : 0; /* 1 failed, 2 interrupted, 3 internal, 4 usage, 5 no tests */
+    evidence_str(run, RM_E_PYTEST_SUMMARY, src, line, t, 0, bad, "session summary record");
 }
 
 static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
@@ -955,7 +970,8 @@ static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const cha
 }
 
 /* "=== 3 passed, 1 failed, 2 errors in 2.01s ===" */
-static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n)
+static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n,
+                          int bare)
 {
     const char *in;
     size_t b = 0, e = n, i;
@@ -964,7 +980,7 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
         b++;
     while (e > b && (s[e - 1] == '=' || s[e - 1] == ' '))
         e--;
-    if (b < 3 || e - b < 6)
+    if ((!bare && b < 3) || e - b < 6)
         return 0;
     in = memmem(s + b, e - b, " in ", 4);
     if (!in || !(in[4] >= '0' && in[4] <= '9'))
@@ -1010,6 +1026,65 @@ static int pytest_summary(rm_run *run, int src, uint64_t line, int64_t t, const 
     run->n_skipped = skipped < 0 ? 0 : skipped;
     run->n_other = other;
     return 1;
+}
+
+/* Words of pytest's summary line, as "N word" parts. */
+static int summary_word(const char *w, size_t n)
+{
+    static const char *const words[] = {"passed",  "failed",   "error",   "errors",
+                                        "skipped", "xfailed",  "xpassed", "deselected",
+                                        "warning", "warnings", "rerun",   "reruns"};
+    size_t i;
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strlen(words[i]) == n && memcmp(words[i], w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* pytest -q's summary line has no "=" around it: "3 passed, 1 failed in
+ * 2.01s (0:00:02)", "no tests ran in 0.01s". Program output can print
+ * anything, so the whole line must have that shape: "N word" parts from
+ * pytest's own words, then " in " and a duration, then the end of the line
+ * or pytest's "(H:MM:SS)". */
+static int pytest_summary_bare(rm_run *run, int src, uint64_t line, int64_t t, const char *s,
+                               size_t n)
+{
+    const char *in = NULL;
+    size_t i = 0, k;
+    if (starts(s, n, "no tests ran in ")) {
+        in = s + 12;
+    } else {
+        for (;;) {
+            size_t d = i, w;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                i++;
+            if (i == d || i - d > 9 || i >= n || s[i] != ' ')
+                return 0;
+            w = ++i;
+            while (i < n && s[i] >= 'a' && s[i] <= 'z')
+                i++;
+            if (!summary_word(s + w, i - w))
+                return 0;
+            if (starts(s + i, n - i, ", ")) {
+                i += 2;
+                continue;
+            }
+            if (!starts(s + i, n - i, " in "))
+                return 0;
+            in = s + i;
+            break;
+        }
+    }
+    k = (size_t)(in - s) + 4;
+    i = k;
+    while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+        i++;
+    if (i == k || i >= n || s[i] != 's')
+        return 0;
+    i++;
+    if (i < n && !(starts(s + i, n - i, " (") && s[n - 1] == ')' && n - i <= 16))
+        return 0;
+    return pytest_summary(run, src, line, t, s, n, 1);
 }
 
 /* Scans a shell's job-control message: "...: line 3:  4321 Killed  python". */
@@ -1114,8 +1189,22 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             return;
         }
         if (n > 10 && s[n - 1] == '=')
-            pytest_summary(run, src, line, t, s, n);
+            pytest_summary(run, src, line, t, s, n, 0);
         return;
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+    case 'n':
+        if (n > 10 && pytest_summary_bare(run, src, line, t, s, n))
+            return;
+        break;
     case 'F':
         if (starts(s, n, "Fatal Python error: ")) {
             const char *m = s + 20;

@@ -1146,6 +1146,30 @@ class _RequiresMemory:
 
 # ---------------------------------------------------------------- summary --
 
+# pytest's own summary words, as its final line counts them
+_COUNTED = (("passed", "passed"), ("failed", "failed"), ("error", "errors"),
+            ("skipped", "skipped"), ("xfailed", "xfailed"), ("xpassed", "xpassed"))
+
+
+def _pytest_counts(session):
+    """The summary record's outcome fields: pytest's counts as its final
+    line prints them (from the terminal reporter's stats; none when it is
+    off, as with -p no:terminal) and the session's exit status. Without
+    them a reader of the job log (pytest -qq prints no summary line) could
+    not tell a failed run from a passed one."""
+    fields = []
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(tr, "stats", None)
+    if isinstance(stats, dict):
+        for key, name in _COUNTED:
+            fields.append((name, sum(1 for r in stats.get(key, ())
+                                     if getattr(r, "count_towards_summary", True))))
+    status = getattr(session, "exitstatus", None)
+    if status is not None:
+        fields.append(("exitstatus", int(status)))
+    return fields
+
+
 class _SummaryPlugin:
     """In the process that prints: aggregates (xdist: from the workers) and
     prints the summary, annotations, the step summary and a summary record."""
@@ -1210,7 +1234,8 @@ class _SummaryPlugin:
         try:
             summary = self._build()
             core.set_context(None, "session")
-            core.emit("summary", None, fields=summary.record_fields(), full=True,
+            fields = summary.record_fields() + _pytest_counts(session)
+            core.emit("summary", None, fields=fields, full=True,
                       to=(TO_OUT if self.state.options["markers"] != "none" else 0) | TO_REC)
             self.state.check_writes()
             self._step_summary(summary)
