@@ -995,6 +995,84 @@ static int newer_same_id(const rm_run *run, int i)
     return 0;
 }
 
+/* The file part of a test id ("a/test_x.py::T::test" -> "a/test_x.py"). */
+static size_t file_len(const char *id)
+{
+    const char *p = strstr(id, "::");
+    return p ? (size_t)(p - id) : strlen(id);
+}
+
+static const rm_run *g_file_run;
+
+static int cmp_file(const void *a, const void *b)
+{
+    const char *x = g_file_run->tests[*(const int *)a].id;
+    const char *y = g_file_run->tests[*(const int *)b].id;
+    size_t nx = file_len(x), ny = file_len(y);
+    int c = memcmp(x, y, nx < ny ? nx : ny);
+    if (c)
+        return c;
+    return nx < ny ? -1 : nx > ny;
+}
+
+/* With no single culprit: the file whose tests kept most of the growth
+ * together, when the growth is concentrated there (RM_GROUP_*). Each id
+ * counts once (its newest instance, with all instances' growth). */
+static void culprit_group(rm_run *run)
+{
+    int *idx, n = 0, i, top_n = 0, g_n;
+    char *newer;
+    uint64_t total = 0, top = 0, g;
+    const char *top_id = NULL;
+    run->group_tests = 0;
+    if (run->n_tests < 2)
+        return;
+    idx = malloc(sizeof(int) * (size_t)run->n_tests);
+    newer = calloc((size_t)run->n_tests, 1);
+    if (!idx || !newer) {
+        free(idx);
+        free(newer);
+        return;
+    }
+    for (i = 0; i < run->n_tests; i++)
+        if (run->tests[i].same_id >= 0)
+            newer[run->tests[i].same_id] = 1;
+    for (i = 0; i < run->n_tests; i++)
+        if (!newer[i] && run->tests[i].id)
+            idx[n++] = i;
+    g_file_run = run;
+    qsort(idx, (size_t)n, sizeof(int), cmp_file);
+    for (i = 0; i < n;) {
+        const char *id = run->tests[idx[i]].id;
+        int j = i;
+        g = 0;
+        while (j < n && cmp_file(&idx[i], &idx[j]) == 0)
+            g += id_growth(run, idx[j++]);
+        g_n = j - i;
+        total += g;
+        if (g > top) {
+            top = g;
+            top_n = g_n;
+            top_id = id;
+        }
+        i = j;
+    }
+    if (top_id && top_n >= 2 && top >= RM_CULPRIT_MIN_GROWTH &&
+        (double)top >= RM_GROUP_SHARE * (double)total &&
+        (double)top / (double)total >= RM_GROUP_CONCENTRATION * (double)top_n / (double)n) {
+        size_t k = file_len(top_id);
+        if (k >= sizeof(run->group_file))
+            k = sizeof(run->group_file) - 1;
+        memcpy(run->group_file, top_id, k);
+        run->group_file[k] = '\0';
+        run->group_tests = top_n;
+        run->group_growth = top;
+        run->group_share = (double)top / (double)total;
+    }
+    free(idx);
+    free(newer);
+}
+
 static void why_culprit(rm_run *run, const char *fmt, const char *a, const char *b)
 {
     int k = snprintf(run->culprit_why, sizeof(run->culprit_why), fmt, a, b);
@@ -1005,7 +1083,7 @@ static void why_culprit(rm_run *run, const char *fmt, const char *a, const char 
 /* A culprit only for a run that died of memory, and only when one test's own
  * growth stands out: at least RM_CULPRIT_MIN_GROWTH and RM_CULPRIT_LEAD
  * times the next. Otherwise none, with the reason. */
-static void culprit(rm_run *run)
+static void culprit_one(rm_run *run)
 {
     int i, best = -1, second = -1;
     char a[32], b[32];
@@ -1024,13 +1102,10 @@ static void culprit(rm_run *run)
     /* a steady rise over many tests: the leak, not one test, filled memory */
     for (i = 0; i < run->n_trends; i++)
         if (strcmp(run->trends[i].cls, "leak") == 0) {
-            why_culprit(
-                run,
-                "memory rose steadily over %s tests (a leak, +%s per test): no single "
-                "test",
-                (snprintf(a, sizeof(a), "%d", run->trends[i].n) > 0 ? a : "many"),
-                rm_fmt_size(b, sizeof(b),
-                            (uint64_t)(run->trends[i].slope > 0 ? run->trends[i].slope : 0)));
+            why_culprit(run, "memory rose over %s tests (a leak, +%s in all): no single test",
+                        (snprintf(a, sizeof(a), "%d", run->trends[i].n) > 0 ? a : "many"),
+                        rm_fmt_size(b, sizeof(b),
+                                    (uint64_t)(run->trends[i].rise > 0 ? run->trends[i].rise : 0)));
             return;
         }
     /* the test its process was running at death must have a known growth */
@@ -1081,6 +1156,15 @@ static void culprit(rm_run *run)
     why_culprit(run, "its own growth (+%s) is the largest, the next +%s",
                 rm_fmt_size(a, sizeof(a), id_growth(run, best)),
                 second >= 0 ? rm_fmt_size(b, sizeof(b), id_growth(run, second)) : "0 B");
+}
+
+/* The culprit test, else the group of tests that kept the memory. */
+static void culprit(rm_run *run)
+{
+    run->group_tests = 0;
+    culprit_one(run);
+    if (run->culprit_test < 0 && run->verdict.kind == RM_V_OOM_KILL)
+        culprit_group(run);
 }
 
 /* ---- trends: one analysis (csrc/record/trend.c), per test process ---- */

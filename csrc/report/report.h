@@ -57,6 +57,12 @@
  * and at least RM_CULPRIT_LEAD times the next largest. */
 #define RM_CULPRIT_MIN_GROWTH (32ull << 20)
 #define RM_CULPRIT_LEAD 1.5
+/* A group of tests (one file) is named when no single test is: together at
+ * least RM_CULPRIT_MIN_GROWTH, at least RM_GROUP_SHARE of all tests' own
+ * growth, and at least RM_GROUP_CONCENTRATION times its share of the tests
+ * (a suite of one file, or a leak spread evenly, names no group). */
+#define RM_GROUP_SHARE 0.6
+#define RM_GROUP_CONCENTRATION 2.0
 
 /* Bytes kept of a test id, fixture name or label (longer ones are cut). */
 #define RM_ID_MAX 512
@@ -418,6 +424,13 @@ typedef struct rm_run {
     int culprit_rule;      /* RM_C_*: how the culprit was chosen */
     char culprit_why[200]; /* why there is none, or how it stood out */
     int runner_up;         /* the next largest grower, -1 */
+    /* no single culprit, but the tests of one file kept most of the growth
+       (a leaky module or fixture): the file, its tests, their growth and
+       its share of all tests' growth; group_tests 0 when none */
+    char group_file[160];
+    int group_tests;
+    uint64_t group_growth;
+    double group_share;
     rm_trend trends[8];
     int n_trends;
 } rm_run;

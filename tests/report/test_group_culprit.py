@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: MIT
+"""No single culprit, but a group: when a real OOM kill ends a suite whose
+memory was kept by the tests of one file (a leaky module or fixture), the
+report names that file; when the growth is spread over the suite, when the
+suite is one file, or when the run did not die of memory, it names none."""
+
+import glob
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from memcg import enter_fn, memory_cgroup
+from reporthelp import ROOT, run_json
+
+MiB = 1 << 20
+
+FLAT = """
+import pytest
+
+@pytest.mark.parametrize("i", range(%d))
+def test_flat(i):
+    pass
+"""
+
+LEAKY = """
+import time
+import pytest
+
+KEEP = []
+
+@pytest.mark.parametrize("i", range(%d))
+def test_keeps(i):
+    block = bytearray(%d << 20)
+    for k in range(0, len(block), 4096):
+        block[k] = 1
+    KEEP.append(block)
+    time.sleep(0.05)
+"""
+
+
+def _tool(name):
+    from resmon import _tools
+    return _tools.tool_path(name)
+
+
+def _run(tmp_path, files, limit):
+    """Runs the suite under the sampler in a memory cgroup of limit bytes;
+    returns (exit code, the report's JSON of all three inputs)."""
+    for name, body in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(body))
+    env = dict(os.environ)
+    for k in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "RESMON", "RESMON_RECORDS"):
+        env.pop(k, None)
+    sampler_log, records = tmp_path / "sampler.log", tmp_path / "records.log"
+    job = tmp_path / "job.log"
+    cmd = [_tool("resmon-sampler"), "-q", "-i", "0.1", "-o", str(sampler_log), "--",
+           sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--resmon",
+           "--resmon-records", str(records)] + sorted(files)
+    with memory_cgroup("resmon_group", limit) as cg, open(job, "wb") as out:
+        p = subprocess.run(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+                           timeout=600, preexec_fn=enter_fn(cg))
+    _, doc = run_json([str(job), str(sampler_log), str(records)])
+    return p.returncode, doc
+
+
+def test_leaky_file_is_named(tmp_path):
+    # 20 flat tests, then a file whose tests each keep 20 MiB until the
+    # kernel kills the process, then 20 flat tests that never run
+    code, doc = _run(tmp_path, {"test_a_flat.py": FLAT % 20, "test_b_leaky.py": LEAKY % (60, 20),
+                                "test_c_flat.py": FLAT % 20}, 300 * MiB)
+    assert code == 137, doc["verdict"]
+    assert doc["verdict"]["kind"] == "oom_kill"
+    # every test of the file kept the same: no single culprit
+    assert doc["culprit"] is None, doc["culprit"]
+    group = doc["culprit_group"]
+    assert group is not None, doc["culprit_why"]
+    assert group["file"] == "test_b_leaky.py"
+    assert group["tests"] >= 5 and group["own_growth"] >= 100 * MiB
+    assert group["share"] >= 0.6
+
+
+def test_growth_spread_over_the_suite_names_no_file(tmp_path):
+    # three files whose tests all keep memory alike: the suite leaks, no
+    # file stands out
+    files = {"test_%s.py" % n: LEAKY % (12, 8) for n in ("a", "b", "c", "d")}
+    code, doc = _run(tmp_path, files, 300 * MiB)
+    assert code == 137, doc["verdict"]
+    assert doc["verdict"]["kind"] == "oom_kill"
+    assert doc["culprit_group"] is None, doc["culprit_group"]
+
+
+def test_leaky_file_in_a_passing_run_is_no_culprit(tmp_path):
+    # the same leaky file, but the limit holds: no death of memory, no culprit
+    code, doc = _run(tmp_path, {"test_a_flat.py": FLAT % 10, "test_b_leaky.py": LEAKY % (5, 20),
+                                "test_c_flat.py": FLAT % 10}, 600 * MiB)
+    assert code == 0, doc["verdict"]
+    assert doc["verdict"]["kind"] == "passed"
+    assert doc["culprit"] is None and doc["culprit_group"] is None
+
+
+CORPUS = os.path.join(ROOT, "tests", "corpus")
+
+
+@pytest.mark.parametrize("name", sorted(
+    os.path.basename(d) for d in glob.glob(os.path.join(CORPUS, "*")) if os.path.isdir(d)
+    and os.path.exists(os.path.join(d, "job.log"))))
+def test_corpus_names_a_group_only_where_one_file_kept_the_memory(name):
+    # every corpus suite is one file: no group anywhere (a suite of one
+    # file says nothing a group could add), and none for runs that did not
+    # die of memory
+    d = os.path.join(CORPUS, name)
+    inputs = [os.path.join(d, f) for f in ("job.log", "ci_resource_monitor.log", "records.log")
+              if os.path.exists(os.path.join(d, f))]
+    _, doc = run_json(inputs)
+    ids = {t["id"].split("::")[0] for t in doc["tests"]}
+    if len(ids) <= 1 or doc["verdict"]["kind"] != "oom_kill":
+        assert doc["culprit_group"] is None, (name, doc["culprit_group"])
