@@ -30,13 +30,42 @@ def pytest_unconfigure(config):
 '''
 
 TESTS = '''
-import mmap, time
+import mmap, os, threading, time
+
+def _switches():
+    """voluntary_ctxt_switches of each thread but this one."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) == threading.get_native_id():
+            continue
+        try:
+            with open("/proc/self/task/%s/status" % tid) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        out[tid] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
 
 def _hold(mib):
     m = mmap.mmap(-1, mib << 20)
     for i in range(0, mib << 20, 4096):
         m[i] = 1
-    time.sleep(0.05)
+    if os.environ.get("WAIT_FOR_POLLER") == "1":
+        # held until resmon's peak poller has surely read statm with the
+        # block in place: one of this process's other threads (the poller
+        # sleeps between reads, a voluntary switch each) went to sleep three
+        # more times. A fixed hold (50 ms) could be missed when a loaded machine
+        # did not run the poller in time.
+        before = _switches()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = _switches()
+            if any(now.get(t, 0) - n >= 3 for t, n in before.items()):
+                break
+            time.sleep(0.005)
+    else:
+        time.sleep(0.05)
     m.close()
 
 def test_big():
@@ -88,7 +117,8 @@ def _end_peaks(records):
 
 def test_resmon_keeps_the_lifetime_peak(tmp_path):
     plain_maxrss, plain_hwm, _ = _wait4_maxrss(tmp_path, "plain", ["-p", "no:resmon"])
-    res_maxrss, res_hwm, err = _wait4_maxrss(tmp_path, "resmon", RESMON_ARGS)
+    res_maxrss, res_hwm, err = _wait4_maxrss(tmp_path, "resmon", RESMON_ARGS,
+                                             {"WAIT_FOR_POLLER": "1"})
     # the session really peaked above 180 MiB, and both tools see it
     assert plain_hwm > 180 * MiB and res_hwm > 180 * MiB, (plain_hwm, res_hwm)
     # the monitor (extension, poller thread, marker lines) costs a few MiB of
@@ -102,7 +132,7 @@ def test_resmon_keeps_the_lifetime_peak(tmp_path):
     assert peaks["test_big"] > 180 * MiB, peaks
     base = peaks["test_nothing"]
     assert base < peaks["test_big"] - 150 * MiB, peaks
-    # below the lifetime mark: seen by the poller (held 50 ms)
+    # below the lifetime mark: seen by the poller (held until it has polled)
     assert peaks["test_small_after_big"] > base + 90 * MiB, peaks
     assert peaks["test_small_after_big"] < peaks["test_big"] - 50 * MiB, peaks
 

@@ -11,6 +11,29 @@
 
 static char root[256];
 
+/* A fresh directory under $TMPDIR (else /tmp) for one fake tree: a fixed name
+ * (once /tmp/rm_probe_<tag>_<pid>) could hold a tree left there by an earlier
+ * run whose pid was the same, and test_missing wants an empty one. */
+static void make_root(const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(root, sizeof(root), "%s/rm_probe_%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    if (n < 0 || (size_t)n >= sizeof(root) || !mkdtemp(root)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+/* Removes the current fake tree. */
+static void remove_root(void)
+{
+    char rm[400];
+    int rc;
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", root);
+    rc = system(rm);
+    (void)rc;
+}
+
 static void put(const char *rel, const char *text)
 {
     char path[512], tmp[600];
@@ -51,7 +74,7 @@ static void test_v2(void)
 {
     rm_probe p;
     rm_sample s;
-    snprintf(root, sizeof(root), "/tmp/rm_probe_v2_%d", (int)getpid());
+    make_root("v2");
     fake_proc();
     put("/proc/self/cgroup", "0::/system.slice/runner.service/job\n");
     put("/sys/fs/cgroup/memory.max", "max\n");
@@ -101,6 +124,7 @@ static void test_v2(void)
     CHECK((s.valid & RM_HAVE_CG_LIMIT) && s.cg_limit == RM_NO_LIMIT);
     CHECK(!(s.valid & RM_HAVE_CG_PEAK));
     rm_probe_close(&p);
+    remove_root();
 }
 
 /* The limits are read at most once a second; usage and the OOM-kill
@@ -110,7 +134,7 @@ static void test_limit_cache(void)
 {
     rm_probe p;
     rm_sample s;
-    snprintf(root, sizeof(root), "/tmp/rm_probe_cache_%d", (int)getpid());
+    make_root("cache");
     fake_proc();
     put("/proc/self/cgroup", "0::/ci/job\n");
     put("/sys/fs/cgroup/memory.max", "max\n");
@@ -154,13 +178,14 @@ static void test_limit_cache(void)
     rm_probe_sample(&p, &s, RM_READ_CGROUP);
     CHECK((s.valid & RM_HAVE_CG_LIMIT) && s.cg_limit == RM_NO_LIMIT);
     rm_probe_close(&p);
+    remove_root();
 }
 
 static void test_v1(void)
 {
     rm_probe p;
     rm_sample s;
-    snprintf(root, sizeof(root), "/tmp/rm_probe_v1_%d", (int)getpid());
+    make_root("v1");
     fake_proc();
     put("/proc/self/cgroup", "12:pids:/\n4:cpu,cpuacct:/\n3:memory:/ci/job\n1:name=systemd:/\n"
                              "0::/\n");
@@ -179,14 +204,14 @@ static void test_v1(void)
     CHECK(s.cg_limit == 2147483648ull);
     CHECK(s.cg_oom_kills == 3);
     rm_probe_close(&p);
+    remove_root();
 }
 
 static void test_missing(void)
 {
     rm_probe p;
     rm_sample s;
-    snprintf(root, sizeof(root), "/tmp/rm_probe_none_%d", (int)getpid());
-    mkdir(root, 0755);
+    make_root("none");
     /* nothing at all: open fails cleanly */
     CHECK(rm_probe_open(&p, 0, root) == -1);
     rm_probe_close(&p);
@@ -200,6 +225,7 @@ static void test_missing(void)
     CHECK(s.valid == 0);
     CHECK(p.cg_version == 0);
     rm_probe_close(&p);
+    remove_root();
 }
 
 static void test_self(void)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from childio import stderr_until
 from recordparse import records
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -378,54 +379,92 @@ def test_install_is_idempotent_and_uninstall_restores(tmp_path):
 
 # ---------------------------------------------------------------- watchdog --
 
+def _hangs(text):
+    return [f for _, f in records(text, "event") if f["what"] == "hang"]
+
+
 def test_watchdog_fires_on_a_sleeping_test_and_repeats(tmp_path):
-    res = run_pytest(tmp_path, """
-        import time
+    # test_slow sleeps until the watchdog has fired twice (this test reads the
+    # child's stderr), not for a fixed 2 s: the second dump at 1.6 s then no
+    # longer depends on a loaded machine running the watchdog on time
+    (tmp_path / "test_child.py").write_text(textwrap.dedent("""
+        import os, time
 
         def test_quick():
             pass
 
         def test_slow():
-            time.sleep(2.0)
+            deadline = time.monotonic() + 60
+            while not os.path.exists("go") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert os.path.exists("go")
 
         def test_after():
-            time.sleep(0.2)
-    """, "--resmon-dump-after", "0.8")
-    assert res.returncode == 0, res.stdout[-2000:]
-    hangs = [f for _, f in records(res.stderr, "event") if f["what"] == "hang"]
-    assert [h["repeat"] for h in hangs] == ["1", "2"], res.stderr[-3000:]
+            time.sleep(0.05)
+    """))
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "--resmon", "--resmon-markers", "none", "--resmon-dump-after", "0.8",
+                             "test_child.py"], cwd=tmp_path, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = stderr_until(proc, lambda text: len(_hangs(text)) >= 2,
+                            lambda: (tmp_path / "go").write_text(""))
+    out = out.decode("utf-8", "replace")
+    assert proc.returncode == 0, out[-2000:]
+    hangs = _hangs(err)
+    # one each 0.8 s while the test runs (a third if the child was slow to
+    # see "go"), numbered in order
+    repeats = [h["repeat"] for h in hangs]
+    assert repeats == [str(i + 1) for i in range(len(hangs))] and len(hangs) >= 2, err[-3000:]
     assert {h["test"] for h in hangs} == {"test_child.py::test_slow"}
-    assert float(hangs[0]["waited"]) >= 0.8 and float(hangs[1]["waited"]) >= 1.6
+    for i, h in enumerate(hangs):
+        assert float(h["waited"]) >= 0.8 * (i + 1), hangs
     assert hangs[0]["timeout"] == "0.800000" and int(hangs[0]["rss"]) > 0
-    block = dump_block(res.stderr, reason="hang")
+    block = dump_block(err, reason="hang")
     assert "in test_slow" in block and 'name="resmon-watchdog"' in block
 
 
 def test_watchdog_dumps_while_a_c_call_holds_the_gil():
-    res = run_script("""
+    # the C call (a read of stdin, GIL held) returns once this test has seen
+    # two hang dumps, not after a fixed second that a loaded machine's
+    # watchdog could let pass with one
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import ctypes, resmon
         resmon.set_output_fd(2)
         resmon.set_current_test("t.py::test_stuck", "call")
         resmon.dump_after(0.3)
-        ctypes.PyDLL(None).sleep(1)    # PyDLL: the GIL is held the whole second
+        buf = ctypes.create_string_buffer(1)
+        ctypes.PyDLL(None).read(0, buf, 1)    # PyDLL: the GIL is held until it returns
         resmon.dump_after(None)
         print("done")
-    """)
-    assert res.returncode == 0 and "done" in res.stdout, res.stderr
-    hangs = [f for _, f in records(res.stderr, "event") if f["what"] == "hang"]
+    """)], env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+
+    def two_dumps(text):
+        return len(_hangs(text)) >= 2 and text.count("[resmon/1] dump at=end") >= 2
+
+    def release():
+        proc.stdin.write(b"x")
+        proc.stdin.flush()  # communicate() closes it
+
+    out, err = stderr_until(proc, two_dumps, release)
+    assert proc.returncode == 0 and b"done" in out, err
+    hangs = _hangs(err)
     assert len(hangs) >= 2 and hangs[0]["test"] == "t.py::test_stuck"
-    assert 'line 6 in <module>' in dump_block(res.stderr, reason="hang")
+    assert 'line 7 in <module>' in dump_block(err, reason="hang")
 
 
 def test_watchdog_rearm_and_cancel_never_fire():
+    # re-armed every 0.02 s for a 1 s timeout (50 times the period: a loaded
+    # machine's late wake-up is not a hang), then cancelled and watched for
+    # longer than the timeout
     res = run_script("""
         import time, resmon
         resmon.set_output_fd(2)
         for _ in range(20):
-            resmon.dump_after(0.3)
-            time.sleep(0.05)
+            resmon.dump_after(1.0)
+            time.sleep(0.02)
         resmon.dump_after(None)
-        time.sleep(0.6)
+        time.sleep(1.5)
     """)
     assert res.returncode == 0, res.stderr
     assert not records(res.stderr)

@@ -16,6 +16,7 @@ import textwrap
 
 import pytest
 
+from childio import stderr_until
 from recordparse import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,7 +77,10 @@ def assert_clean(res):
 
 def test_dumps_watchdog_and_sigterm_under_sanitizers(san_package):
     out, env = san_package
-    res = run(env, """
+    # the C call that holds the GIL (a read of stdin) returns once this test
+    # has seen the watchdog's dump, not after a fixed 0.5 s that a loaded
+    # machine's watchdog could let pass
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import ctypes, faulthandler, os, signal, threading, time
         import resmon
         assert resmon._core.core.__file__.startswith(%r), resmon._core.core.__file__
@@ -93,13 +97,25 @@ def test_dumps_watchdog_and_sigterm_under_sanitizers(san_package):
         resmon.dump_threads()                                           # Python path
         os.kill(os.getpid(), signal.SIGUSR1)                            # signal dump
         resmon.dump_after(0.2)
-        ctypes.PyDLL(None).usleep(500000)                               # watchdog, GIL held
+        buf = ctypes.create_string_buffer(1)
+        ctypes.PyDLL(None).read(0, buf, 1)                              # watchdog, GIL held
         resmon.dump_after(None)
         os.kill(os.getpid(), signal.SIGTERM)                            # gasp + dump, dies
-    """ % str(out))
+    """ % str(out))], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+
+    def hang_dumped(text):
+        return any(f.get("reason") == "hang" and f.get("at") == "end"
+                   for _, f in records(text, "dump"))
+
+    def release():
+        proc.stdin.write(b"x")
+        proc.stdin.flush()  # communicate() closes it
+
+    _, err = stderr_until(proc, hang_dumped, release, timeout=120)
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
     assert_clean(res)
     assert res.returncode == -signal.SIGTERM, res.stderr[-4000:]
-    err = res.stderr
     kinds = {(k, f.get("what") or f.get("reason")) for k, f in records(err)}
     for want in [("event", "threads"), ("dump", "threads"), ("dump", "request"),
                  ("dump", "signal"), ("event", "hang"), ("dump", "hang"), ("gasp", None)]:

@@ -135,11 +135,19 @@ def wait_for(path, needle, timeout=60):
     raise AssertionError("%r never appeared in %s" % (needle, path))
 
 
-def sigterm_when(needle, delay=0.5):
-    """An on_start callback: SIGTERM to the sampler once needle is in the
-    plugin's records (the test has started), as a runner shutdown does."""
+def sigterm_when(flag, delay=0.2):
+    """An on_start callback: SIGTERM to the sampler, as a runner shutdown
+    does, once the test's body has created the file flag in the suite's
+    directory (then it is in its call, sleeping). Waiting for the test's
+    setup record and a fixed delay instead could signal a loaded machine's
+    test before its body ran."""
     def act(proc, run):
-        wait_for(run.records, needle)
+        path = os.path.join(run.path, flag)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("the test never reached its body: %s" % path)
+            time.sleep(0.05)
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)
     return act

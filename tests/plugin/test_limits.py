@@ -299,26 +299,60 @@ THREADS = {
             # poller starts at the first peak reset: start it now.
             import resmon
             resmon.reset_peak()
-            base = len(os.listdir("/proc/self/task"))
+            tids = os.listdir("/proc/self/task")
+            base = len(tids)
+            os.environ["BASE_TIDS"] = ",".join(tids)  # test_thr.py: which threads are new
             for item in items:
                 item.add_marker(pytest.mark.resmon_limit(threads=base + 2))
     """,
     "test_thr.py": """
+        import os
         import threading
         import time
 
-        def run(n, seconds):
-            ts = [threading.Thread(target=time.sleep, args=(seconds,)) for _ in range(n)]
+        def switches(tids):
+            out = {}
+            for tid in tids:
+                try:
+                    with open("/proc/self/task/%s/status" % tid) as f:
+                        for line in f:
+                            if line.startswith("voluntary_ctxt_switches:"):
+                                out[tid] = int(line.split()[1])
+                except OSError:
+                    pass
+            return out
+
+        def run(n):
+            # the n threads are all alive until the thread watch (the thread
+            # resmon started for this call: none of the threads there were
+            # at collection, nor ours) has polled the task count again: it
+            # sleeps between polls, a voluntary switch each. A fixed 0.2 s
+            # could be missed when a loaded machine did not run it in time.
+            stop = threading.Event()
+            ts = [threading.Thread(target=stop.wait) for _ in range(n)]
             for t in ts:
                 t.start()
+            known = set(os.environ["BASE_TIDS"].split(",")) | {str(t.native_id) for t in ts}
+            known.add(str(threading.get_native_id()))
+            watch = [tid for tid in os.listdir("/proc/self/task") if tid not in known]
+            before = switches(watch)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                now = switches(watch)
+                if all(now.get(t, n0 + 3) - n0 >= 3 for t, n0 in before.items()):
+                    break
+                time.sleep(0.005)
+            if not watch:
+                time.sleep(0.2)
+            stop.set()
             for t in ts:
                 t.join()
 
         def test_six_joined():
-            run(6, 0.2)  # joined before the body returns
+            run(6)  # joined before the body returns
 
         def test_two_joined():
-            run(2, 0.2)
+            run(2)
 
         def test_none():
             pass

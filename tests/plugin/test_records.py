@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Enabling, markers in the job log under capture, per-test and per-fixture records."""
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
-from plughelp import find_records
+from childio import stderr_until
+from plughelp import Result, clean_env, find_records
 
 SIMPLE = {
     "test_simple.py": """
@@ -210,17 +215,35 @@ def test_crash_handlers_are_wired(run_pytest):
     assert gasps[0]["phase"] == "call"
 
 
-def test_dump_after_dumps_a_slow_test(run_pytest):
-    files = {"test_slow.py": """
-        import time
+def test_dump_after_dumps_a_slow_test(tmp_path):
+    # test_slow sleeps until the hang dump is in the job log (this test reads
+    # the session's stderr), not for a fixed 1.6 s that a loaded machine's
+    # watchdog could let pass
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_slow.py").write_text(textwrap.dedent("""
+        import os, time
 
         def test_quick():
             pass
 
         def test_slow():
-            time.sleep(1.6)
-    """}
-    res = run_pytest(files, ["-q", "--resmon", "--resmon-dump-after=0.5"])
+            deadline = time.monotonic() + 60
+            while not os.path.exists("go") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert os.path.exists("go")
+    """))
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+                             "no:benchmark", "-q", "--resmon", "--resmon-dump-after=0.5"],
+                            cwd=str(tmp_path), env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+    def dumped(text):
+        return any(f.get("what") == "hang" for f in find_records(text, kind="event")) and (
+            "[resmon/1] dump at=end" in text)
+
+    out, err = stderr_until(proc, dumped, lambda: (tmp_path / "go").write_text(""))
+    res = Result(subprocess.CompletedProcess(proc.args, proc.returncode, out,
+                                             err.encode("utf-8")))
     assert res.rc == 0, res
     hang = [f for f in find_records(res, kind="event") if f.get("what") == "hang"]
     assert hang and {f["test"] for f in hang} == {"test_slow.py::test_slow"}, res

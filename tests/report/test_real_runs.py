@@ -173,7 +173,7 @@ def test_oom_kill_in_a_cgroup(tmp_path):
                     for k in range(0, len(block), 4096):
                         block[k] = 1
                     hold.append(block)
-                    time.sleep(0.02)
+                    time.sleep(0.1)  # 0.1 s samples see the rise (culprit's tree_peak)
         """)
         sampler_log = tmp_path / "sampler.log"
         cmd = [_tool("resmon-sampler"), "-q", "-i", "0.1", "-o", str(sampler_log), "--"] + PYTEST
