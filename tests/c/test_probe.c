@@ -9,31 +9,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static char root[256];
-
-/* A fresh directory under $TMPDIR (else /tmp) for one fake tree: a fixed name
- * (once /tmp/rm_probe_<tag>_<pid>) could hold a tree left there by an earlier
- * run whose pid was the same, and test_missing wants an empty one. */
-static void make_root(const char *tag)
-{
-    const char *tmp = getenv("TMPDIR");
-    int n = snprintf(root, sizeof(root), "%s/rm_probe_%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
-    if (n < 0 || (size_t)n >= sizeof(root) || !mkdtemp(root)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-/* Removes the current fake tree. */
-static void remove_root(void)
-{
-    char rm[400];
-    int rc;
-    snprintf(rm, sizeof(rm), "rm -rf '%s'", root);
-    rc = system(rm);
-    (void)rc;
-}
-
 static void put(const char *rel, const char *text)
 {
     char path[512], tmp[600];

@@ -2,6 +2,7 @@
 """Helpers for the resmon-sampler tests: the binary, running it, reading its log."""
 
 import os
+import selectors
 import subprocess
 import sys
 import time
@@ -109,3 +110,15 @@ def started_pid(log, proc, timeout=60.0):
     recs = wait_for_records(log, "start event", lambda r: of_kind(r, "event", what="start"),
                             timeout, proc)
     return int(of_kind(recs, "event", what="start")[0]["pid"])
+
+
+def read_line(proc, timeout=60.0):
+    """One line of the sampler's stdout (the command's), without hanging."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            pytest.fail(f"no output from the command within {timeout} s")
+    finally:
+        sel.close()
+    return proc.stdout.readline()

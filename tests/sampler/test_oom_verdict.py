@@ -9,15 +9,14 @@ cgroup v1 memory controller (tests/memcg.py) and, for the kernel log, root.
 """
 
 import os
-import selectors
 import signal
 import subprocess
 import textwrap
 
 import pytest
 
-from conftest import (of_kind, one, py, read_log, records_so_far, started_pid, wait_for,
-                      wait_for_records)
+from conftest import (of_kind, one, py, read_line, read_log, records_so_far, started_pid,
+                      wait_for, wait_for_records)
 from memcg import enter_fn, memory_cgroup
 
 MB = 1 << 20
@@ -38,18 +37,6 @@ def machine_ample(recs, last=2):
 def kill_and_wait(proc, pid, sig=signal.SIGKILL):
     os.kill(pid, sig)
     proc.wait(timeout=60)
-
-
-def read_line(proc, timeout=60.0):
-    """One line of the sampler's stdout (the command's), without hanging."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            pytest.fail(f"no output from the command within {timeout} s")
-    finally:
-        sel.close()
-    return proc.stdout.readline()
 
 
 # ---- a fake cgroup v2 group (no root needed) ------------------------------------

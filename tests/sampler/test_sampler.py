@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import of_kind, one, py, read_log, run, wait_for_records
+from conftest import of_kind, one, py, read_line, read_log, run, wait_for_records
 from memcg import memory_cgroup
 
 MB = 1 << 20
@@ -222,18 +222,6 @@ def test_sigterm_skips_usr1_when_child_has_no_handler(sampler, tmp_path):
     assert [f["signal"] for f in of_kind(recs, "event", what="forward")] == ["15"]
 
 
-def _read_line(proc, timeout=60.0):
-    """One line of the command's stdout, without hanging."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            pytest.fail(f"no output from the command within {timeout} s")
-    finally:
-        sel.close()
-    return proc.stdout.readline()
-
-
 def test_sigint_twice_forwards_without_waiting(sampler, tmp_path):
     log = tmp_path / "log"
     p = _start_and_wait_ready(sampler, ["-i", "0.1", "--grace", "60", "-o", str(log)],
@@ -245,7 +233,7 @@ def test_sigint_twice_forwards_without_waiting(sampler, tmp_path):
     # machine
     wait_for_records(log, "the USR1 forward", lambda r: of_kind(r, "event", what="forward"),
                      proc=p)
-    assert _read_line(p) == "child got USR1\n"
+    assert read_line(p) == "child got USR1\n"
     t0 = time.monotonic()
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=90)

@@ -13,29 +13,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-static char root[256];
-
-/* A fresh directory under $TMPDIR for a fake tree; exits when it cannot. */
-static void make_root(const char *tag)
-{
-    const char *tmp = getenv("TMPDIR");
-    int n =
-        snprintf(root, sizeof(root), "%s/rm_sampler_%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
-    if (n < 0 || (size_t)n >= sizeof(root) || !mkdtemp(root)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-static void remove_root(void)
-{
-    char rm[400];
-    int rc;
-    snprintf(rm, sizeof(rm), "rm -rf '%s'", root);
-    rc = system(rm);
-    (void)rc;
-}
-
 /* Creates every directory of rel under root (like mkdir -p). */
 static void make_dirs(const char *rel)
 {
