@@ -100,6 +100,32 @@ static const char *ascii_mid(char *out, size_t cap, const char *s, size_t max)
     return out;
 }
 
+/* A test id in at most max columns: whole when it fits; else without the
+ * directories of its file ("rv/lib/.../tests/test_dag.py::T::test_x" ->
+ * ".../test_dag.py::T::test_x"), the part a reader needs; then, if still too
+ * long, without the middle of that. The JSON keeps every id whole. */
+static const char *ascii_id(char *out, size_t cap, const char *id, size_t max)
+{
+    const char *sep = strstr(id, "::"), *slash = NULL, *p;
+    char *buf;
+    size_t n = strlen(id);
+    if (n <= max || !sep)
+        return ascii_mid(out, cap, id, max);
+    for (p = id; p < sep; p++)
+        if (*p == '/')
+            slash = p;
+    if (!slash)
+        return ascii_mid(out, cap, id, max);
+    buf = malloc(n + 4);
+    if (!buf)
+        return ascii_mid(out, cap, id, max);
+    memcpy(buf, "...", 3);
+    memcpy(buf + 3, slash, n - (size_t)(slash - id) + 1);
+    ascii_mid(out, cap, buf, max);
+    free(buf);
+    return out;
+}
+
 static const char *ascii(char *out, size_t cap, const char *s, size_t max)
 {
     static const char hex[] = "0123456789abcdef";
@@ -310,7 +336,7 @@ static void text_boundary(FILE *o, const rm_run *run)
     fprintf(o, "\nBOUNDARY\n");
     if (run->boundary_test >= 0) {
         const rm_test *T = &run->tests[run->boundary_test];
-        fprintf(o, "  %s: %s\n", boundary_words(run), ascii(a, sizeof(a), T->id, 58));
+        fprintf(o, "  %s: %s\n", boundary_words(run), ascii_id(a, sizeof(a), T->id, 58));
         fprintf(o, "    phase %s%s", phase_name(run->boundary_phase),
                 run->boundary_at_end ? " (ended; between phases)" : "");
         if (P && P->pid)
@@ -364,7 +390,7 @@ static void text_culprit(FILE *o, const rm_run *run)
         const rm_test *T = &run->tests[run->culprit_test];
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
         fprintf(o, "\nCULPRIT  (%s)\n", ascii(a, sizeof(a), run->culprit_why, 86));
-        fprintf(o, "  %s\n", ascii(a, sizeof(a), T->id, 96));
+        fprintf(o, "  %s\n", ascii_id(a, sizeof(a), T->id, 96));
         fprintf(o, "    peak %s, own growth %s",
                 T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
                 fmt_delta(s2, sizeof(s2), 0, T->own_growth));
@@ -389,7 +415,7 @@ static void text_culprit(FILE *o, const rm_run *run)
                            ? "  unfinished at the end (the culprit may be among them):\n"
                            : "  also unfinished at the end (victims?):\n");
         fprintf(o, "    %-6s %s\n", P->worker[0] ? P->worker : "-",
-                ascii(a, 90, run->tests[P->cur_test].id, 88));
+                ascii_id(a, 90, run->tests[P->cur_test].id, 88));
     }
 }
 
@@ -456,7 +482,7 @@ static void text_tests(FILE *o, const rm_run *run, int top)
                 T->killed       ? "killed"
                 : T->outcome[0] ? T->outcome
                                 : (T->finished || T->text_done ? "done" : "running"),
-                P && P->worker[0] ? P->worker : "-", ascii_mid(a, sizeof(a), T->id, 38));
+                P && P->worker[0] ? P->worker : "-", ascii_id(a, sizeof(a), T->id, 38));
     }
     free(idx);
 }
@@ -1422,7 +1448,7 @@ int rm_compare_write(FILE *o, rm_run *const *runs, int n, int format, int top)
         fprintf(o, "  %-3d %-16s %-6d %-10s %s\n", i + 1, rm_verdict_name(runs[i]->verdict.kind),
                 runs[i]->n_tests, mx ? rm_fmt_size(s1, sizeof(s1), mx) : "-",
                 runs[i]->boundary_test >= 0
-                    ? ascii(a, 58, runs[i]->tests[runs[i]->boundary_test].id, 56)
+                    ? ascii_id(a, 58, runs[i]->tests[runs[i]->boundary_test].id, 56)
                     : "-");
     }
     for (i = 0; i < n; i++)
