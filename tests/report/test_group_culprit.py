@@ -5,6 +5,7 @@ report names that file; when the growth is spread over the suite, when the
 suite is one file, or when the run did not die of memory, it names none."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import textwrap
 import pytest
 
 from memcg import enter_fn, memory_cgroup
-from reporthelp import ROOT, run_json
+from reporthelp import ROOT, report_bin, run_json
 
 MiB = 1 << 20
 
@@ -48,7 +49,8 @@ def _tool(name):
 
 def _run(tmp_path, files, limit):
     """Runs the suite under the sampler in a memory cgroup of limit bytes;
-    returns (exit code, the report's JSON of all three inputs)."""
+    returns (exit code, the report's JSON of all three inputs). The inputs
+    stay in tmp_path: job.log, sampler.log, records.log."""
     for name, body in files.items():
         (tmp_path / name).write_text(textwrap.dedent(body))
     env = dict(os.environ)
@@ -80,6 +82,13 @@ def test_leaky_file_is_named(tmp_path):
     assert group["file"] == "test_b_leaky.py"
     assert group["tests"] >= 5 and group["own_growth"] >= 100 * MiB
     assert group["share"] >= 0.6
+    # triage of the same job gives the same account in its one-line hint
+    p = subprocess.run([report_bin(), "triage", "--format", "json"] +
+                       ["job=%s" % (tmp_path / f) for f in ("job.log", "sampler.log", "records.log")],
+                       capture_output=True, timeout=120)
+    (g,) = json.loads(p.stdout)["groups"]
+    assert g["category"] == "oom_kill"
+    assert "no single culprit, but" in g["hint"] and "test_b_leaky.py" in g["hint"], g["hint"]
 
 
 def test_growth_spread_over_the_suite_names_no_file(tmp_path):
