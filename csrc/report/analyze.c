@@ -985,89 +985,96 @@ static uint64_t id_growth(const rm_run *run, int i)
     return sum;
 }
 
-/* A newer instance of the same id exists (it stands for them all). */
-static int newer_same_id(const rm_run *run, int i)
-{
-    int k;
-    for (k = i + 1; k < run->n_tests; k++)
-        if (run->tests[k].same_id == i)
-            return 1;
-    return 0;
-}
+/* A group's key in a test id: the test function without its parameters
+ * ("f.py::T::test_x[big-3]" -> "f.py::T::test_x"), or its file ("f.py"). */
+enum { GROUP_FUNCTION, GROUP_FILE };
 
-/* The file part of a test id ("a/test_x.py::T::test" -> "a/test_x.py"). */
-static size_t file_len(const char *id)
+static size_t group_len(const char *id, int level)
 {
     const char *p = strstr(id, "::");
+    if (level == GROUP_FILE)
+        return p ? (size_t)(p - id) : strlen(id);
+    p = strchr(p ? p : id, '[');
     return p ? (size_t)(p - id) : strlen(id);
 }
 
-static const rm_run *g_file_run;
+static const rm_run *g_group_run;
+static int g_group_level;
 
-static int cmp_file(const void *a, const void *b)
+static int cmp_group(const void *a, const void *b)
 {
-    const char *x = g_file_run->tests[*(const int *)a].id;
-    const char *y = g_file_run->tests[*(const int *)b].id;
-    size_t nx = file_len(x), ny = file_len(y);
+    const char *x = g_group_run->tests[*(const int *)a].id;
+    const char *y = g_group_run->tests[*(const int *)b].id;
+    size_t nx = group_len(x, g_group_level), ny = group_len(y, g_group_level);
     int c = memcmp(x, y, nx < ny ? nx : ny);
     if (c)
         return c;
     return nx < ny ? -1 : nx > ny;
 }
 
-/* With no single culprit: the file whose tests kept most of the growth
- * together, when the growth is concentrated there (RM_GROUP_*). Each id
- * counts once (its newest instance, with all instances' growth). */
-static void culprit_group(rm_run *run)
+/* The group at one level whose tests kept most of the growth, when it is
+ * concentrated there (RM_GROUP_*): 1 and run->group_* set, else 0. idx
+ * holds the n ids (each counted once: its newest instance, with all
+ * instances' growth). */
+static int group_at(rm_run *run, int *idx, int n, int level)
 {
-    int *idx, n = 0, i, top_n = 0, g_n;
-    char *newer;
+    int i, top_n = 0;
     uint64_t total = 0, top = 0, g;
     const char *top_id = NULL;
+    size_t k;
+    g_group_run = run;
+    g_group_level = level;
+    qsort(idx, (size_t)n, sizeof(int), cmp_group);
+    for (i = 0; i < n;) {
+        const char *id = run->tests[idx[i]].id;
+        int j = i;
+        g = 0;
+        while (j < n && cmp_group(&idx[i], &idx[j]) == 0)
+            g += id_growth(run, idx[j++]);
+        total += g;
+        if (g > top) {
+            top = g;
+            top_n = j - i;
+            top_id = id;
+        }
+        i = j;
+    }
+    if (!top_id || top_n < 2 || top < RM_CULPRIT_MIN_GROWTH ||
+        (double)top < RM_GROUP_SHARE * (double)total ||
+        (double)top / (double)total < RM_GROUP_CONCENTRATION * (double)top_n / (double)n)
+        return 0;
+    k = group_len(top_id, level);
+    if (k >= sizeof(run->group_file))
+        k = sizeof(run->group_file) - 1;
+    memcpy(run->group_file, top_id, k);
+    run->group_file[k] = '\0';
+    run->group_kind = level == GROUP_FILE ? "file" : "function";
+    run->group_tests = top_n;
+    run->group_growth = top;
+    run->group_share = (double)top / (double)total;
+    return 1;
+}
+
+/* With no single culprit: the tests that kept most of the growth together,
+ * the parameters of one test function first, else the tests of one file. */
+static void culprit_group(rm_run *run)
+{
+    int *idx, n = 0, i;
+    char *newer;
     run->group_tests = 0;
     if (run->n_tests < 2)
         return;
     idx = malloc(sizeof(int) * (size_t)run->n_tests);
     newer = calloc((size_t)run->n_tests, 1);
-    if (!idx || !newer) {
-        free(idx);
-        free(newer);
-        return;
-    }
-    for (i = 0; i < run->n_tests; i++)
-        if (run->tests[i].same_id >= 0)
-            newer[run->tests[i].same_id] = 1;
-    for (i = 0; i < run->n_tests; i++)
-        if (!newer[i] && run->tests[i].id)
-            idx[n++] = i;
-    g_file_run = run;
-    qsort(idx, (size_t)n, sizeof(int), cmp_file);
-    for (i = 0; i < n;) {
-        const char *id = run->tests[idx[i]].id;
-        int j = i;
-        g = 0;
-        while (j < n && cmp_file(&idx[i], &idx[j]) == 0)
-            g += id_growth(run, idx[j++]);
-        g_n = j - i;
-        total += g;
-        if (g > top) {
-            top = g;
-            top_n = g_n;
-            top_id = id;
-        }
-        i = j;
-    }
-    if (top_id && top_n >= 2 && top >= RM_CULPRIT_MIN_GROWTH &&
-        (double)top >= RM_GROUP_SHARE * (double)total &&
-        (double)top / (double)total >= RM_GROUP_CONCENTRATION * (double)top_n / (double)n) {
-        size_t k = file_len(top_id);
-        if (k >= sizeof(run->group_file))
-            k = sizeof(run->group_file) - 1;
-        memcpy(run->group_file, top_id, k);
-        run->group_file[k] = '\0';
-        run->group_tests = top_n;
-        run->group_growth = top;
-        run->group_share = (double)top / (double)total;
+    if (idx && newer) {
+        for (i = 0; i < run->n_tests; i++)
+            if (run->tests[i].same_id >= 0)
+                newer[run->tests[i].same_id] = 1;
+        for (i = 0; i < run->n_tests; i++)
+            if (!newer[i] && run->tests[i].id)
+                idx[n++] = i;
+        if (!group_at(run, idx, n, GROUP_FUNCTION))
+            group_at(run, idx, n, GROUP_FILE);
     }
     free(idx);
     free(newer);
@@ -1086,7 +1093,7 @@ static void why_culprit(rm_run *run, const char *fmt, const char *a, const char 
 static void culprit_one(rm_run *run)
 {
     int i, best = -1, second = -1;
-    char a[32], b[32];
+    char a[32], b[32], *newer;
     run->culprit_test = run->runner_up = -1;
     run->culprit_rule = RM_C_NONE;
     if (run->verdict.kind == RM_V_MEMORY_ERROR && run->memerr_test >= 0) {
@@ -1099,9 +1106,33 @@ static void culprit_one(rm_run *run)
         why_culprit(run, "the run did not die of memory", "", "");
         return;
     }
-    /* a steady rise over many tests: the leak, not one test, filled memory */
+    /* instances of one id (a rerun, a re-run on a new worker) count together:
+       the test, not the attempt, is the culprit; the newest stands for them */
+    newer = calloc((size_t)run->n_tests + 1, 1);
+    if (!newer) {
+        why_culprit(run, "out of memory", "", "");
+        return;
+    }
+    for (i = 0; i < run->n_tests; i++)
+        if (run->tests[i].same_id >= 0)
+            newer[run->tests[i].same_id] = 1;
+    for (i = 0; i < run->n_tests; i++) {
+        if (newer[i] || id_growth(run, i) == 0)
+            continue;
+        if (best < 0 || id_growth(run, i) > id_growth(run, best)) {
+            second = best;
+            best = i;
+        } else if (second < 0 || id_growth(run, i) > id_growth(run, second)) {
+            second = i;
+        }
+    }
+    free(newer);
+    /* a rise over many tests: the leak, not one test, filled memory, when
+       it rose by more than any one test grew (a slow drift of a few MiB
+       beside a test that took a GiB is not what filled it) */
     for (i = 0; i < run->n_trends; i++)
-        if (strcmp(run->trends[i].cls, "leak") == 0) {
+        if (strcmp(run->trends[i].cls, "leak") == 0 &&
+            (best < 0 || run->trends[i].rise >= (double)id_growth(run, best))) {
             why_culprit(run, "memory rose over %s tests (a leak, +%s in all): no single test",
                         (snprintf(a, sizeof(a), "%d", run->trends[i].n) > 0 ? a : "many"),
                         rm_fmt_size(b, sizeof(b),
@@ -1118,20 +1149,6 @@ static void culprit_one(rm_run *run)
                         T->id, "");
             return;
         }
-    }
-    /* instances of one id (a rerun, a re-run on a new worker) count together:
-       the test, not the attempt, is the culprit */
-    for (i = 0; i < run->n_tests; i++) {
-        const rm_test *T = &run->tests[i];
-        if (id_growth(run, i) == 0 || newer_same_id(run, i))
-            continue;
-        if (best < 0 || id_growth(run, i) > id_growth(run, best)) {
-            second = best;
-            best = i;
-        } else if (second < 0 || id_growth(run, i) > id_growth(run, second)) {
-            second = i;
-        }
-        (void)T;
     }
     run->runner_up = second;
     if (best < 0) {

@@ -224,6 +224,30 @@ error:
     return -1;
 }
 
+/* WAL: readers never block the writer; NORMAL sync is durable except for
+ * the last commits at a power loss, which a CI cache does not survive anyway.
+ * Writers that create the same new database at once race for the switch to
+ * WAL, and SQLite answers the loser "database is locked" at once, without
+ * its busy handler: that case waits and tries again, up to HDB_BUSY_MS. */
+static int lite_pragmas(hdb *db)
+{
+    const char *sql = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    int waited = 0;
+    for (;;) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(db->lite, sql, NULL, NULL, &msg) & 0xff;
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= HDB_BUSY_MS) {
+            set_err(db, "sqlite", msg ? msg : sqlite3_errmsg(db->lite));
+            sqlite3_free(msg);
+            return -1;
+        }
+        sqlite3_free(msg);
+        waited += sqlite3_sleep(20);
+    }
+}
+
 static int lite_open(hdb *db, const char *path, int create, int *missing)
 {
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
@@ -234,9 +258,7 @@ static int lite_open(hdb *db, const char *path, int create, int *missing)
         return -1;
     }
     sqlite3_busy_timeout(db->lite, HDB_BUSY_MS);
-    /* WAL: readers never block the writer; NORMAL sync is durable except for
-       the last commits at a power loss, which a CI cache does not survive anyway */
-    return lite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    return lite_pragmas(db);
 }
 #endif
 

@@ -381,11 +381,12 @@ static void text_culprit(FILE *o, const rm_run *run)
             return; /* no death of memory: no culprit to look for */
         fprintf(o, "\nCULPRIT  unknown: %s\n", ascii(a, sizeof(a), run->culprit_why, 88));
         if (run->group_tests)
-            fprintf(o,
-                    "  but %d tests of one file kept %s together (%.0f%% of all tests' own "
-                    "growth):\n    %s\n",
-                    run->group_tests, fmt_delta(s1, sizeof(s1), 0, run->group_growth),
-                    100 * run->group_share, ascii(a, sizeof(a), run->group_file, 94));
+            fprintf(o, "  but %d %s grew %s in all (%.0f%% of all tests' own growth):\n    %s\n",
+                    run->group_tests,
+                    strcmp(run->group_kind, "file") == 0 ? "tests of one file"
+                                                         : "parameters of one test",
+                    fmt_delta(s1, sizeof(s1), 0, run->group_growth), 100 * run->group_share,
+                    ascii_id(a, sizeof(a), run->group_file, 94));
     } else {
         const rm_test *T = &run->tests[run->culprit_test];
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
@@ -659,9 +660,10 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
         fprintf(o, "**Culprit**: unknown: ");
         put_html(o, run->culprit_why, 1);
         if (run->group_tests) {
-            fprintf(o, "; but %d tests of ", run->group_tests);
+            fprintf(o, "; but %d %s ", run->group_tests,
+                    strcmp(run->group_kind, "file") == 0 ? "tests of" : "parameters of");
             put_html(o, run->group_file, 1);
-            fprintf(o, " kept +%s together (%.0f%% of all tests' own growth)",
+            fprintf(o, " grew +%s in all (%.0f%% of all tests' own growth)",
                     rm_fmt_size(s2, sizeof(s2), run->group_growth), 100 * run->group_share);
         }
         fprintf(o, "\n\n");
@@ -1116,7 +1118,8 @@ static cJSON *json_run(const rm_run *run, int top)
     j_str(root, "culprit_why", run->culprit_why);
     if (run->group_tests) {
         cJSON *g = cJSON_AddObjectToObject(root, "culprit_group");
-        j_str(g, "file", run->group_file);
+        j_str(g, "kind", run->group_kind);
+        j_str(g, "key", run->group_file);
         j_i64(g, "tests", run->group_tests);
         j_u64(g, "own_growth", run->group_growth);
         cJSON_AddNumberToObject(g, "share", run->group_share);

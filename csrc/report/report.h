@@ -57,7 +57,8 @@
  * and at least RM_CULPRIT_LEAD times the next largest. */
 #define RM_CULPRIT_MIN_GROWTH (32ull << 20)
 #define RM_CULPRIT_LEAD 1.5
-/* A group of tests (one file) is named when no single test is: together at
+/* A group of tests (one test function's parameters, else one file) is named
+ * when no single test is: together at
  * least RM_CULPRIT_MIN_GROWTH, at least RM_GROUP_SHARE of all tests' own
  * growth, and at least RM_GROUP_CONCENTRATION times its share of the tests
  * (a suite of one file, or a leak spread evenly, names no group). */
@@ -424,10 +425,12 @@ typedef struct rm_run {
     int culprit_rule;      /* RM_C_*: how the culprit was chosen */
     char culprit_why[200]; /* why there is none, or how it stood out */
     int runner_up;         /* the next largest grower, -1 */
-    /* no single culprit, but the tests of one file kept most of the growth
-       (a leaky module or fixture): the file, its tests, their growth and
-       its share of all tests' growth; group_tests 0 when none */
-    char group_file[160];
+    /* no single culprit, but the tests of one group kept most of the growth
+       (the parameters of one test function; else one file: a leaky module
+       or fixture): its key, its tests, their growth and its share of all
+       tests' growth; group_tests 0 when none */
+    char group_file[160];   /* the file, or the test function without parameters */
+    const char *group_kind; /* "file" or "function" */
     int group_tests;
     uint64_t group_growth;
     double group_share;

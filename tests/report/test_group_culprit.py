@@ -26,20 +26,25 @@ def test_flat(i):
     pass
 """
 
-LEAKY = """
+KEEP = """
 import time
-import pytest
 
 KEEP = []
 
-@pytest.mark.parametrize("i", range(%d))
-def test_keeps(i):
-    block = bytearray(%d << 20)
+
+def keep(mib):
+    block = bytearray(mib << 20)
     for k in range(0, len(block), 4096):
         block[k] = 1
     KEEP.append(block)
     time.sleep(0.05)
 """
+
+
+def leaky(n, mib):
+    """A file of n test functions (not parameters of one) that each keep
+    mib MiB."""
+    return KEEP + "".join("\n\ndef test_keeps_%d():\n    keep(%d)\n" % (i, mib) for i in range(n))
 
 
 def _tool(name):
@@ -71,7 +76,7 @@ def _run(tmp_path, files, limit):
 def test_leaky_file_is_named(tmp_path):
     # 20 flat tests, then a file whose tests each keep 20 MiB until the
     # kernel kills the process, then 20 flat tests that never run
-    code, doc = _run(tmp_path, {"test_a_flat.py": FLAT % 20, "test_b_leaky.py": LEAKY % (60, 20),
+    code, doc = _run(tmp_path, {"test_a_flat.py": FLAT % 20, "test_b_leaky.py": leaky(60, 20),
                                 "test_c_flat.py": FLAT % 20}, 300 * MiB)
     assert code == 137, doc["verdict"]
     assert doc["verdict"]["kind"] == "oom_kill"
@@ -79,7 +84,7 @@ def test_leaky_file_is_named(tmp_path):
     assert doc["culprit"] is None, doc["culprit"]
     group = doc["culprit_group"]
     assert group is not None, doc["culprit_why"]
-    assert group["file"] == "test_b_leaky.py"
+    assert (group["kind"], group["key"]) == ("file", "test_b_leaky.py")
     assert group["tests"] >= 5 and group["own_growth"] >= 100 * MiB
     assert group["share"] >= 0.6
     # triage of the same job gives the same account in its one-line hint
@@ -91,10 +96,33 @@ def test_leaky_file_is_named(tmp_path):
     assert "no single culprit, but" in g["hint"] and "test_b_leaky.py" in g["hint"], g["hint"]
 
 
+def test_parameters_of_one_test_are_named(tmp_path):
+    # two parameters of one test each take 140 MiB and keep it, 10 MiB per
+    # 0.1 s sample: the second is killed after about as much; they grew
+    # alike, so no single culprit, but the test function is named (its file
+    # holds flat tests too)
+    body = KEEP + FLAT % 20 + """
+
+@pytest.mark.parametrize("size", ["big", "bigger"])
+def test_model(size):
+    for _ in range(14):
+        keep(10)
+        time.sleep(0.05)
+"""
+    code, doc = _run(tmp_path, {"test_model.py": body, "test_z_flat.py": FLAT % 20}, 300 * MiB)
+    assert code == 137, doc["verdict"]
+    assert doc["verdict"]["kind"] == "oom_kill"
+    assert doc["culprit"] is None, doc["culprit"]
+    group = doc["culprit_group"]
+    assert group is not None, doc["culprit_why"]
+    assert (group["kind"], group["key"]) == ("function", "test_model.py::test_model")
+    assert group["tests"] == 2
+
+
 def test_growth_spread_over_the_suite_names_no_file(tmp_path):
     # three files whose tests all keep memory alike: the suite leaks, no
     # file stands out
-    files = {"test_%s.py" % n: LEAKY % (12, 8) for n in ("a", "b", "c", "d")}
+    files = {"test_%s.py" % n: leaky(12, 8) for n in ("a", "b", "c", "d")}
     code, doc = _run(tmp_path, files, 300 * MiB)
     assert code == 137, doc["verdict"]
     assert doc["verdict"]["kind"] == "oom_kill"
@@ -103,7 +131,7 @@ def test_growth_spread_over_the_suite_names_no_file(tmp_path):
 
 def test_leaky_file_in_a_passing_run_is_no_culprit(tmp_path):
     # the same leaky file, but the limit holds: no death of memory, no culprit
-    code, doc = _run(tmp_path, {"test_a_flat.py": FLAT % 10, "test_b_leaky.py": LEAKY % (5, 20),
+    code, doc = _run(tmp_path, {"test_a_flat.py": FLAT % 10, "test_b_leaky.py": leaky(5, 20),
                                 "test_c_flat.py": FLAT % 10}, 600 * MiB)
     assert code == 0, doc["verdict"]
     assert doc["verdict"]["kind"] == "passed"
