@@ -75,6 +75,19 @@ static const char *fmt_signed(char *buf, size_t n, double v)
     return buf;
 }
 
+/* A test's growth in the tables: RSS at its end minus at its start; a test
+ * that never ended (killed, or running when the run died) has no end, so
+ * what it held at the kill, its own growth, when that is known. */
+static const char *growth_cell(char *buf, size_t n, const rm_test *T)
+{
+    int ended = (T->finished || T->text_done) && !T->killed;
+    if (!ended && T->own_growth != RM_UNSET)
+        return fmt_delta(buf, n, 0, T->own_growth);
+    if (T->killed)
+        return fmt_delta(buf, n, 0, RM_UNSET); /* "-": nothing read after its start */
+    return fmt_delta(buf, n, T->rss_start, T->rss_end);
+}
+
 /* Untrusted text as ASCII: printable bytes kept, others as \xHH; at most
  * max output bytes, then "...". */
 static const char *ascii(char *out, size_t cap, const char *s, size_t max);
@@ -475,10 +488,7 @@ static void text_tests(FILE *o, const rm_run *run, int top)
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
         fprintf(o, "  %-10s %-11s %-10s %-10s %-7s %-5s %s\n",
                 T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
-                /* a killed test has no end: what it held at the kill */
-                T->killed ? fmt_delta(s2, sizeof(s2), 0, T->own_growth)
-                          : fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
-                rm_fmt_size(s3, sizeof(s3), T->min_avail),
+                growth_cell(s2, sizeof(s2), T), rm_fmt_size(s3, sizeof(s3), T->min_avail),
                 rm_fmt_size(s4, sizeof(s4), T->others_at_min),
                 T->killed       ? "killed"
                 : T->outcome[0] ? T->outcome
@@ -492,11 +502,12 @@ static void text_tests(FILE *o, const rm_run *run, int top)
 const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill)
 {
     static char buf[160];
-    char a[32];
+    char a[32], b[32];
     int k;
     if (strcmp(T->cls, "leak") == 0)
-        k = snprintf(buf, sizeof(buf), "rising steadily over %d tests (%s per test): likely a leak",
-                     T->n, fmt_signed(a, sizeof(a), T->slope));
+        k = snprintf(buf, sizeof(buf),
+                     "rising over %d tests (%s per test, %s in all): likely a leak", T->n,
+                     fmt_signed(a, sizeof(a), T->slope), fmt_signed(b, sizeof(b), T->rise));
     else if (strcmp(T->cls, "steps") == 0)
         k = snprintf(buf, sizeof(buf),
                      "%d step(s) carry the rise: caches, imports or fixtures, "
@@ -675,8 +686,8 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
             const rm_test *T = &run->tests[idx[i]];
             fprintf(o, "| %s | %s | %s | %s | ",
                     T->peak ? rm_fmt_size(s1, sizeof(s1), T->peak) : "-",
-                    fmt_delta(s2, sizeof(s2), T->rss_start, T->rss_end),
-                    rm_fmt_size(s3, sizeof(s3), T->min_avail), T->outcome[0] ? T->outcome : "-");
+                    growth_cell(s2, sizeof(s2), T), rm_fmt_size(s3, sizeof(s3), T->min_avail),
+                    T->outcome[0] ? T->outcome : "-");
             put_html(o, T->id, 1);
             fprintf(o, " |\n");
         }
