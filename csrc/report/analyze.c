@@ -697,8 +697,9 @@ static void boundary(rm_run *run)
         if (best < 0 || P->last_t > run->procs[best].last_t)
             best = i;
     }
-    /* xdist's word on which test the crashed worker ran */
-    if (best < 0 && run->crashed_test >= 0) {
+    /* xdist's word on which test the crashed worker ran: when no process
+       is known dead, or when the run itself did not die (a worker did) */
+    if (run->crashed_test >= 0 && (best < 0 || !died(&run->verdict))) {
         rm_test *T = &run->tests[run->crashed_test];
         run->boundary_test = run->crashed_test;
         run->boundary_kind = RM_B_CRASHED;

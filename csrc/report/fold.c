@@ -756,6 +756,8 @@ static void fold_text(rm_run *run, const rm_item *it)
             run->crashed_test = ti;
             if (T->proc >= 0)
                 run->procs[T->proc].died = 1;
+            if (!T->outcome[0]) /* not "running": each crashed worker's test says so */
+                copy_str(T->outcome, sizeof(T->outcome), "crashed", 7);
             return;
         }
         if (!T->outcome[0] || !(on == 6 && memcmp(s, "passed", 6) == 0))

@@ -76,15 +76,13 @@ static const char *fmt_signed(char *buf, size_t n, double v)
 }
 
 /* A test's growth in the tables: RSS at its end minus at its start; a test
- * that never ended (killed, or running when the run died) has no end, so
- * what it held at the kill, its own growth, when that is known. */
+ * that never ended (killed, crashed, or running when the run died) has no
+ * end, so what it held at the kill, its own growth, or "-" when unknown. */
 static const char *growth_cell(char *buf, size_t n, const rm_test *T)
 {
     int ended = (T->finished || T->text_done) && !T->killed;
-    if (!ended && T->own_growth != RM_UNSET)
+    if (!ended) /* "-" when nothing was read after its start */
         return fmt_delta(buf, n, 0, T->own_growth);
-    if (T->killed)
-        return fmt_delta(buf, n, 0, RM_UNSET); /* "-": nothing read after its start */
     return fmt_delta(buf, n, T->rss_start, T->rss_end);
 }
 

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from memcg import enter_fn, memory_cgroup
-from reporthelp import ROOT, report_bin, run_json
+from reporthelp import ROOT, report_bin, run, run_json
 
 MiB = 1 << 20
 
@@ -155,3 +155,35 @@ def test_corpus_names_a_group_only_where_one_file_kept_the_memory(name):
     ids = {t["id"].split("::")[0] for t in doc["tests"]}
     if len(ids) <= 1 or doc["verdict"]["kind"] != "oom_kill":
         assert doc["culprit_group"] is None, (name, doc["culprit_group"])
+
+
+def test_each_crashed_worker_says_crashed(tmp_path):
+    # two xdist workers died, each while running a test: the newest is the
+    # boundary (killed), the other is "crashed", not "running"; a test that
+    # ended on a third worker keeps its own outcome
+    def rec(ts, pid, worker, test, phase, at, extra=""):
+        return ("2026-01-05T10:00:%02d.0000000Z [resmon/1] test ts=2026-01-05T10:00:%02d.000000Z "
+                "pid=%d worker=%s test=\"%s\" phase=%s at=%s rss=50000000 %s;"
+                % (ts, ts, pid, worker, test, phase, at, extra))
+    lines = [
+        rec(1, 11, "gw0", "t.py::test_a", "setup", "start"),
+        rec(2, 12, "gw1", "t.py::test_b", "setup", "start"),
+        rec(3, 13, "gw2", "t.py::test_c", "setup", "start"),
+        rec(4, 13, "gw2", "t.py::test_c", "teardown", "end", "outcome=passed "),
+        "2026-01-05T10:00:05.0000000Z [gw0] node down: Not properly terminated",
+        "2026-01-05T10:00:05.1000000Z worker 'gw0' crashed while running 't.py::test_a'",
+        "2026-01-05T10:00:07.0000000Z [gw1] node down: Not properly terminated",
+        "2026-01-05T10:00:07.1000000Z worker 'gw1' crashed while running 't.py::test_b'",
+        "2026-01-05T10:00:08.0000000Z ##[error]Process completed with exit code 1.",
+    ]
+    path = tmp_path / "job.log"
+    path.write_text("\n".join(lines) + "\n")
+    _, doc = run_json([str(path)])
+    outcome = {t["id"]: t["outcome"] for t in doc["tests"]}
+    # the run did not die (pytest's exit code 1), a worker did: xdist names it
+    assert doc["boundary"]["test"] == "t.py::test_b", doc["boundary"]
+    assert outcome["t.py::test_a"] == "crashed", outcome
+    assert outcome["t.py::test_c"] == "passed", outcome
+    text = run([str(path)]).stdout.decode("ascii")
+    row = next(line for line in text.splitlines() if line.endswith("t.py::test_a"))
+    assert " crashed " in row and "+0 B" not in row, row  # nothing read after its start
