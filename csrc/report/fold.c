@@ -156,11 +156,77 @@ static int record_test(rm_run *run, const char *raw, size_t rawn, int pi, int se
 }
 
 /* The instance pytest's text names: on that xdist worker when it says which. */
-static int text_instance(rm_run *run, const char *raw, size_t rawn, const char *w, size_t wn,
-                         int start)
+/* Appends a path's segments to out (an absolute path of k bytes), resolving
+ * "." and ".."; returns the new length, or 0 when it does not fit. */
+static size_t path_push(char *out, size_t k, size_t cap, const char *p, size_t n)
 {
-    char id[RM_ID_MAX];
-    size_t n = norm_id(raw, rawn, id);
+    size_t i = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e < n && p[e] != '/')
+            e++;
+        if (e - i == 2 && p[i] == '.' && p[i + 1] == '.') {
+            while (k > 0 && out[k - 1] != '/')
+                k--;
+            if (k > 0)
+                k--; /* the slash; "/.." stays "/" */
+        } else if (e > i && !(e - i == 1 && p[i] == '.')) {
+            if (k + 1 + (e - i) >= cap)
+                return 0;
+            out[k++] = '/';
+            memcpy(out + k, p + i, e - i);
+            k += e - i;
+        }
+        i = e + 1;
+    }
+    out[k] = '\0';
+    return k == 0 ? 1 : k; /* "/" itself: 1 byte */
+}
+
+/* pytest prints a test's id relative to the directory it was started in
+ * (config.cwd_relative_nodeid: "test_x.py::t", "../../lib/t.py::t"); the
+ * records carry the node id, relative to the rootdir ("sub/test_x.py::t").
+ * With both directories from the plugin's head, the printed id is turned
+ * back into the node id; 0 when it cannot be (no head, or outside the
+ * rootdir: pytest then prints such a path in full, and so does the id). */
+static size_t rebase_id(const rm_run *run, const char *raw, size_t n, char *out, size_t cap)
+{
+    char full[2048];
+    const char *sep = memmem(raw, n, "::", 2);
+    size_t pn = sep ? (size_t)(sep - raw) : n, k, rl;
+    if (!run->id_root[0] || pn == 0)
+        return 0;
+    if (raw[0] == '/') {
+        k = path_push(full, 0, sizeof(full), raw, pn);
+    } else {
+        k = path_push(full, 0, sizeof(full), run->id_cwd, strlen(run->id_cwd));
+        if (k)
+            k = path_push(full, k == 1 && full[0] == '\0' ? 0 : k, sizeof(full), raw, pn);
+    }
+    rl = strlen(run->id_root);
+    while (rl > 1 && run->id_root[rl - 1] == '/')
+        rl--;
+    if (!k || k <= rl || memcmp(full, run->id_root, rl) != 0 || full[rl] != '/')
+        return 0;
+    k -= rl + 1;
+    if (k + (n - pn) >= cap)
+        return 0;
+    memmove(out, full + rl + 1, k);
+    memcpy(out + k, raw + pn, n - pn);
+    out[k + n - pn] = '\0';
+    return k + n - pn;
+}
+
+static int text_instance(rm_run *run, const char *raw, size_t rawn, const char *w, size_t wn,
+                         int start, int printed)
+{
+    char id[RM_ID_MAX], based[RM_ID_MAX * 2];
+    size_t n, bn = printed ? rebase_id(run, raw, rawn, based, sizeof(based)) : 0;
+    if (bn) {
+        raw = based;
+        rawn = bn;
+    }
+    n = norm_id(raw, rawn, id);
     int ti, k;
     if (n == 0)
         return -1;
@@ -731,8 +797,11 @@ static void fold_text(rm_run *run, const rm_item *it)
     tab2 = tab1 ? memchr(tab1 + 1, '\t', (size_t)(s + n - tab1 - 1)) : NULL;
     if (!tab2)
         return;
+    /* xdist's crash line names the node id itself; pytest's lines print it
+       relative to where pytest was started */
     ti = text_instance(run, tab2 + 1, (size_t)(s + n - tab2 - 1), tab1 + 1,
-                       (size_t)(tab2 - tab1 - 1), it->type == RM_I_TEXT_START);
+                       (size_t)(tab2 - tab1 - 1), it->type == RM_I_TEXT_START,
+                       !(tab1 - s == 7 && memcmp(s, "crashed", 7) == 0));
     if (ti < 0)
         return;
     T = &run->tests[ti];

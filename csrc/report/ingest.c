@@ -614,6 +614,25 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
     }
 }
 
+/* The plugin's head of the process that prints pytest's lines (main or
+ * controller): its rootdir and invocation directory, absolute, when they
+ * differ. The first such head counts. */
+static void id_base(rm_run *run, const rm_rec *r)
+{
+    const rm_field *root = rm_rec_get(r, "rootdir"), *cwd = rm_rec_get(r, "invocation_dir");
+    const rm_field *role = rm_rec_get(r, "role");
+    if (run->id_root[0] || !root || !cwd || !role || rm_val_eq(role, "worker"))
+        return;
+    if (root->val_len == 0 || root->val[0] != '/' || root->val_len >= sizeof(run->id_root) ||
+        cwd->val_len == 0 || cwd->val[0] != '/' || cwd->val_len >= sizeof(run->id_cwd) ||
+        memchr(root->val, '\0', root->val_len) || memchr(cwd->val, '\0', cwd->val_len))
+        return;
+    memcpy(run->id_root, root->val, root->val_len);
+    run->id_root[root->val_len] = '\0';
+    memcpy(run->id_cwd, cwd->val, cwd->val_len);
+    run->id_cwd[cwd->val_len] = '\0';
+}
+
 /* A sample, an echo line or a head: whole-system readings. */
 static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_t t)
 {
@@ -650,6 +669,7 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
         /* the sampler's head (the plugin's has pytest=): the run's start */
         if (!rm_rec_get(r, "pytest") && t && (!run->sampler_t0 || t < run->sampler_t0))
             run->sampler_t0 = t;
+        id_base(run, r);
         return;
     }
     tree_add(run, r, t);

@@ -375,6 +375,9 @@ typedef struct rm_run {
     rm_sysread last[RM_LAST_READS]; /* newest whole-system readings, newest first */
     int n_last;
     int64_t sampler_t0; /* the sampler's start (its head or start event), 0 unknown */
+    /* the plugin's head: pytest's rootdir and the directory it was started in,
+       when they differ (terminal lines give ids relative to the latter) */
+    char id_root[1024], id_cwd[1024];
     int has_sampler_verdict;
     int64_t t_first, t_last; /* first and last time seen */
     /* pytest counts from the summary line or record (the newest) */

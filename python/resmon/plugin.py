@@ -309,6 +309,7 @@ class _State:
                   ("markers", self.options["markers"]),
                   ("role", "controller" if controller else
                    "worker" if _is_worker(self.config) else "main")]
+        fields.extend(_id_base(self.config))
         try:
             core.set_context(None, "session")
             core.emit("head", None, fields=fields, full=True,
@@ -1145,6 +1146,20 @@ class _RequiresMemory:
 
 
 # ---------------------------------------------------------------- summary --
+
+def _id_base(config):
+    """rootdir= and invocation_dir= when they differ. Records carry node ids
+    (relative to the rootdir), while pytest's terminal lines (-v, FAILED,
+    ERROR) give them relative to the directory pytest was started in: with
+    both, resmon-report maps one onto the other instead of counting each
+    test twice."""
+    try:
+        root = str(config.rootpath)
+        inv = str(config.invocation_params.dir)
+    except AttributeError:  # pragma: no cover - pytest < 6.1
+        return []
+    return [] if root == inv else [("rootdir", root), ("invocation_dir", inv)]
+
 
 # pytest's own summary words, as its final line counts them
 _COUNTED = (("passed", "passed"), ("failed", "failed"), ("error", "errors"),
