@@ -825,10 +825,15 @@ static void fold_text(rm_run *run, const rm_item *it)
             run->crashed_test = ti;
             if (T->proc >= 0)
                 run->procs[T->proc].died = 1;
-            if (!T->outcome[0]) /* not "running": each crashed worker's test says so */
-                copy_str(T->outcome, sizeof(T->outcome), "crashed", 7);
+            /* not "running", and not ended: each crashed worker's test says
+               so, whatever pytest's FAILED line for it says later */
+            T->crashed = 1;
+            T->text_done = 0; /* a FAILED line for it may come first: same time */
+            copy_str(T->outcome, sizeof(T->outcome), "crashed", 7);
             return;
         }
+        if (T->crashed)
+            return;
         if (!T->outcome[0] || !(on == 6 && memcmp(s, "passed", 6) == 0))
             copy_str(T->outcome, sizeof(T->outcome), s, on);
         T->text_done = 1;

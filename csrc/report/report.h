@@ -148,6 +148,7 @@ typedef struct rm_test {
     int text_done;    /* pytest's output printed its outcome */
     int text_started; /* pytest -v printed its id without an outcome */
     int killed;       /* the analysis: it was running when its process died */
+    int crashed;      /* xdist: its worker died while running it (never ended) */
     int phase;        /* last phase seen: 0 none, 1 setup, 2 call, 3 teardown */
     int src;
     uint64_t line;

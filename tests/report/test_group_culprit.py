@@ -176,8 +176,18 @@ def test_each_crashed_worker_says_crashed(tmp_path):
         "2026-01-05T10:00:07.1000000Z worker 'gw1' crashed while running 't.py::test_b'",
         "2026-01-05T10:00:08.0000000Z ##[error]Process completed with exit code 1.",
     ]
+    # pytest's FAILED lines for the crashed tests, at the same second as
+    # xdist's crash lines: whichever the report folds first, the test crashed
+    failed = ["2026-01-05T10:00:07.1000000Z FAILED t.py::test_%s - worker 'gw%d' crashed" % (x, k)
+              for k, x in enumerate("ab")]
+    path = tmp_path / "before.log"
+    path.write_text("\n".join(lines[:-1] + failed + lines[-1:]) + "\n")
+    _, doc = run_json([str(path)])
+    assert {t["id"]: t["outcome"] for t in doc["tests"]} == {
+        "t.py::test_a": "crashed", "t.py::test_b": "crashed", "t.py::test_c": "passed"}
+    assert doc["boundary"]["test"] == "t.py::test_b", doc["boundary"]
     path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(failed + lines) + "\n")
     _, doc = run_json([str(path)])
     outcome = {t["id"]: t["outcome"] for t in doc["tests"]}
     # the run did not die (pytest's exit code 1), a worker did: xdist names it
