@@ -155,32 +155,29 @@ static int record_test(rm_run *run, const char *raw, size_t rawn, int pi, int se
     return ti;
 }
 
-/* The instance pytest's text names: on that xdist worker when it says which. */
-/* Appends a path's segments to out (an absolute path of k bytes), resolving
- * "." and ".."; returns the new length, or 0 when it does not fit. */
-static size_t path_push(char *out, size_t k, size_t cap, const char *p, size_t n)
+/* Appends a path's segments to the absolute path out[0..*k), resolving "."
+ * and ".." (the root's ".." is the root); -1 when it would not fit in cap. */
+static int path_push(char *out, size_t *k, size_t cap, const char *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        size_t e = i;
-        while (e < n && p[e] != '/')
-            e++;
+    size_t i = 0, e;
+    for (; i < n; i = e + 1) {
+        for (e = i; e < n && p[e] != '/'; e++)
+            ;
         if (e - i == 2 && p[i] == '.' && p[i + 1] == '.') {
-            while (k > 0 && out[k - 1] != '/')
-                k--;
-            if (k > 0)
-                k--; /* the slash; "/.." stays "/" */
+            while (*k > 0 && out[*k - 1] != '/')
+                (*k)--;
+            if (*k > 0)
+                (*k)--; /* its slash */
         } else if (e > i && !(e - i == 1 && p[i] == '.')) {
-            if (k + 1 + (e - i) >= cap)
-                return 0;
-            out[k++] = '/';
-            memcpy(out + k, p + i, e - i);
-            k += e - i;
+            if (*k + 1 + (e - i) >= cap)
+                return -1;
+            out[(*k)++] = '/';
+            memcpy(out + *k, p + i, e - i);
+            *k += e - i;
         }
-        i = e + 1;
     }
-    out[k] = '\0';
-    return k == 0 ? 1 : k; /* "/" itself: 1 byte */
+    out[*k] = '\0';
+    return 0;
 }
 
 /* pytest prints a test's id relative to the directory it was started in
@@ -193,20 +190,18 @@ static size_t rebase_id(const rm_run *run, const char *raw, size_t n, char *out,
 {
     char full[2048];
     const char *sep = memmem(raw, n, "::", 2);
-    size_t pn = sep ? (size_t)(sep - raw) : n, k, rl;
+    size_t pn = sep ? (size_t)(sep - raw) : n, k = 0, rl = strlen(run->id_root);
     if (!run->id_root[0] || pn == 0)
         return 0;
-    if (raw[0] == '/') {
-        k = path_push(full, 0, sizeof(full), raw, pn);
-    } else {
-        k = path_push(full, 0, sizeof(full), run->id_cwd, strlen(run->id_cwd));
-        if (k)
-            k = path_push(full, k == 1 && full[0] == '\0' ? 0 : k, sizeof(full), raw, pn);
-    }
-    rl = strlen(run->id_root);
+    if (raw[0] != '/' && path_push(full, &k, sizeof(full), run->id_cwd, strlen(run->id_cwd)))
+        return 0;
+    if (path_push(full, &k, sizeof(full), raw, pn))
+        return 0;
     while (rl > 1 && run->id_root[rl - 1] == '/')
         rl--;
-    if (!k || k <= rl || memcmp(full, run->id_root, rl) != 0 || full[rl] != '/')
+    if (rl == 1) /* the rootdir is "/" */
+        rl = 0;
+    if (k <= rl || memcmp(full, run->id_root, rl) != 0 || full[rl] != '/')
         return 0;
     k -= rl + 1;
     if (k + (n - pn) >= cap)
@@ -217,17 +212,19 @@ static size_t rebase_id(const rm_run *run, const char *raw, size_t n, char *out,
     return k + n - pn;
 }
 
+/* The instance pytest's text names: on that xdist worker when it says which.
+ * printed: the id is one pytest printed (relative to where it started). */
 static int text_instance(rm_run *run, const char *raw, size_t rawn, const char *w, size_t wn,
                          int start, int printed)
 {
     char id[RM_ID_MAX], based[RM_ID_MAX * 2];
     size_t n, bn = printed ? rebase_id(run, raw, rawn, based, sizeof(based)) : 0;
+    int ti, k;
     if (bn) {
         raw = based;
         rawn = bn;
     }
     n = norm_id(raw, rawn, id);
-    int ti, k;
     if (n == 0)
         return -1;
     ti = find(run, id, n, 0, 1);
