@@ -121,20 +121,6 @@ def run_suite(path, files, pytest_args=(), *, preexec=None, env=None, interval="
     return run
 
 
-def wait_for(path, needle, timeout=60):
-    """Waits until the file at path contains needle (bytes)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, "rb") as f:
-                if needle in f.read():
-                    return
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("%r never appeared in %s" % (needle, path))
-
-
 def sigterm_when(flag, delay=0.2):
     """An on_start callback: SIGTERM to the sampler, as a runner shutdown
     does, once the test's body has created the file flag in the suite's
