@@ -4,6 +4,7 @@
 import json
 import os
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "tests", "report", "data")
@@ -38,3 +39,19 @@ def check_text(out):
     for line in text.splitlines():
         assert len(line) <= 100, line
     return text
+
+
+def pytest_job_log(cwd, *args):
+    """Runs a real pytest session with the plugin on (--resmon) in cwd; its
+    stdout and stderr are the job log, cwd/job.log. The suite's environment
+    is the test's, without the settings that would change the session.
+    Returns (pytest's exit code, the log's path)."""
+    env = dict(os.environ)
+    for k in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "RESMON", "RESMON_RECORDS"):
+        env.pop(k, None)
+    log = os.path.join(str(cwd), "job.log")
+    with open(log, "wb") as out:
+        p = subprocess.run([sys.executable, "-m", "pytest", "--resmon", "-p", "no:cacheprovider",
+                            *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                           timeout=300)
+    return p.returncode, log

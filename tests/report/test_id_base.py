@@ -6,12 +6,9 @@ started. The report maps one onto the other from the plugin's head record, so
 each test is counted once and keeps the outcome pytest printed for it; xdist's
 crash line, which names the node id itself, is left as it is."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
-from reporthelp import run_json
+from reporthelp import pytest_job_log, run_json
 
 SUITE = """
     import os
@@ -35,25 +32,13 @@ def _project(tmp_path, body=SUITE):
     return proj
 
 
-def _pytest(cwd, *args):
-    env = dict(os.environ)
-    for k in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "RESMON", "RESMON_RECORDS"):
-        env.pop(k, None)
-    log = cwd / "job.log"
-    with open(log, "wb") as out:
-        p = subprocess.run([sys.executable, "-m", "pytest", "--resmon", "-p", "no:cacheprovider",
-                            *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                           timeout=300)
-    return p.returncode, str(log)
-
-
 def _ids(doc):
     return {t["id"]: t["outcome"] for t in doc["tests"]}
 
 
 def test_started_in_a_subdirectory(tmp_path):
     proj = _project(tmp_path)
-    code, log = _pytest(proj / "pkg", "-v", "tests/test_x.py")
+    code, log = pytest_job_log(proj / "pkg", "-v", "tests/test_x.py")
     assert code == 1
     with open(log) as f:
         text = f.read()
@@ -69,7 +54,7 @@ def test_started_outside_the_rootdir(tmp_path):
     proj = _project(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code, log = _pytest(elsewhere, "-v", "--rootdir", str(proj),
+    code, log = pytest_job_log(elsewhere, "-v", "--rootdir", str(proj),
                         str(proj / "pkg" / "tests" / "test_x.py"))
     assert code == 1
     with open(log) as f:
@@ -86,7 +71,7 @@ def test_xdist_progress_and_crash_line(tmp_path):
     def test_dies():
         os.kill(os.getpid(), 9)
     """)
-    code, log = _pytest(proj / "pkg", "-v", "-n", "2", "tests/test_x.py")
+    code, log = pytest_job_log(proj / "pkg", "-v", "-n", "2", "tests/test_x.py")
     assert code == 1
     with open(log) as f:
         assert "crashed while running 'pkg/tests/test_x.py::test_dies'" in f.read()
@@ -101,7 +86,7 @@ def test_xdist_progress_and_crash_line(tmp_path):
 def test_started_in_the_rootdir_writes_no_base(tmp_path):
     # the usual case: nothing to map, and the head says nothing of it
     proj = _project(tmp_path)
-    code, log = _pytest(proj, "-v", "pkg/tests/test_x.py")
+    code, log = pytest_job_log(proj, "-v", "pkg/tests/test_x.py")
     assert code == 1
     with open(log) as f:
         head = next(line for line in f if "] head " in line)

@@ -5,14 +5,11 @@ prints none, and -p no:terminal has no counts at all. The answer must never
 be "passed" for a run whose tests failed, and counts that nothing gave must
 stay unknown, not zero."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from reporthelp import run_json
+from reporthelp import pytest_job_log, run_json
 
 SUITE = """
     import pytest
@@ -41,18 +38,9 @@ PASSING = """
 
 
 def _job_log(tmp_path, body, *args):
-    """Runs a real pytest session with the plugin on; its stdout and
-    stderr are the job log. Returns (exit code, path of the log)."""
+    """A real pytest session of body (test_suite.py) with the plugin on."""
     (tmp_path / "test_suite.py").write_text(textwrap.dedent(body))
-    env = dict(os.environ)
-    for k in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "RESMON", "RESMON_RECORDS"):
-        env.pop(k, None)
-    log = tmp_path / "job.log"
-    with open(log, "wb") as out:
-        p = subprocess.run([sys.executable, "-m", "pytest", "--resmon", "-p", "no:cacheprovider",
-                            *args, "test_suite.py"], cwd=tmp_path, env=env, stdout=out,
-                           stderr=subprocess.STDOUT, timeout=300)
-    return p.returncode, str(log)
+    return pytest_job_log(tmp_path, *args, "test_suite.py")
 
 
 @pytest.mark.parametrize("verbosity", [["-q"], ["-qq"], ["-p", "no:terminal"], []])
