@@ -98,7 +98,8 @@ def test_leaky_file_is_named(tmp_path):
 
 def test_parameters_of_one_test_are_named(tmp_path):
     # two parameters of one test each take 140 MiB and keep it, 10 MiB per
-    # 0.1 s sample: the second is killed after about as much; they grew
+    # 0.15 s (the sampler reads every 0.1 s, so a late reading is still close):
+    # the second is killed after about as much; they grew
     # alike, so no single culprit, but the test function is named (its file
     # holds flat tests too)
     body = KEEP + FLAT % 20 + """
@@ -107,7 +108,7 @@ def test_parameters_of_one_test_are_named(tmp_path):
 def test_model(size):
     for _ in range(14):
         keep(10)
-        time.sleep(0.05)
+        time.sleep(0.1)
 """
     code, doc = _run(tmp_path, {"test_model.py": body, "test_z_flat.py": FLAT % 20}, 300 * MiB)
     assert code == 137, doc["verdict"]
