@@ -1045,10 +1045,10 @@ static int group_at(rm_run *run, int *idx, int n, int level)
         (double)top / (double)total < RM_GROUP_CONCENTRATION * (double)top_n / (double)n)
         return 0;
     k = group_len(top_id, level);
-    if (k >= sizeof(run->group_file))
-        k = sizeof(run->group_file) - 1;
-    memcpy(run->group_file, top_id, k);
-    run->group_file[k] = '\0';
+    if (k >= sizeof(run->group_key))
+        k = sizeof(run->group_key) - 1;
+    memcpy(run->group_key, top_id, k);
+    run->group_key[k] = '\0';
     run->group_kind = level == GROUP_FILE ? "file" : "function";
     run->group_tests = top_n;
     run->group_growth = top;
@@ -1057,28 +1057,12 @@ static int group_at(rm_run *run, int *idx, int n, int level)
 }
 
 /* With no single culprit: the tests that kept most of the growth together,
- * the parameters of one test function first, else the tests of one file. */
-static void culprit_group(rm_run *run)
+ * the parameters of one test function first, else the tests of one file.
+ * ids: the n newest instances (culprit_one's list; sorted here). */
+static void culprit_group(rm_run *run, int *ids, int n)
 {
-    int *idx, n = 0, i;
-    char *newer;
-    run->group_tests = 0;
-    if (run->n_tests < 2)
-        return;
-    idx = malloc(sizeof(int) * (size_t)run->n_tests);
-    newer = calloc((size_t)run->n_tests, 1);
-    if (idx && newer) {
-        for (i = 0; i < run->n_tests; i++)
-            if (run->tests[i].same_id >= 0)
-                newer[run->tests[i].same_id] = 1;
-        for (i = 0; i < run->n_tests; i++)
-            if (!newer[i] && run->tests[i].id)
-                idx[n++] = i;
-        if (!group_at(run, idx, n, GROUP_FUNCTION))
-            group_at(run, idx, n, GROUP_FILE);
-    }
-    free(idx);
-    free(newer);
+    if (n >= 2 && !group_at(run, ids, n, GROUP_FUNCTION))
+        group_at(run, ids, n, GROUP_FILE);
 }
 
 static void why_culprit(rm_run *run, const char *fmt, const char *a, const char *b)
@@ -1091,10 +1075,10 @@ static void why_culprit(rm_run *run, const char *fmt, const char *a, const char 
 /* A culprit only for a run that died of memory, and only when one test's own
  * growth stands out: at least RM_CULPRIT_MIN_GROWTH and RM_CULPRIT_LEAD
  * times the next. Otherwise none, with the reason. */
-static void culprit_one(rm_run *run)
+static void culprit_one(rm_run *run, const int *ids, int n)
 {
-    int i, best = -1, second = -1;
-    char a[32], b[32], *newer;
+    int i, j, best = -1, second = -1;
+    char a[32], b[32];
     run->culprit_test = run->runner_up = -1;
     run->culprit_rule = RM_C_NONE;
     if (run->verdict.kind == RM_V_MEMORY_ERROR && run->memerr_test >= 0) {
@@ -1109,16 +1093,9 @@ static void culprit_one(rm_run *run)
     }
     /* instances of one id (a rerun, a re-run on a new worker) count together:
        the test, not the attempt, is the culprit; the newest stands for them */
-    newer = calloc((size_t)run->n_tests + 1, 1);
-    if (!newer) {
-        why_culprit(run, "out of memory", "", "");
-        return;
-    }
-    for (i = 0; i < run->n_tests; i++)
-        if (run->tests[i].same_id >= 0)
-            newer[run->tests[i].same_id] = 1;
-    for (i = 0; i < run->n_tests; i++) {
-        if (newer[i] || id_growth(run, i) == 0)
+    for (j = 0; j < n; j++) {
+        i = ids[j];
+        if (id_growth(run, i) == 0)
             continue;
         if (best < 0 || id_growth(run, i) > id_growth(run, best)) {
             second = best;
@@ -1127,7 +1104,6 @@ static void culprit_one(rm_run *run)
             second = i;
         }
     }
-    free(newer);
     /* a rise over many tests: the leak, not one test, filled memory, when
        it rose by more than any one test grew (a slow drift of a few MiB
        beside a test that took a GiB is not what filled it) */
@@ -1176,13 +1152,32 @@ static void culprit_one(rm_run *run)
                 second >= 0 ? rm_fmt_size(b, sizeof(b), id_growth(run, second)) : "0 B");
 }
 
-/* The culprit test, else the group of tests that kept the memory. */
+/* The culprit test, else the group of tests that kept the memory. Both
+ * look at each id once: its newest instance (with all instances' growth). */
 static void culprit(rm_run *run)
 {
+    int *ids = malloc(sizeof(int) * ((size_t)run->n_tests + 1)), n = 0, i;
+    char *newer = calloc((size_t)run->n_tests + 1, 1);
     run->group_tests = 0;
-    culprit_one(run);
+    if (!ids || !newer) {
+        free(ids);
+        free(newer);
+        run->culprit_test = run->runner_up = -1;
+        run->culprit_rule = RM_C_NONE;
+        why_culprit(run, "out of memory", "", "");
+        return;
+    }
+    for (i = 0; i < run->n_tests; i++)
+        if (run->tests[i].same_id >= 0)
+            newer[run->tests[i].same_id] = 1;
+    for (i = 0; i < run->n_tests; i++)
+        if (!newer[i] && run->tests[i].id)
+            ids[n++] = i;
+    free(newer);
+    culprit_one(run, ids, n);
     if (run->culprit_test < 0 && run->verdict.kind == RM_V_OOM_KILL)
-        culprit_group(run);
+        culprit_group(run, ids, n);
+    free(ids);
 }
 
 /* ---- trends: one analysis (csrc/record/trend.c), per test process ---- */

@@ -397,7 +397,7 @@ static void text_culprit(FILE *o, const rm_run *run)
                     strcmp(run->group_kind, "file") == 0 ? "tests of one file"
                                                          : "parameters of one test",
                     fmt_delta(s1, sizeof(s1), 0, run->group_growth), 100 * run->group_share,
-                    ascii_id(a, sizeof(a), run->group_file, 94));
+                    ascii_id(a, sizeof(a), run->group_key, 94));
     } else {
         const rm_test *T = &run->tests[run->culprit_test];
         const rm_proc *P = T->proc >= 0 ? &run->procs[T->proc] : NULL;
@@ -671,7 +671,7 @@ static void write_markdown(FILE *o, const rm_run *run, int top)
         if (run->group_tests) {
             fprintf(o, "; but %d %s ", run->group_tests,
                     strcmp(run->group_kind, "file") == 0 ? "tests of" : "parameters of");
-            put_html(o, run->group_file, 1);
+            put_html(o, run->group_key, 1);
             fprintf(o, " grew +%s in all (%.0f%% of all tests' own growth)",
                     rm_fmt_size(s2, sizeof(s2), run->group_growth), 100 * run->group_share);
         }
@@ -1128,7 +1128,7 @@ static cJSON *json_run(const rm_run *run, int top)
     if (run->group_tests) {
         cJSON *g = cJSON_AddObjectToObject(root, "culprit_group");
         j_str(g, "kind", run->group_kind);
-        j_str(g, "key", run->group_file);
+        j_str(g, "key", run->group_key);
         j_i64(g, "tests", run->group_tests);
         j_u64(g, "own_growth", run->group_growth);
         cJSON_AddNumberToObject(g, "share", run->group_share);

@@ -58,10 +58,10 @@
 #define RM_CULPRIT_MIN_GROWTH (32ull << 20)
 #define RM_CULPRIT_LEAD 1.5
 /* A group of tests (one test function's parameters, else one file) is named
- * when no single test is: together at
- * least RM_CULPRIT_MIN_GROWTH, at least RM_GROUP_SHARE of all tests' own
- * growth, and at least RM_GROUP_CONCENTRATION times its share of the tests
- * (a suite of one file, or a leak spread evenly, names no group). */
+ * when no single test is: together at least RM_CULPRIT_MIN_GROWTH, at least
+ * RM_GROUP_SHARE of all tests' own growth, and at least RM_GROUP_CONCENTRATION
+ * times its share of the tests (a suite of one file, or a leak spread
+ * evenly, names no group). */
 #define RM_GROUP_SHARE 0.6
 #define RM_GROUP_CONCENTRATION 2.0
 
@@ -433,7 +433,7 @@ typedef struct rm_run {
        (the parameters of one test function; else one file: a leaky module
        or fixture): its key, its tests, their growth and its share of all
        tests' growth; group_tests 0 when none */
-    char group_file[160];   /* the file, or the test function without parameters */
+    char group_key[160];    /* the file, or the test function without parameters */
     const char *group_kind; /* "file" or "function" */
     int group_tests;
     uint64_t group_growth;

@@ -1863,7 +1863,7 @@ static const char *hint_of(const rm_triage *T, const tri_group *G, char *buf, si
         char sz[32];
         w = tri_fmt(buf, cap, "killed at %s; no single culprit, but %d tests of %s grew %s in all",
                     run->boundary_test >= 0 ? run->tests[run->boundary_test].id : "(unknown)",
-                    run->group_tests, run->group_file,
+                    run->group_tests, run->group_key,
                     rm_fmt_size(sz, sizeof(sz), run->group_growth));
     } else {
         w = tri_fmt(buf, cap, "killed at %s; no culprit: %s",

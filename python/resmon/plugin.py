@@ -449,6 +449,20 @@ class _ClosestMarkers:
         return dict(found, **own) if own else found
 
 
+def _id_base(config):
+    """rootdir= and invocation_dir= when they differ. Records carry node ids
+    (relative to the rootdir), while pytest's terminal lines (-v, FAILED,
+    ERROR) give them relative to the directory pytest was started in: with
+    both, resmon-report maps one onto the other instead of counting each
+    test twice."""
+    try:
+        root = str(config.rootpath)
+        inv = str(config.invocation_params.dir)
+    except AttributeError:  # pragma: no cover - pytest < 6.1
+        return []
+    return [] if root == inv else [("rootdir", root), ("invocation_dir", inv)]
+
+
 def _version():
     from . import __version__  # noqa: PLC0415 - avoids a cycle at import
 
@@ -1146,20 +1160,6 @@ class _RequiresMemory:
 
 
 # ---------------------------------------------------------------- summary --
-
-def _id_base(config):
-    """rootdir= and invocation_dir= when they differ. Records carry node ids
-    (relative to the rootdir), while pytest's terminal lines (-v, FAILED,
-    ERROR) give them relative to the directory pytest was started in: with
-    both, resmon-report maps one onto the other instead of counting each
-    test twice."""
-    try:
-        root = str(config.rootpath)
-        inv = str(config.invocation_params.dir)
-    except AttributeError:  # pragma: no cover - pytest < 6.1
-        return []
-    return [] if root == inv else [("rootdir", root), ("invocation_dir", inv)]
-
 
 # pytest's own summary words, as its final line counts them
 _COUNTED = (("passed", "passed"), ("failed", "failed"), ("error", "errors"),
