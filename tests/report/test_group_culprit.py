@@ -198,3 +198,49 @@ def test_each_crashed_worker_says_crashed(tmp_path):
     text = run([str(path)]).stdout.decode("ascii")
     row = next(line for line in text.splitlines() if line.endswith("t.py::test_a"))
     assert " crashed " in row and "+0 B" not in row, row  # nothing read after its start
+
+
+def _leak_then(tmp_path, big_mib):
+    """40 tests that each keep 3 MiB (a steady leak of 120 MiB), then a test
+    that takes big_mib more and is OOM-killed (the cgroup's counter rises)."""
+    def stamp(sec):
+        return "2026-01-05T10:%02d:%02d" % (sec // 60, sec % 60)
+
+    def line(sec, body):
+        return "%s.0000000Z [resmon/1] %s ts=%s.000000Z pid=10 %s ;" % (
+            stamp(sec), body.split(" ", 1)[0], stamp(sec), body.split(" ", 1)[1])
+
+    lines, rss, sec = [], 100 << 20, 1
+    lines.append(line(sec, "head phase=session resmon=0.1.0 pytest=9.0 role=main mem_total=8000000000"))
+    for i in range(40):
+        lines.append(line(sec, "test test=t_leak.py::test_%d phase=setup at=start rss=%d" % (i, rss)))
+        rss += 3 << 20
+        lines.append(line(sec + 1, "test test=t_leak.py::test_%d phase=teardown at=end outcome=passed "
+                                   "rss=%d cg_use=%d cg_lim=2000000000 cg_oom=0" % (i, rss, rss)))
+        sec += 2
+    lines.append(line(sec, "test test=t_big.py::test_big phase=setup at=start rss=%d" % rss))
+    big = rss + (big_mib << 20)
+    lines.append(line(sec + 1, "mark test=t_big.py::test_big phase=call label=x rss=%d hwm=%d "
+                               "cg_use=2000000000 cg_lim=2000000000 cg_oom=1" % (big, big)))
+    lines.append("%s.0000000Z ##[error]Process completed with exit code 137." % stamp(sec + 2))
+    path = tmp_path / "job.log"
+    path.write_text("\n".join(lines) + "\n")
+    _, doc = run_json([str(path)])
+    assert doc["verdict"]["kind"] == "oom_kill", doc["verdict"]
+    return doc
+
+
+def test_a_test_larger_than_the_leak_is_the_culprit(tmp_path):
+    # a drift of 120 MiB over 40 tests beside one test that took 1 GiB: the
+    # drift did not fill the cgroup, the test did
+    doc = _leak_then(tmp_path, 1024)
+    assert any(t["class"] == "leak" for t in doc["trend"]), doc["trend"]
+    assert doc["culprit"] is not None and doc["culprit"]["id"] == "t_big.py::test_big", \
+        doc["culprit_why"]
+
+
+def test_a_leak_larger_than_any_test_is_no_single_culprit(tmp_path):
+    # the same drift beside a test that took 40 MiB: the leak is the reason
+    doc = _leak_then(tmp_path, 40)
+    assert any(t["class"] == "leak" for t in doc["trend"]), doc["trend"]
+    assert doc["culprit"] is None and "a leak" in doc["culprit_why"], doc["culprit_why"]
