@@ -39,9 +39,11 @@ static int is_key(unsigned char c)
  * parser also accepts the other printable bytes but quote and backslash
  * (hand-written records such as "test=t.py::test[big]"): a bare value cannot
  * hold a space, so it can never add a field. */
-static const uint64_t KEY_SET[2] = {0x03ff000000000000ull, 0x07fffffe87fffffeull};
-static const uint64_t BARE_SET[2] = {0xfffffffa00000000ull, 0x7fffffffefffffffull};
-#define IN_SET(set, c) ((c) < 128 && ((set)[(c) >> 6] >> ((c)&63) & 1))
+static const uint64_t KEY_SET[4] = {0x03ff000000000000ull, 0x07fffffe87fffffeull, 0, 0};
+static const uint64_t BARE_SET[4] = {0xfffffffa00000000ull, 0x7fffffffefffffffull, 0, 0};
+/* c is an unsigned char: bytes over 127 index the two empty words, so the
+   test needs no comparison. */
+#define IN_SET(set, c) ((set)[(c) >> 6] >> ((c)&63) & 1)
 
 static int is_kind(unsigned char c)
 {
@@ -140,6 +142,27 @@ size_t rm_parse_utc(const char *s, size_t n, int64_t *usec)
 
 /* ---- field storage ---- */
 
+/* Empties the record's fields and their index. */
+static void fields_reset(rm_rec *rec)
+{
+    rec->n_fields = 0;
+    rec->key_bloom = 0;
+    memset(rec->slot, 0, sizeof(rec->slot));
+}
+
+/* Indexes field i (just committed) unless an earlier field has its key. */
+static void index_field(rm_rec *rec, unsigned i)
+{
+    const rm_field *f = &rec->f[i];
+    unsigned h = rm_tag_slot(f->key_tag);
+    for (; rec->slot[h]; h = (h + 1) & (RM_REC_SLOTS - 1)) {
+        const rm_field *g = &rec->f[rec->slot[h] - 1];
+        if (g->key_tag == f->key_tag && memcmp(g->key, f->key, f->key_tag & 0xff) == 0)
+            return; /* equal tags: equal lengths (keys are shorter than 256) */
+    }
+    rec->slot[h] = (unsigned char)(i + 1);
+}
+
 /* Starts a field: copies the key into buf. Returns the field index, or -1
  * (counted in n_dropped) when there is no room. */
 static int field_begin(rm_rec *rec, const char *key, size_t klen)
@@ -193,7 +216,7 @@ static void field_end(rm_rec *rec, int i, int ok, size_t key_start)
     f->val_len = (size_t)(rec->buf + rec->used - f->val);
     rec->buf[rec->used++] = '\0';
     rec->key_bloom |= rm_tag_bit(f->key_tag);
-    rec->n_fields++;
+    index_field(rec, rec->n_fields++);
 }
 
 static int add_field(rm_rec *rec, const char *key, const char *val, size_t vlen)
@@ -216,10 +239,13 @@ static int add_field(rm_rec *rec, const char *key, const char *val, size_t vlen)
 
 const rm_field *rm_rec_find(const rm_rec *rec, const char *key, uint32_t tag)
 {
-    unsigned i;
-    for (i = 0; i < rec->n_fields; i++)
-        if (rec->f[i].key_tag == tag && strcmp(rec->f[i].key, key) == 0)
-            return &rec->f[i];
+    unsigned h = rm_tag_slot(tag);
+    for (; rec->slot[h]; h = (h + 1) & (RM_REC_SLOTS - 1)) {
+        const rm_field *f = &rec->f[rec->slot[h] - 1];
+        size_t n = tag & 0xff; /* stored keys are shorter than 256 */
+        if (f->key_tag == tag && memcmp(f->key, key, n) == 0 && key[n] == '\0')
+            return f;
+    }
     return NULL;
 }
 
@@ -881,15 +907,35 @@ void rm_keyset_init(rm_keyset *ks, const char *const *keys, size_t n)
     ks->keys = keys;
     ks->n = n < RM_KEYSET_MAX ? n : RM_KEYSET_MAX;
     ks->bloom = 0;
+    memset(ks->slot, 0, sizeof(ks->slot));
     for (i = 0; i < ks->n; i++) {
+        unsigned h;
         ks->tags[i] = rm_key_tag(keys[i], strlen(keys[i]));
         ks->bloom |= rm_tag_bit(ks->tags[i]);
+        for (h = rm_tag_slot(ks->tags[i]); ks->slot[h]; h = (h + 1) & (RM_REC_SLOTS - 1))
+            ;
+        ks->slot[h] = (unsigned char)(i + 1);
     }
+}
+
+/* 1 when the key of f is in ks. */
+static int keyset_has(const rm_keyset *ks, const rm_field *f)
+{
+    size_t kl = f->key_tag & 0xff; /* keys are shorter than RM_PARSE_KEY_MAX */
+    unsigned h;
+    if (!(ks->bloom & rm_tag_bit(f->key_tag)))
+        return 0;
+    for (h = rm_tag_slot(f->key_tag); ks->slot[h]; h = (h + 1) & (RM_REC_SLOTS - 1)) {
+        size_t j = ks->slot[h] - 1u;
+        if (ks->tags[j] == f->key_tag && !memcmp(ks->keys[j], f->key, kl))
+            return 1;
+    }
+    return 0;
 }
 
 size_t rm_rec_pack(const rm_rec *rec, const rm_keyset *ks, char *out, size_t cap)
 {
-    size_t k = 0, i, j;
+    size_t k = 0, i;
     unsigned char type = (unsigned char)rec->type;
     uint32_t flags = rec->flags, version = (uint32_t)rec->version;
     uint16_t ll = (uint16_t)(rec->label_len < 0xffff ? rec->label_len : 0xffff);
@@ -903,15 +949,8 @@ size_t rm_rec_pack(const rm_rec *rec, const rm_keyset *ks, char *out, size_t cap
         const rm_field *f = &rec->f[i];
         size_t kl = f->key_tag & 0xff;      /* keys are shorter than RM_PARSE_KEY_MAX */
         uint16_t vl = (uint16_t)f->val_len; /* values fit RM_PARSE_VALUES_MAX */
-        if (ks) {
-            if (!(ks->bloom & rm_tag_bit(f->key_tag)))
-                continue;
-            for (j = 0; j < ks->n; j++)
-                if (ks->tags[j] == f->key_tag && !memcmp(ks->keys[j], f->key, kl))
-                    break;
-            if (j == ks->n)
-                continue;
-        }
+        if (ks && !keyset_has(ks, f))
+            continue;
         if (k + 3 + kl + vl > cap)
             return 0;
         out[k] = (char)kl;
@@ -930,8 +969,7 @@ int rm_rec_unpack(const char *p, size_t n, rm_rec *rec)
     uint16_t ll;
     const char *kind = p + 9, *nul, *pre;
     rec->type = RM_PARSE_NONE;
-    rec->n_fields = 0;
-    rec->key_bloom = 0;
+    fields_reset(rec);
     rec->n_malformed = rec->n_dropped = 0;
     rec->used = 0;
     rec->has_gh_ts = 0;
@@ -1003,8 +1041,8 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
     rec->prefix[0] = '\0';
     rec->label = NULL;
     rec->label_len = 0;
-    rec->n_fields = rec->n_malformed = rec->n_dropped = 0;
-    rec->key_bloom = 0;
+    rec->n_malformed = rec->n_dropped = 0;
+    fields_reset(rec);
     rec->used = 0;
 
     if (n > 0 && s[n - 1] == '\r')
@@ -1046,7 +1084,7 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
         }
         if (parse_fields(s, n, p, rec) < 0) {
             rec->type = RM_PARSE_NONE;
-            rec->n_fields = 0;
+            fields_reset(rec);
             return rec->type;
         }
     } else if ((t = match_legacy(s + p, n - p, rec->prefix)) != 0) {

@@ -28,6 +28,10 @@
 #define RM_PARSE_KEY_MAX 64
 #endif
 
+/* Slots of a record's key index: a power of two, at least twice
+ * RM_PARSE_MAX_FIELDS, so a probe ends at an empty slot within a few steps. */
+#define RM_REC_SLOTS 256
+
 /* What rm_parse_line() found. */
 enum {
     RM_PARSE_NONE = 0,   /* no record on this line (rec->gh_ts may still be set) */
@@ -69,7 +73,11 @@ typedef struct rm_rec {
     const char *label;             /* legacy: text before the first "key=" (in buf) */
     size_t label_len;
     unsigned n_fields;
-    uint64_t key_bloom;   /* one bit per key_tag of f[]: most absent keys miss at once */
+    uint64_t key_bloom; /* one bit per key_tag of f[]: most absent keys miss at once */
+    /* index of f[] by key: field index + 1 at rm_tag_slot(tag) or the next
+       free slot (linear probing); 0 is empty. The first field of a key is
+       indexed, so a lookup finds what a scan from f[0] would. */
+    unsigned char slot[RM_REC_SLOTS];
     unsigned n_malformed; /* fields skipped: bad key, bad escape, bad bare value */
     unsigned n_dropped;   /* fields dropped: no room (RM_PARSE_MAX_FIELDS / VALUES) */
     size_t used;          /* bytes of buf in use */
@@ -114,6 +122,13 @@ static inline uint64_t rm_tag_bit(uint32_t tag)
 }
 
 /* The field whose key is key and whose tag is tag, or NULL. */
+/* Home slot of a key tag in rm_rec.slot (the tag's high hash bits: the
+ * bloom bit takes the top six, so this takes the next eight). */
+static inline unsigned rm_tag_slot(uint32_t tag)
+{
+    return ((tag * 0x9E3779B1u) >> 18) & (RM_REC_SLOTS - 1);
+}
+
 const rm_field *rm_rec_find(const rm_rec *rec, const char *key, uint32_t tag);
 
 static inline const rm_field *rm_rec_get(const rm_rec *rec, const char *key)
@@ -140,6 +155,7 @@ typedef struct rm_keyset {
     size_t n;
     uint32_t tags[RM_KEYSET_MAX];
     uint64_t bloom;
+    unsigned char slot[RM_REC_SLOTS]; /* keys[] by tag, as rm_rec.slot */
 } rm_keyset;
 
 /* Prepares ks for keys[0..n) (at most RM_KEYSET_MAX; the rest are ignored). */

@@ -50,6 +50,19 @@ static rm_rec g_rec;
         v2 = ROTL(v2, 32);                                                                         \
     } while (0)
 
+/* The 8 bytes at p as a little-endian word: one load where the machine is
+ * little-endian (the hash is printed in cut ids, so it must not depend on
+ * the machine). */
+static uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t m;
+    memcpy(&m, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    m = __builtin_bswap64(m);
+#endif
+    return m;
+}
+
 /* SipHash-1-3 of s under the key (k0, k1): with a random key, ids crafted to
  * collide in the tables cannot be made without knowing it. */
 uint64_t rm_siphash(uint64_t k0, uint64_t k1, const void *s, size_t n)
@@ -60,8 +73,7 @@ uint64_t rm_siphash(uint64_t k0, uint64_t k1, const void *s, size_t n)
     uint64_t m, b = (uint64_t)n << 56;
     size_t i, k;
     for (i = 0; i + 8 <= n; i += 8) {
-        for (m = 0, k = 0; k < 8; k++)
-            m |= (uint64_t)p[i + k] << (8 * k);
+        m = load_le64(p + i);
         v3 ^= m;
         SIPROUND;
         v0 ^= m;
@@ -491,7 +503,7 @@ static void keep_record(rm_run *run, int src, uint64_t line, const rm_rec *r, in
     static const char *const keys[] = {"test",      "phase",   "at",     "name",   "scope",
                                        "param",     "what",    "label",  "signal", "source",
                                        "lifecycle", "context", "nodeid", "key",    "attempt"};
-    static rm_keyset fold_keys;
+    static rm_keyset fold_keys, ident_keys;
     static char pack[RM_PARSE_VALUES_MAX + RM_PARSE_MAX_FIELDS * 3 + RM_PARSE_KEY_MAX * 2 + 16];
     uint64_t h = fnv(14695981039346656037ull, r->kind, strlen(r->kind));
     int64_t pid = 0;
@@ -500,10 +512,13 @@ static void keep_record(rm_run *run, int src, uint64_t line, const rm_rec *r, in
     if (rm_rec_i64(r, "pid", &pid) != 0)
         pid = 0;
     h = fnv(h, r->label, r->label_len);
-    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const rm_field *f = rm_rec_get(r, keys[i]);
+    if (!ident_keys.n)
+        rm_keyset_init(&ident_keys, keys, sizeof(keys) / sizeof(keys[0]));
+    for (i = 0; i < ident_keys.n; i++) {
+        uint32_t tag = ident_keys.tags[i];
+        const rm_field *f = r->key_bloom & rm_tag_bit(tag) ? rm_rec_find(r, keys[i], tag) : NULL;
         if (f)
-            h = fnv(fnv(h, keys[i], strlen(keys[i])), f->val, f->val_len);
+            h = fnv(fnv(h, keys[i], tag & 0xff), f->val, f->val_len);
     }
     if (strcmp(r->kind, "test") == 0)
         rank = 1 + 2 * (uint32_t)rm_phase_code(rm_rec_get(r, "phase")) +
@@ -1139,14 +1154,25 @@ static long parse_long(const char *s, size_t n)
  * inside its summary line); returns the new length. */
 static size_t strip_ansi(char *out, const char *s, size_t n)
 {
-    size_t i, k = 0;
-    for (i = 0; i < n && k < PLAIN_MAX; i++) {
-        if (s[i] == 0x1b && i + 1 < n && s[i + 1] == '[') {
+    size_t i = 0, k = 0;
+    while (i < n && k < PLAIN_MAX) {
+        /* the run up to the next escape, copied at once */
+        const char *e = memchr(s + i, 0x1b, n - i);
+        size_t run = (e ? (size_t)(e - s) : n) - i;
+        if (run > PLAIN_MAX - k)
+            run = PLAIN_MAX - k;
+        memcpy(out + k, s + i, run);
+        k += run;
+        i += run;
+        if (i >= n || k >= PLAIN_MAX)
+            break;
+        if (i + 1 < n && s[i + 1] == '[') {
             for (i += 2; i < n && !(s[i] >= '@' && s[i] <= '~'); i++)
                 ;
-            continue;
+            i++;
+        } else {
+            out[k++] = s[i++];
         }
-        out[k++] = s[i];
     }
     return k;
 }
@@ -1319,12 +1345,17 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
      * "numpy.core._exceptions._ArrayMemoryError: Unable to allocate" */
     {
         size_t b = 0, e;
+        const char *sp, *co;
         if (s[0] == 'E' && n > 1 && s[1] == ' ')
             b = 1;
         while (b < n && b < FIRST_WORD_MAX && s[b] == ' ')
             b++;
-        for (e = b; e < n && e - b < FIRST_WORD_MAX && s[e] != ' ' && s[e] != ':'; e++)
-            ;
+        /* the word ends at a space or a colon, within FIRST_WORD_MAX */
+        e = n - b < FIRST_WORD_MAX ? n : b + FIRST_WORD_MAX;
+        if ((sp = memchr(s + b, ' ', e - b)) != NULL)
+            e = (size_t)(sp - s);
+        if ((co = memchr(s + b, ':', e - b)) != NULL)
+            e = (size_t)(co - s);
         if (e - b >= 11 && memcmp(s + e - 11, "MemoryError", 11) == 0 &&
             (e == n || s[e] == ':' || s[e] == ' ')) {
             evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
