@@ -178,27 +178,29 @@ error:
     return rc;
 }
 
-/* emit(kind, label=None, *, fields=None, paths=None, full=True, to=3)
- *   -> Sample
+/* emit(kind, label=None, *, fields=None, paths=None, full=True, to=3,
+ *      pytest_env=False) -> Sample
  * Samples this process (full: RM_READ_MARK; else rss/peak/vms only), builds
  * "[resmon/1] <kind> <identity> label=... <fields> <sample> <disks>" and
  * writes it with one write(2) to the marker fd (to & 1) and the record
- * file (to & 2). A write failure is kept for write_error(), never raised. */
+ * file (to & 2). pytest_env: take the test and phase from pytest's
+ * PYTEST_CURRENT_TEST first (rm_ctx_from_env), for callers without the
+ * plugin. A write failure is kept for write_error(), never raised. */
 PyObject *rm_py_emit(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"kind", "label", "fields", "paths", "full", "to", NULL};
+    static char *kwlist[] = {"kind", "label", "fields", "paths", "full", "to", "pytest_env", NULL};
     const char *kind;
     PyObject *label = Py_None, *fields = NULL, *paths = NULL; /* borrowed */
     PyObject *py_label = NULL;                                /* owned */
-    int full = 1, to = RM_TO_OUT | RM_TO_RECORDS;
+    int full = 1, to = RM_TO_OUT | RM_TO_RECORDS, pytest_env = 0;
     long pythreads;
     double mono;
     rm_sample s;
     rm_line l; /* 4 KB on the stack: one per call, so threads never share */
     (void)self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|O$OOpi", kwlist, &kind, &label, &fields,
-                                     &paths, &full, &to))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|O$OOpip", kwlist, &kind, &label, &fields,
+                                     &paths, &full, &to, &pytest_env))
         return NULL;
     if (!valid_kind(kind)) {
         PyObject *py_kind = PyUnicode_FromString(kind); /* owned */
@@ -217,6 +219,8 @@ PyObject *rm_py_emit(PyObject *self, PyObject *args, PyObject *kwargs)
     pythreads = full ? rm_python_thread_count() : -1;
     rm_crash_check_threads(&s); /* crash.c: one comparison unless the threshold is passed */
 
+    if (pytest_env)
+        rm_ctx_from_env();
     rm_line_begin(&l, kind);
     rm_line_identity(&l);
     if (label != Py_None) {

@@ -58,6 +58,7 @@ extern rm_state rm_g;
  * (NUL-terminated). Async-signal-safe: reads memory, retries a bounded
  * number of times. */
 void rm_ctx_read(char test[RM_CTX_TEST_MAX], char phase[RM_CTX_PHASE_MAX]);
+void rm_ctx_from_env(void);
 
 /* Adds ts, mono, host, pid, worker, run, test and phase to a record.
  * Async-signal-safe: clock_gettime(2), getpid(2), memory. */

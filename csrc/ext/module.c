@@ -14,8 +14,10 @@ static PyMethodDef methods[] = {
     {"reset_peak", rm_py_reset_peak, METH_NOARGS,
      "reset_peak()\n\nStarts a new interval for Sample.peak (Linux: clear_refs)."},
     {"emit", (PyCFunction)(void (*)(void))rm_py_emit, METH_VARARGS | METH_KEYWORDS,
-     "emit(kind, label=None, *, fields=None, paths=None, full=True, to=3) -> Sample\n\n"
-     "Samples and writes one record line (docs/format.md) with one write(2)."},
+     "emit(kind, label=None, *, fields=None, paths=None, full=True, to=3, pytest_env=False) "
+     "-> Sample\n\n"
+     "Samples and writes one record line (docs/format.md) with one write(2); pytest_env "
+     "first takes the test and phase from PYTEST_CURRENT_TEST."},
     {"configure", (PyCFunction)(void (*)(void))rm_py_configure, METH_VARARGS | METH_KEYWORDS,
      "configure(*, out_fd, record_fd, host, worker, run)\n\nSets where records go (fds are "
      "dup'ed; -1 turns one off) and the identity every record carries."},

@@ -115,6 +115,25 @@ static void ctx_write(const char *test, size_t test_len, const char *phase, size
     rm_g.ctx_cur = next;
 }
 
+/* The context pytest publishes without the plugin: PYTEST_CURRENT_TEST is
+ * "nodeid (phase)". Kept as set_context(nodeid, phase) keeps it (the same
+ * bytes: os.environ writes through putenv, and Python decodes the value with
+ * surrogateescape, which set_context undoes); unset or malformed leaves the
+ * context as it was. Called with the GIL held, as os.environ's writers are. */
+void rm_ctx_from_env(void)
+{
+    const char *cur = getenv("PYTEST_CURRENT_TEST"), *open = NULL, *p;
+    size_t n;
+    if (!cur || !cur[0])
+        return;
+    for (p = cur; (p = strstr(p, " (")) != NULL; p++)
+        open = p; /* the last " (": a test id may hold one */
+    n = strlen(cur);
+    if (!open || open == cur || cur[n - 1] != ')')
+        return;
+    ctx_write(cur, (size_t)(open - cur), open + 2, (size_t)(cur + n - 1 - (open + 2)));
+}
+
 void rm_line_identity(rm_line *l)
 {
     /* Async-signal-safe: clocks, getpid(2) and the record writer. */

@@ -136,16 +136,6 @@ def set_current_test(test, phase=None):
         core.set_context(test, phase)
 
 
-def _context_from_pytest_env():
-    # Without the plugin, pytest still publishes "nodeid (phase)".
-    cur = os.environ.get("PYTEST_CURRENT_TEST")
-    if not cur:
-        return
-    test, _, phase = cur.rpartition(" (")
-    if test and phase.endswith(")"):
-        core.set_context(test, phase[:-1])
-
-
 def _cuda_fields(fields):
     torch = sys.modules.get("torch")  # never import torch ourselves
     if torch is None:
@@ -217,16 +207,18 @@ def log_resource_snapshot(label, *, paths=(), prefix=None, metadata=None, force=
                          % (" or ".join(repr(k) for k in SNAPSHOT_KINDS), kind))
     if core is None or not (force or analysis_resource_debug_enabled()):
         return None
-    _identity()
-    if not _plugin_owns_context:
-        _context_from_pytest_env()
-    fields = []
-    if prefix:
-        fields.append(("prefix", prefix))
-    fields.extend(_meta_fields(metadata))
-    _cuda_fields(fields)
+    if not _state["identity"]:
+        _identity()
+    fields = None
+    if prefix or metadata or "torch" in sys.modules:
+        fields = [("prefix", prefix)] if prefix else []
+        fields.extend(_meta_fields(metadata))
+        _cuda_fields(fields)
     try:
-        result = core.emit(kind, label, fields=fields, paths=paths or None)
+        # without the plugin, the C core takes the test from pytest's
+        # PYTEST_CURRENT_TEST, "nodeid (phase)", itself
+        result = core.emit(kind, label, fields=fields, paths=paths or None,
+                           pytest_env=not _plugin_owns_context)
     except (TypeError, ValueError):
         raise  # the caller's mistake (paths="/tmp"): say so
     except Exception as exc:  # noqa: BLE001 - contract: never break the test

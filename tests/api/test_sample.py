@@ -72,7 +72,10 @@ def test_full_sample_matches_proc():
             < max(avail_before, avail_after) + 256 * MiB), (avail_before, s.mem_available)
     assert s.swap_total == proc_kb("/proc/meminfo", "SwapTotal")
     assert min(tasks_before, tasks_after) <= s.threads <= max(tasks_before, tasks_after)
-    assert min(py_before, py_after) <= s.python_threads <= max(py_before, py_after)
+    # Python threads are the interpreter's thread states: a thread an earlier
+    # test ended leaves threading's count before its state goes away, so only
+    # the lower bound holds here (the exact count: test_thread_counts_follow_threads)
+    assert s.python_threads >= min(py_before, py_after)
 
 
 def test_child_allocating_200_mib_is_seen():

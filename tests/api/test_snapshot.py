@@ -290,3 +290,43 @@ def test_colliding_metadata_keys_stay_unique(tmp_path):
     assert delta["d_rss_2"] == "mine" and delta["dt_2"] == "mine" and delta["d_rss_3"] == "too"
     # the real delta fields keep their names
     assert delta["d_rss"].lstrip("-").isdigit() and float(delta["dt"]) >= 0
+
+
+def test_context_follows_pytest_current_test_without_the_plugin():
+    # Without the plugin, each marker takes the test and phase from pytest's
+    # PYTEST_CURRENT_TEST ("nodeid (phase)") as it is at that moment; an unset
+    # or malformed value keeps the last context; the last " (" splits, as an
+    # id may hold one; bytes that are not UTF-8 (a surrogate-escaped file
+    # name) come out as set_context would write them.
+    code = r"""
+        import os, resmon
+        from resmon import _core
+        env = os.environ
+        env["PYTEST_CURRENT_TEST"] = "t.py::test_a[a (b)] (setup)"
+        resmon.log_resource_snapshot("one")
+        env["PYTEST_CURRENT_TEST"] = "t.py::test_b (call)"
+        resmon.log_resource_snapshot("two")
+        del env["PYTEST_CURRENT_TEST"]
+        resmon.log_resource_snapshot("unset")
+        env["PYTEST_CURRENT_TEST"] = "no phase here"
+        resmon.log_resource_snapshot("malformed")
+        env["PYTEST_CURRENT_TEST"] = "t.py::test_\udcff[x] (teardown)"
+        resmon.log_resource_snapshot("bytes")
+        _core.core.set_context("t.py::test_\udcff[x]", "teardown")
+        resmon.log_resource_snapshot("set_context")
+        from resmon import api
+        api._plugin_owns_context = True
+        env["PYTEST_CURRENT_TEST"] = "t.py::ignored (call)"
+        _core.core.set_context("owned", "call")
+        resmon.log_resource_snapshot("owned")
+    """
+    out = run_py(code, env={"RESMON": "1"})
+    assert out.returncode == 0, out.stderr.decode()
+    got = [(f["label"], f.get("test"), f.get("phase"))
+           for _, f in records(out.stderr.decode(), "mark")]
+    escaped = got[4][1]
+    assert got == [("one", "t.py::test_a[a (b)]", "setup"), ("two", "t.py::test_b", "call"),
+                   ("unset", "t.py::test_b", "call"), ("malformed", "t.py::test_b", "call"),
+                   ("bytes", escaped, "teardown"), ("set_context", escaped, "teardown"),
+                   ("owned", "owned", "call")]
+    assert escaped == "t.py::test_\xff[x]"  # the byte 0xff, read back as latin-1
