@@ -15,7 +15,9 @@ what sample() pays for being called from Python:
   - resmon.log_resource_snapshot(label) with and without paths=[path];
   - the cgroup limit files a marker reads at most once a second (the probe
     caches them, so back-to-back calls here do not pay for them): os.pread of
-    each on a kept-open fd, to show what a marker after a quiet second adds.
+    each on a kept-open fd, to show what a marker after a quiet second adds;
+  - the kernel's floor of a marker: marker_floor.c, compiled here with cc,
+    times each system call a marker makes alone in C, once per round.
 
 Time is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: system
 calls included, other processes' load mostly not). The operations run in
@@ -29,7 +31,9 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import resmon
@@ -53,6 +57,38 @@ def limit_files():
             break
         path = os.path.dirname(path)
     return files
+
+
+def marker_files():
+    """The files a marker reads on Linux, as the probe opens them: meminfo,
+    statm and the memory cgroup's usage, peak and OOM-counter files."""
+    info = _resmon.probe_info()
+    files = ["/proc/meminfo", "/proc/self/statm"]
+    cg, version = info.get("cgroup_path"), info.get("cgroup_version")
+    names = {1: ("memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.oom_control"),
+             2: ("memory.current", "memory.peak", "memory.events")}.get(version, ())
+    files += [os.path.join(cg, n) for n in names if os.path.exists(os.path.join(cg, n))]
+    return files
+
+
+def build_floor(tmp):
+    """Compiles benchmarks/marker_floor.c; None (with a note) without a compiler."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "marker_floor.c")
+    exe = os.path.join(tmp, "marker_floor")
+    cc = os.environ.get("CC", "cc")
+    try:
+        subprocess.run([cc, "-O2", "-o", exe, src], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"note: cannot build marker_floor.c ({exc}): the kernel floor is not measured")
+        return None
+    return exe
+
+
+def floor_round(exe, calls):
+    """One run of marker_floor: {name: ns per call}, with "total"."""
+    out = subprocess.run([exe, str(calls)] + marker_files(), check=True, capture_output=True,
+                         text=True).stdout
+    return {name: float(ns) for name, ns in (line.rsplit(" ", 1) for line in out.splitlines())}
 
 
 def per_call_ns(fn, calls):
@@ -112,12 +148,18 @@ def main():
         ("helper: psutil + disk_usage + print", helper, 5),
     ]
     per = {name: [] for name, _, _ in ops}
+    tmp = tempfile.mkdtemp(prefix="resmon-bench-sample-")
+    floor_exe = build_floor(tmp) if sys.platform.startswith("linux") else None
+    floors = []
     for name, fn, div in ops:  # warm-up
         per_call_ns(fn, 200)
     for r in range(args.rounds):
         order = ops if r % 2 == 0 else list(reversed(ops))
         for name, fn, div in order:
             per[name].append(per_call_ns(fn, max(args.calls // div, 100)))
+        if floor_exe:
+            floors.append(floor_round(floor_exe, max(args.calls // 5, 100)))
+    shutil.rmtree(tmp, ignore_errors=True)
 
     def ratio(a, b):
         rs = [x / y for x, y in zip(per[a], per[b])]
@@ -139,6 +181,15 @@ def main():
     print(f"log_resource_snapshot: {statistics.median(per[plain]) / 1000:.2f} us, with a path "
           f"{statistics.median(per[snap]) / 1000:.2f} us (target < 10 us); the helper costs "
           f"{m2:.2f}x the snapshot with a path (rounds {lo2:.2f}..{hi2:.2f}; target >= 3x)")
+    if floors:
+        print("\nthe system calls a marker makes, each timed alone in C (marker_floor.c, this "
+              "run), ns per call, median over rounds:")
+        for key in floors[0]:
+            print(f"  {key:70} {statistics.median(f[key] for f in floors):7.0f}")
+        over = [s - f["total"] for s, f in zip(per[plain], floors)]
+        print(f"log_resource_snapshot(label) costs {statistics.median(over) / 1000:.2f} us above "
+              f"this floor of {statistics.median(f['total'] for f in floors) / 1000:.2f} us "
+              f"(rounds {min(over) / 1000:.2f}..{max(over) / 1000:.2f})")
     lim = [name for name, _, _ in ops if name.startswith("cgroup limit files")][0]
     if limit_fds:
         cold = [a + b for a, b in zip(per[plain], per[lim])]

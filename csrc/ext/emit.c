@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* Disk paths per record: each adds three fields. */
+/* Disk paths per record: each adds three fields. At most 10 (one digit). */
 #define RM_MAX_PATHS 8
 /* Keys longer than this are cut: keys are for machines, not prose. */
 #define RM_KEY_MAX 48
@@ -152,21 +152,23 @@ static int add_paths(rm_line *l, PyObject *paths)
         goto error;
     n = PySequence_Fast_GET_SIZE(py_items);
     for (i = 0; i < n && i < RM_MAX_PATHS; i++) {
-        char key[32];
+        /* "diskN" and its suffixes, N one digit (RM_MAX_PATHS <= 10) */
+        char key[16] = "disk";
         const char *path;
         uint64_t used, avail;
         if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(py_items, i), &py_path))
             goto error;
         path = PyBytes_AS_STRING(py_path);
-        snprintf(key, sizeof(key), "disk%d", (int)i);
+        key[4] = (char)('0' + i);
+        key[5] = '\0';
         rm_line_str(l, key, path, (size_t)PyBytes_GET_SIZE(py_path));
         if (rm_disk_usage(path, &used, &avail) == 0) {
-            snprintf(key, sizeof(key), "disk%d_used", (int)i);
+            memcpy(key + 5, "_used", 6);
             rm_line_u64(l, key, used);
-            snprintf(key, sizeof(key), "disk%d_free", (int)i);
+            memcpy(key + 5, "_free", 6);
             rm_line_u64(l, key, avail);
         } else {
-            snprintf(key, sizeof(key), "disk%d_errno", (int)i);
+            memcpy(key + 5, "_errno", 7);
             rm_line_u64(l, key, (uint64_t)errno);
         }
         Py_CLEAR(py_path);

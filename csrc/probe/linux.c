@@ -551,19 +551,12 @@ static void scan_keys(const char *text, const key_slot *slots, size_t n, uint32_
 {
     const char *line = text;
     while (*line && want) {
-        const char *colon = strchr(line, ':'), *nl;
-        size_t klen, i;
-        if (!colon)
-            break;
-        nl = strchr(line, '\n');
-        if (nl && nl < colon) {
-            line = nl + 1;
-            continue;
-        }
-        klen = (size_t)(colon - line);
+        const char *nl = strchr(line, '\n');
+        size_t i;
+        /* a key is the line's start up to its colon: compared in place */
         for (i = 0; i < n; i++) {
-            if ((slots[i].bit & want) && slots[i].klen == klen &&
-                memcmp(slots[i].key, line, klen) == 0) {
+            if ((slots[i].bit & want) && line[0] == slots[i].key[0] &&
+                strncmp(slots[i].key, line, slots[i].klen) == 0 && line[slots[i].klen] == ':') {
                 uint64_t v;
                 if (find_value(line, slots[i].key, &v)) {
                     memcpy((char *)s + slots[i].off, &v, sizeof(v));
