@@ -952,29 +952,52 @@ static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const cha
     const char *sp, *cc;
     size_t idl, i;
     if (n > 4 && s[0] == '[' && s[1] == 'g' && s[2] == 'w') {
-        /* xdist: [gwN] [ NN%] OUTCOME id */
-        const char *w[4];
-        size_t wl[4];
-        int k = words(s, n, w, wl, 4), o;
-        if (k < 3)
+        /* xdist: "[gwN] [ NN%] OUTCOME id" (the counter padded with spaces:
+           "[  5%]", "[ 98%]", "[100%]") or "[gwN] OUTCOME id" */
+        const char *wend = memchr(s, ']', n < 24 ? n : 24), *out;
+        size_t p, ow;
+        if (!wend)
             return 0;
-        o = (k >= 4 && w[1][0] == '[') ? 3 : 2;
-        if (o == 3 && wl[1] == 1) /* "[ 10%]" splits into "[" and "10%]" */
-            o = 3;
-        for (i = 1; (int)i < k; i++)
-            if (outcome_word(w[i], wl[i]) == wl[i])
-                break;
-        if ((int)i + 1 >= k)
+        p = (size_t)(wend - s) + 1;
+        while (p < n && s[p] == ' ')
+            p++;
+        if (p < n && s[p] == '[') {
+            const char *pend = memchr(s + p, ']', n - p < 8 ? n - p : 8);
+            if (!pend || pend[-1] != '%')
+                return 0;
+            p = (size_t)(pend - s) + 1;
+            while (p < n && s[p] == ' ')
+                p++;
+        }
+        out = s + p;
+        ow = outcome_word(out, n - p);
+        if (!ow)
             return 0;
-        cc = memmem(w[i + 1], (size_t)(s + n - w[i + 1]), "::", 2);
-        if (!cc)
+        p += ow;
+        while (p < n && s[p] == ' ')
+            p++;
+        sp = memchr(s + p, ' ', n - p);
+        idl = sp ? (size_t)(sp - s) - p : n - p;
+        if (idl < 4 || !memmem(s + p, idl, "::", 2))
             return 0;
-        sp = memchr(w[i + 1], ' ', (size_t)(s + n - w[i + 1]));
-        idl = sp ? (size_t)(sp - w[i + 1]) : (size_t)(s + n - w[i + 1]);
-        (void)o;
-        text_test(run, src, line, t, w[i + 1], idl, w[i], wl[i], w[0] + 1,
-                  wl[0] >= 2 ? wl[0] - 2 : 0);
+        text_test(run, src, line, t, s + p, idl, out, ow, s + 1, (size_t)(wend - s) - 1);
         return 1;
+    }
+    /* "PASSED id": -rA's summary, or xdist's "[gwN] [ NN%] " cut from its
+       outcome by another process's line */
+    {
+        size_t ow = outcome_word(s, n), p = ow;
+        if (ow) {
+            while (p < n && s[p] == ' ')
+                p++;
+            sp = memchr(s + p, ' ', n - p);
+            idl = sp ? (size_t)(sp - s) - p : n - p;
+            cc = idl >= 4 ? memmem(s + p, idl, "::", 2) : NULL;
+            if (!cc || !memmem(s + p, (size_t)(cc - (s + p)), ".py", 3))
+                return 0;
+            text_test(run, src, line, t, s + p, idl, s, ow, "", 0);
+            return 1;
+        }
     }
     /* the first word must hold "::" and look like a path */
     if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_' ||
@@ -1177,6 +1200,73 @@ static size_t strip_ansi(char *out, const char *s, size_t n)
     return k;
 }
 
+/* 1 when the first word of s (after spaces; it ends at a space or a colon,
+ * within FIRST_WORD_MAX) is an exception name ending in "MemoryError":
+ * "MemoryError", "MemoryError: ...", "numpy._core._exceptions._ArrayMemoryError: ...". */
+static int memory_error_word(const char *s, size_t n)
+{
+    size_t b = 0, e;
+    const char *sp, *co;
+    while (b < n && b < FIRST_WORD_MAX && s[b] == ' ')
+        b++;
+    e = n - b < FIRST_WORD_MAX ? n : b + FIRST_WORD_MAX;
+    if ((sp = memchr(s + b, ' ', e - b)) != NULL)
+        e = (size_t)(sp - s);
+    if ((co = memchr(s + b, ':', e - b)) != NULL)
+        e = (size_t)(co - s);
+    return e - b >= 11 && memcmp(s + e - 11, "MemoryError", 11) == 0 &&
+           (e == n || s[e] == ':' || s[e] == ' ');
+}
+
+/* faulthandler's first line, "Fatal Python error: <m>": a dump follows. */
+static void fatal_error(rm_run *run, int src, uint64_t line, int64_t t, const char *m, size_t mn,
+                        const char *s, size_t n)
+{
+    run->ts.in_dump = 1;
+    run->ts.dump_threads = 0;
+    if (starts(m, mn, "Segmentation fault"))
+        evidence(run, RM_E_SEGV, src, line, t, 11, s, n);
+    else if (starts(m, mn, "Aborted"))
+        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 6, s, n);
+    else if (starts(m, mn, "Bus error"))
+        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 7, s, n);
+    else if (starts(m, mn, "Floating point exception"))
+        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 8, s, n);
+    else if (starts(m, mn, "Illegal instruction"))
+        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 4, s, n);
+}
+
+/* Where faulthandler's "Fatal Python error: <signal>" starts when it is glued
+ * to the line pytest left open: "id " (-v prints the id, then the outcome
+ * when the test ends) or a run of progress letters (-q). 0 when it is not
+ * such a line: the signal's name must end the line, and anything else before
+ * it (a message that quotes faulthandler) does not count. */
+static size_t glued_fatal(const char *s, size_t n)
+{
+    static const char *const names[] = {"Segmentation fault", "Aborted", "Bus error",
+                                        "Floating point exception", "Illegal instruction"};
+    size_t i, k, p, ln = 0;
+    char last = n ? s[n - 1] : 0;
+    if (n < 28 || !(last == 't' || last == 'd' || last == 'r' || last == 'n'))
+        return 0; /* no name ends so: most lines stop here */
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ln = strlen(names[i]);
+        if (n >= 21 + ln && memcmp(s + n - ln, names[i], ln) == 0 &&
+            memcmp(s + n - ln - 20, "Fatal Python error: ", 20) == 0)
+            break;
+    }
+    if (i == sizeof(names) / sizeof(names[0]))
+        return 0;
+    p = n - ln - 20;
+    for (k = 0; k < p && memchr(".FEsxX", s[k], 6); k++)
+        ;
+    if (k == p)
+        return p; /* -q: "..F.Fatal Python error: ..." */
+    if (p > 1 && s[p - 1] == ' ' && !memchr(s, ' ', p - 1) && memmem(s, p - 1, "::", 2))
+        return p; /* -v: "tests/x.py::test_a Fatal Python error: ..." */
+    return 0;
+}
+
 static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n)
 {
     static char plain[PLAIN_MAX];
@@ -1200,6 +1290,15 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             if (!run->crash_frame[0] || is_test)
                 snip(run->crash_frame, sizeof(run->crash_frame), s + 2, n - 2);
             run->ts.frame_is_test = is_test;
+        }
+    }
+    if (s[0] != 'F' || !starts(s, n, "Fatal Python error: ")) {
+        size_t p = glued_fatal(s, n);
+        if (p) {
+            if (s[p - 1] == ' ')
+                pytest_line(run, src, line, t, s, p); /* "id ": the test that was running */
+            fatal_error(run, src, line, t, s + p + 20, n - p - 20, s, n);
+            return;
         }
     }
     switch (s[0]) {
@@ -1253,20 +1352,7 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         break;
     case 'F':
         if (starts(s, n, "Fatal Python error: ")) {
-            const char *m = s + 20;
-            size_t mn = n - 20;
-            run->ts.in_dump = 1;
-            run->ts.dump_threads = 0;
-            if (starts(m, mn, "Segmentation fault"))
-                evidence(run, RM_E_SEGV, src, line, t, 11, s, n);
-            else if (starts(m, mn, "Aborted"))
-                evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 6, s, n);
-            else if (starts(m, mn, "Bus error"))
-                evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 7, s, n);
-            else if (starts(m, mn, "Floating point exception"))
-                evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 8, s, n);
-            else if (starts(m, mn, "Illegal instruction"))
-                evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 4, s, n);
+            fatal_error(run, src, line, t, s + 20, n - 20, s, n);
             return;
         }
         if (starts(s, n, "FAILED ") || starts(s, n, "ERROR ")) {
@@ -1276,9 +1362,16 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             if (memmem(s + b, idl, "::", 2)) {
                 text_test(run, src, line, t, s + b, idl, s, b - 1, "", 0);
                 /* "FAILED id - MemoryError: ...": the test, not the phase;
-                   the plugin's event, when there is one, says more */
-                if (s[0] == 'F' && memmem(s + b + idl, n - b - idl, "MemoryError", 11))
+                   the plugin's event, when there is one, says more. Only
+                   the exception's name counts, not the word in a message
+                   ("Failed: DID NOT RAISE MemoryError") */
+                const char *msg = s + b + idl;
+                size_t mn = n - b - idl;
+                if (s[0] == 'F' && mn > 3 && memcmp(msg, " - ", 3) == 0 &&
+                    memory_error_word(msg + 3, mn - 3)) {
+                    evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
                     keep_text_test(run, RM_I_MEMERR, src, line, t, "", 0, "", 0, s + b, idl);
+                }
             }
             return;
         }
@@ -1343,24 +1436,10 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
     }
     /* MemoryError as the first word: "MemoryError", "E   MemoryError: ...",
      * "numpy.core._exceptions._ArrayMemoryError: Unable to allocate" */
-    {
-        size_t b = 0, e;
-        const char *sp, *co;
-        if (s[0] == 'E' && n > 1 && s[1] == ' ')
-            b = 1;
-        while (b < n && b < FIRST_WORD_MAX && s[b] == ' ')
-            b++;
-        /* the word ends at a space or a colon, within FIRST_WORD_MAX */
-        e = n - b < FIRST_WORD_MAX ? n : b + FIRST_WORD_MAX;
-        if ((sp = memchr(s + b, ' ', e - b)) != NULL)
-            e = (size_t)(sp - s);
-        if ((co = memchr(s + b, ':', e - b)) != NULL)
-            e = (size_t)(co - s);
-        if (e - b >= 11 && memcmp(s + e - 11, "MemoryError", 11) == 0 &&
-            (e == n || s[e] == ':' || s[e] == ' ')) {
-            evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
-            return;
-        }
+    if (memory_error_word(s[0] == 'E' && n > 1 && s[1] == ' ' ? s + 1 : s,
+                          s[0] == 'E' && n > 1 && s[1] == ' ' ? n - 1 : n)) {
+        evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
+        return;
     }
     /* xdist: "[gw0] node down: ..." then "worker 'gw0' crashed while running 'id'" */
     {
@@ -1401,8 +1480,11 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
         if (g_rec.gh_ts_usec > S->clock)
             S->clock = g_rec.gh_ts_usec;
     }
-    /* a line without a time of its own happened after the newest one read */
-    t = g_rec.has_gh_ts ? g_rec.gh_ts_usec : S->clock;
+    /* a line without a time of its own happened after the newest one read:
+       1 us after it, so that pytest's "PASSED id" sorts after the records
+       that share that time (a record without a ts takes the newest time
+       too: the test's call-start record written just before the outcome) */
+    t = g_rec.has_gh_ts ? g_rec.gh_ts_usec : S->clock ? S->clock + 1 : 0;
     for (i = body; i < len; i++)
         if (line[i] != ' ' && line[i] != '\r' && line[i] != '\t')
             break;

@@ -500,7 +500,7 @@ static void text_tests(FILE *o, const rm_run *run, int top)
 const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill)
 {
     static char buf[160];
-    char a[32], b[32];
+    char a[32], b[32], id[64];
     int k;
     if (strcmp(T->cls, "leak") == 0)
         k = snprintf(buf, sizeof(buf),
@@ -512,8 +512,9 @@ const char *rm_trend_words(const rm_run *run, const rm_trend *T, int kill)
                      "not a steady leak",
                      T->steps);
     else if (strcmp(T->cls, "single") == 0 && T->top_test >= 0)
-        k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise, not a leak: %.80s",
-                     T->top_share * 100, run->tests[T->top_test].id);
+        /* 47 columns of words and 2 of indent leave the id 51 of 100 */
+        k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise, not a leak: %s",
+                     T->top_share * 100, ascii_id(id, sizeof(id), run->tests[T->top_test].id, 51));
     else if (strcmp(T->cls, "single") == 0)
         k = snprintf(buf, sizeof(buf), "one test carries %.0f%% of the rise: not a leak",
                      T->top_share * 100);
