@@ -1218,46 +1218,72 @@ static int memory_error_word(const char *s, size_t n)
            (e == n || s[e] == ':' || s[e] == ' ');
 }
 
-/* faulthandler's first line, "Fatal Python error: <m>": a dump follows. */
+/* faulthandler's first line of a crash: "Fatal Python error: <what>" (POSIX)
+ * or "Windows fatal exception: <what>" (Windows, where the exception codes
+ * are read as the POSIX signal that means the same: an access violation or
+ * a stack overflow is a SIGSEGV). A Windows code faulthandler shows only as
+ * "code 0x..." (a COM error, a C++ exception) is often handled and the
+ * process goes on: its dump is counted, nothing is claimed. */
+typedef struct {
+    const char *prefix, *what;
+    rm_evidence_kind kind;
+    int sig;
+} crash_line;
+
+static const crash_line crash_lines[] = {
+    {"Fatal Python error: ", "Segmentation fault", RM_E_SEGV, 11},
+    {"Fatal Python error: ", "Aborted", RM_E_FATAL_SIGNAL, 6},
+    {"Fatal Python error: ", "Bus error", RM_E_FATAL_SIGNAL, 7},
+    {"Fatal Python error: ", "Floating point exception", RM_E_FATAL_SIGNAL, 8},
+    {"Fatal Python error: ", "Illegal instruction", RM_E_FATAL_SIGNAL, 4},
+    {"Windows fatal exception: ", "access violation", RM_E_SEGV, 11},
+    {"Windows fatal exception: ", "stack overflow", RM_E_SEGV, 11},
+    {"Windows fatal exception: ", "illegal instruction", RM_E_FATAL_SIGNAL, 4},
+    {"Windows fatal exception: ", "int divide by zero", RM_E_FATAL_SIGNAL, 8},
+    {"Windows fatal exception: ", "float divide by zero", RM_E_FATAL_SIGNAL, 8},
+    {"Windows fatal exception: ", "float overflow", RM_E_FATAL_SIGNAL, 8},
+    {"Windows fatal exception: ", "page error", RM_E_FATAL_SIGNAL, 7},
+};
+#define N_CRASH_LINES (sizeof(crash_lines) / sizeof(crash_lines[0]))
+
+/* A line that starts with faulthandler's prefix m ("Fatal Python error: ...",
+ * "Windows fatal exception: ..."): a dump follows; a known crash is evidence. */
 static void fatal_error(rm_run *run, int src, uint64_t line, int64_t t, const char *m, size_t mn,
                         const char *s, size_t n)
 {
+    size_t i;
     run->ts.in_dump = 1;
     run->ts.dump_threads = 0;
-    if (starts(m, mn, "Segmentation fault"))
-        evidence(run, RM_E_SEGV, src, line, t, 11, s, n);
-    else if (starts(m, mn, "Aborted"))
-        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 6, s, n);
-    else if (starts(m, mn, "Bus error"))
-        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 7, s, n);
-    else if (starts(m, mn, "Floating point exception"))
-        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 8, s, n);
-    else if (starts(m, mn, "Illegal instruction"))
-        evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 4, s, n);
+    for (i = 0; i < N_CRASH_LINES; i++) {
+        size_t pl = strlen(crash_lines[i].prefix);
+        if (starts(m, mn, crash_lines[i].prefix) && starts(m + pl, mn - pl, crash_lines[i].what)) {
+            evidence(run, crash_lines[i].kind, src, line, t, crash_lines[i].sig, s, n);
+            return;
+        }
+    }
 }
 
-/* Where faulthandler's "Fatal Python error: <signal>" starts when it is glued
- * to the line pytest left open: "id " (-v prints the id, then the outcome
- * when the test ends) or a run of progress letters (-q). 0 when it is not
- * such a line: the signal's name must end the line, and anything else before
- * it (a message that quotes faulthandler) does not count. */
+/* Where faulthandler's crash line starts when it is glued to the line pytest
+ * left open: "id " (-v prints the id, then the outcome when the test ends)
+ * or a run of progress letters (-q). 0 when it is not such a line: a known
+ * crash's words must end the line, and anything else before it (a message
+ * that quotes faulthandler) does not count. */
 static size_t glued_fatal(const char *s, size_t n)
 {
-    static const char *const names[] = {"Segmentation fault", "Aborted", "Bus error",
-                                        "Floating point exception", "Illegal instruction"};
-    size_t i, k, p, ln = 0;
+    size_t i, k, p = 0;
     char last = n ? s[n - 1] : 0;
-    if (n < 28 || !(last == 't' || last == 'd' || last == 'r' || last == 'n'))
-        return 0; /* no name ends so: most lines stop here */
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        ln = strlen(names[i]);
-        if (n >= 21 + ln && memcmp(s + n - ln, names[i], ln) == 0 &&
-            memcmp(s + n - ln - 20, "Fatal Python error: ", 20) == 0)
+    if (n < 28 || !(last >= 'a' && last <= 'z'))
+        return 0; /* every crash's words end in a lowercase letter */
+    for (i = 0; i < N_CRASH_LINES; i++) {
+        size_t wl = strlen(crash_lines[i].what), pl = strlen(crash_lines[i].prefix);
+        if (n > pl + wl && memcmp(s + n - wl, crash_lines[i].what, wl) == 0 &&
+            memcmp(s + n - wl - pl, crash_lines[i].prefix, pl) == 0) {
+            p = n - wl - pl;
             break;
+        }
     }
-    if (i == sizeof(names) / sizeof(names[0]))
+    if (p == 0)
         return 0;
-    p = n - ln - 20;
     for (k = 0; k < p && memchr(".FEsxX", s[k], 6); k++)
         ;
     if (k == p)
@@ -1292,12 +1318,12 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             run->ts.frame_is_test = is_test;
         }
     }
-    if (s[0] != 'F' || !starts(s, n, "Fatal Python error: ")) {
+    if (!starts(s, n, "Fatal Python error: ") && !starts(s, n, "Windows fatal exception: ")) {
         size_t p = glued_fatal(s, n);
         if (p) {
             if (s[p - 1] == ' ')
                 pytest_line(run, src, line, t, s, p); /* "id ": the test that was running */
-            fatal_error(run, src, line, t, s + p + 20, n - p - 20, s, n);
+            fatal_error(run, src, line, t, s + p, n - p, s, n);
             return;
         }
     }
@@ -1352,7 +1378,7 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         break;
     case 'F':
         if (starts(s, n, "Fatal Python error: ")) {
-            fatal_error(run, src, line, t, s + 20, n - 20, s, n);
+            fatal_error(run, src, line, t, s, n, s, n);
             return;
         }
         if (starts(s, n, "FAILED ") || starts(s, n, "ERROR ")) {
@@ -1377,6 +1403,12 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         }
         if (starts(s, n, "Failed: Timeout"))
             evidence(run, RM_E_HANG, src, line, t, 0, s, n);
+        break;
+    case 'W':
+        if (starts(s, n, "Windows fatal exception: ")) {
+            fatal_error(run, src, line, t, s, n, s, n);
+            return;
+        }
         break;
     case 'T':
         if (starts(s, n, "Thread 0x")) {

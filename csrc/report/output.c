@@ -326,7 +326,11 @@ static void text_verdict(FILE *o, const rm_run *run)
     if (run->max_dump_threads)
         fprintf(o, "  threads in the last dump: %llu\n", (unsigned long long)run->max_dump_threads);
     if (run->crash_frame[0])
-        fprintf(o, "  crashed in: %s\n", ascii_mid(a, sizeof(a), run->crash_frame, 85));
+        /* a dump in a run that went on (a handled Windows exception, a
+           faulthandler.dump_traceback) is not where it crashed */
+        fprintf(o, "  %s: %s\n",
+                v->kind == RM_V_PASSED || v->kind == RM_V_FAILED ? "dumped in" : "crashed in",
+                ascii_mid(a, sizeof(a), run->crash_frame, 85));
 }
 
 /* What the boundary's test is, in words. */

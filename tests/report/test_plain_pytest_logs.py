@@ -204,3 +204,42 @@ def test_single_test_trend_line_fits_100_columns(tmp_path):
     carried = [ln for ln in text.splitlines() if "one test carries" in ln]
     assert carried == ["  one test carries 100% of the rise, not a leak: "
                        ".../test_density.py::test_fista_big_dataset"], text
+
+
+WIN_DUMP = ["", "Current thread 0x00001d4c (most recent call first):",
+            '  File "C:\\a\\tests\\test_x.py", line 9 in test_crash',
+            '  File "C:\\a\\site-packages\\_pytest\\python.py", line 157 in pytest_pyfunc_call']
+
+
+@pytest.mark.parametrize("first", [
+    "Windows fatal exception: access violation",
+    "tests/test_x.py::test_crash Windows fatal exception: access violation",
+    "..Windows fatal exception: stack overflow",
+])
+def test_windows_crash_is_a_segfault(tmp_path, first):
+    # faulthandler on Windows: the exception's name, then the same dump
+    lines = ["tests/test_x.py::test_a PASSED", first, *WIN_DUMP,
+             "##[error]Process completed with exit code 1."]
+    path = tmp_path / "job.log"
+    path.write_text("\n".join(lines) + "\n")
+    _, rep = run_json([str(path)])
+    assert rep["verdict"]["kind"] == "segfault", rep["verdict"]
+    assert rep["verdict"]["confidence"] >= 0.9
+    text = check_text(run([str(path)]).stdout)
+    assert "crashed in: File" in text and "test_crash" in text
+
+
+def test_windows_exception_the_run_survived_is_no_crash(tmp_path):
+    # a COM error or C++ exception shows as "code 0x...": often handled, and
+    # here the run went on and passed; the dump is shown, not called a crash
+    lines = ["tests/test_x.py::test_a PASSED",
+             "Windows fatal exception: code 0x8001010d", *WIN_DUMP,
+             "tests/test_x.py::test_b PASSED",
+             "log: Windows fatal exception: access violation in a message",
+             "===== 2 passed in 1.00s ====="]
+    path = tmp_path / "job.log"
+    path.write_text("\n".join(lines) + "\n")
+    _, rep = run_json([str(path)])
+    assert rep["verdict"]["kind"] == "passed", rep["verdict"]
+    text = check_text(run([str(path)]).stdout)
+    assert "dumped in: File" in text and "crashed in" not in text
