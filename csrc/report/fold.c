@@ -865,39 +865,169 @@ static int cmp_item(const void *a, const void *b)
 
 /* Copies of one record written a moment apart (the plugin's job-log line and
  * its record-file line sample separately) are one record: the same process,
- * identity and rank within COPY_WINDOW_USEC. */
+ * identity and rank within COPY_WINDOW_USEC of the first of them.
+ *
+ * The fold reads the items in time order, so only the records of the last
+ * COPY_WINDOW_USEC can still have a copy to come, and all of them must be
+ * remembered, whatever else (other workers, other records) comes between two
+ * copies: a table that forgot one would fold its copy as a new instance (a
+ * test counted twice, a re-run that never happened). Two hash tables, each
+ * one window of time wide, hold them: the current window's records and the
+ * previous window's. When the time moves on by one window the older table
+ * is emptied (a new generation: O(1)) and takes the new window; a jump of
+ * more empties both. A record is a copy when the current table holds its
+ * key (the same window: less than COPY_WINDOW_USEC before), or the previous
+ * table holds it at most COPY_WINDOW_USEC before. So memory follows the
+ * records of two windows, never evicting one of them, and each record costs
+ * O(1) amortised. */
 #define COPY_WINDOW_USEC 50000
-#define COPY_SLOTS 4096
+/* a table's first size (slots, a power of two: 32 KiB) */
+#define COPY_MIN_SLOTS 1024
+/* a table never grows past this: twice the items a run keeps, so only a
+   failed allocation leaves records unchecked (copies_unchecked says how many) */
+#define COPY_MAX_SLOTS ((size_t)RM_REPORT_MAX_ITEMS * 2)
 
 typedef struct {
     long long pid;
     uint64_t ident;
-    uint32_t rank;
     int64_t t;
-} copy_slot;
+    uint32_t rank;
+    uint32_t gen; /* the table's generation when written: another is an empty slot */
+} copy_ent;
 
-static int near_copy(copy_slot *tab, const rm_item *it)
+typedef struct {
+    copy_ent *e; /* NULL until the first record */
+    size_t mask; /* slots - 1 */
+    size_t n;    /* entries of this generation */
+    uint32_t gen;
+    int64_t window; /* the window of time it holds (t / COPY_WINDOW_USEC, floored) */
+} copy_tab;
+
+static uint64_t copy_hash(uint64_t seed, long long pid, uint64_t ident, uint32_t rank)
 {
-    copy_slot *c = &tab[(it->ident ^ (uint64_t)it->pid ^ it->rank) & (COPY_SLOTS - 1)];
-    int hit = c->t && c->pid == it->pid && c->ident == it->ident && c->rank == it->rank &&
-              it->t - c->t <= COPY_WINDOW_USEC;
-    if (!hit) {
-        c->pid = it->pid;
-        c->ident = it->ident;
-        c->rank = it->rank;
-        c->t = it->t ? it->t : 1;
+    /* keyed by the run's seed: crafted ids cannot pile into one chain */
+    uint64_t h = seed ^ ident ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ull) ^
+                 ((uint64_t)rank << 40 | (uint64_t)rank);
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+static void copy_clear(copy_tab *c)
+{
+    c->n = 0;
+    if (++c->gen == 0) { /* wrapped: old generations would come back */
+        if (c->e)
+            memset(c->e, 0, sizeof(c->e[0]) * (c->mask + 1));
+        c->gen = 1;
     }
-    return hit;
+}
+
+static copy_ent *copy_find(const copy_tab *c, uint64_t h, const rm_item *it)
+{
+    size_t i;
+    if (!c->e)
+        return NULL;
+    /* the load stays below 7/8: an empty slot ends every probe */
+    for (i = h & c->mask; c->e[i].gen == c->gen; i = (i + 1) & c->mask) {
+        const copy_ent *e = &c->e[i];
+        if (e->ident == it->ident && e->pid == it->pid && e->rank == it->rank)
+            return &c->e[i];
+    }
+    return NULL;
+}
+
+/* Doubles c (or makes its first slots), keeping this generation's entries.
+ * 0 done, -1 at COPY_MAX_SLOTS or out of memory (c unchanged). */
+static int copy_grow(copy_tab *c, uint64_t seed)
+{
+    size_t slots = c->e ? 2 * (c->mask + 1) : COPY_MIN_SLOTS, i, j;
+    copy_ent *ne;
+    if (slots > COPY_MAX_SLOTS || !(ne = calloc(slots, sizeof(*ne))))
+        return -1;
+    for (i = 0; c->e && i <= c->mask; i++) {
+        const copy_ent *e = &c->e[i];
+        if (e->gen != c->gen)
+            continue;
+        j = copy_hash(seed, e->pid, e->ident, e->rank) & (slots - 1);
+        while (ne[j].gen)
+            j = (j + 1) & (slots - 1);
+        ne[j] = *e;
+        ne[j].gen = 1;
+    }
+    free(c->e);
+    c->e = ne;
+    c->mask = slots - 1;
+    c->gen = 1;
+    return 0;
+}
+
+/* Remembers it (its key not in c). 0 done, -1 not remembered. */
+static int copy_put(copy_tab *c, uint64_t seed, uint64_t h, const rm_item *it)
+{
+    size_t i;
+    /* grow at half full; if that fails, fill up to 7/8 before giving up */
+    if ((!c->e || 2 * (c->n + 1) > c->mask + 1) && copy_grow(c, seed) != 0 &&
+        (!c->e || 8 * (c->n + 1) > 7 * (c->mask + 1)))
+        return -1;
+    for (i = h & c->mask; c->e[i].gen == c->gen; i = (i + 1) & c->mask)
+        ;
+    c->e[i].pid = it->pid;
+    c->e[i].ident = it->ident;
+    c->e[i].rank = it->rank;
+    c->e[i].t = it->t;
+    c->e[i].gen = c->gen;
+    c->n++;
+    return 0;
+}
+
+static int64_t copy_window(int64_t t)
+{
+    int64_t w = t / COPY_WINDOW_USEC;
+    return t % COPY_WINDOW_USEC < 0 ? w - 1 : w;
+}
+
+/* 1 when it is a copy of a record read before it (items in time order). */
+static int near_copy(rm_run *run, copy_tab tab[2], const rm_item *it)
+{
+    int64_t w = copy_window(it->t);
+    uint64_t h = copy_hash(run->seed, it->pid, it->ident, it->rank);
+    copy_ent *e;
+    if (w != tab[0].window) {
+        if (w == tab[0].window + 1) { /* the current window becomes the previous */
+            copy_tab prev = tab[0];
+            tab[0] = tab[1];
+            tab[1] = prev;
+        } else { /* nothing held is within the window any more */
+            copy_clear(&tab[1]);
+            tab[1].window = w - 1;
+        }
+        copy_clear(&tab[0]);
+        tab[0].window = w;
+    }
+    if ((e = copy_find(&tab[0], h, it)) != NULL) {
+        if (it->t - e->t <= COPY_WINDOW_USEC)
+            return 1;
+        e->t = it->t; /* not in time order: a new first copy */
+        return 0;
+    }
+    e = copy_find(&tab[1], h, it);
+    if (e && it->t - e->t <= COPY_WINDOW_USEC)
+        return 1;
+    if (copy_put(&tab[0], run->seed, h, it) != 0)
+        run->copies_unchecked++;
+    return 0;
 }
 
 void rm_run_fold(rm_run *run)
 {
     size_t i;
     const rm_item *prev = NULL;
-    static copy_slot copies[COPY_SLOTS];
+    copy_tab copies[2];
     int64_t death = 0, last = 0;
     int k;
     memset(copies, 0, sizeof(copies));
+    copies[0].window = copies[1].window = INT64_MIN; /* the first record starts a window */
     /* the watched command died by a signal when the sampler said so: what
        its orphans (xdist workers) wrote after that is not the run's state.
        The newest such word counts: a forged older one cannot cut the run. */
@@ -925,7 +1055,7 @@ void rm_run_fold(rm_run *run)
             continue;
         }
         if (it->type == RM_I_RECORD) {
-            int copy = it->t && it->named && near_copy(copies, it);
+            int copy = it->t && it->named && near_copy(run, copies, it);
             run->copies += (uint64_t)copy;
             if (rm_rec_unpack(run->arena + it->off, it->len, &g_frec) != RM_PARSE_NONE)
                 fold_record(run, it, &g_frec, copy);
@@ -933,4 +1063,6 @@ void rm_run_fold(rm_run *run)
             fold_text(run, it);
         }
     }
+    free(copies[0].e);
+    free(copies[1].e);
 }

@@ -364,6 +364,8 @@ typedef struct rm_run {
     char *arena;
     size_t arena_len, arena_cap;
     uint64_t items_dropped, copies;
+    /* records the copy table could not hold (out of memory): their copies may count twice */
+    uint64_t copies_unchecked;
     uint64_t after_death; /* lines of orphans after the watched command died, set aside */
     /* system */
     uint64_t mem_total, min_avail, cg_lim, cg_max, cg_oom_min, cg_oom_max;
