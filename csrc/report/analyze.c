@@ -24,6 +24,17 @@
 #define END_WINDOW_USEC (15ll * 1000000)
 /* The newest reading must be at most this old at the end to say anything. */
 #define END_STALE_USEC (120ll * 1000000)
+/* A process's kernel high-water mark (the sampler's root_hwm/proc_hwm) at
+ * this share of the cgroup's limit, above every reading, is memory at the
+ * limit between the readings. */
+#define HWM_NEAR_LIMIT_PERCENT 95
+/* The last reading while the tree lived is weak evidence of memory to spare
+ * when memory, growing at this many times the rate it grew into that
+ * reading, would have filled what was left before the death (readings are
+ * samples: an allocation loop is faster between them than their average). */
+#define GROWTH_SLACK 2
+/* Growth is measured against a reading at least this much older. */
+#define GROWTH_MIN_USEC (250ll * 1000)
 
 static const char *const verdict_names[RM_V_COUNT] = {
     "unknown", "passed",       "failed", "oom_kill",  "runner_shutdown", "segfault",
@@ -116,8 +127,15 @@ typedef struct {
     long code;        /* the step's exit code, -1 unknown */
     int code_ev;      /* its evidence, -1 */
     int64_t death_t;  /* when the run ended (the exit, else the newest time) */
-    int low, ample;   /* the last readings: memory exhausted / to spare */
+    int64_t gone_t;   /* the first reading of the sampler's tree empty (or only
+                         zombies) after it was last seen alive, 0 none */
+    int low, ample;   /* the last readings: memory exhausted (1 the machine, 2 the
+                         cgroup, 3 a process's high-water mark at the cgroup's
+                         limit) / to spare */
     int low_ev, ample_ev;
+    int weak;            /* the last readings had room, but the limit could have been
+                            reached between the last of them and the death */
+    int hwm_conflict;    /* a high-water mark at the limit, readings with room */
     int counter_watched; /* the sampler read the cgroup's OOM-kill counter */
 } rm_end;
 
@@ -247,23 +265,154 @@ static int reading_ample(const rm_sysread *x)
     return 1;
 }
 
-/* What the newest readings before the end say about memory. */
+/* When the sampler's tree was found gone: the first of its readings (the
+ * timeline, sorted; proc -1) whose tree held no memory (no process left, or
+ * only zombies) after the newest one whose tree held some. 0 when the tree
+ * lives at the end, or was never seen alive (a sampler that cannot read it). */
+static int64_t tree_gone(const rm_run *run)
+{
+    int i;
+    int64_t gone = 0;
+    for (i = run->n_tl - 1; i >= 0; i--) {
+        const rm_point *p = &run->tl[i];
+        if (p->proc >= 0 || p->rss == RM_UNSET)
+            continue;
+        if (p->rss > 0)
+            return gone;
+        gone = p->t;
+    }
+    return 0;
+}
+
+/* The highest RSS any reading saw (a process's, or the sampler's tree). */
+static uint64_t max_reading_rss(const rm_run *run)
+{
+    uint64_t m = 0;
+    int i;
+    for (i = 0; i < run->n_tl; i++)
+        if (run->tl[i].rss != RM_UNSET && run->tl[i].rss > m)
+            m = run->tl[i].rss;
+    return m;
+}
+
+/* A cgroup reading's use, its inactive page cache left out when read. */
+static uint64_t cg_used(const rm_sysread *x, int less_cache)
+{
+    if (less_cache && x->cg_file != RM_UNSET && x->cg_file < x->cg_use)
+        return x->cg_use - x->cg_file;
+    return x->cg_use;
+}
+
+/* Whether memory, growing GROWTH_SLACK times as fast as it grew into the
+ * newest live reading x[0] (against live readings at least GROWTH_MIN_USEC
+ * older), would have filled what x[0] left before the end: then x[0] says
+ * little of memory at the death. *rate: the growth (bytes/s) that does it. */
+static int could_fill(const rm_sysread *const *x, int n, int64_t end, double *rate)
+{
+    const rm_sysread *z = x[0];
+    double gap, cg_rate = 0, m_rate = 0;
+    int i;
+    if (!end || end <= z->t)
+        return 0;
+    gap = (double)(end - z->t) / 1e6;
+    for (i = 1; i < n; i++) {
+        const rm_sysread *y = x[i];
+        double dt = (double)(z->t - y->t) / 1e6, r;
+        if (z->t - y->t < GROWTH_MIN_USEC)
+            continue;
+        if (z->cg_use != RM_UNSET && y->cg_use != RM_UNSET) {
+            int both = z->cg_file != RM_UNSET && y->cg_file != RM_UNSET;
+            r = ((double)cg_used(z, both) - (double)cg_used(y, both)) / dt;
+            if (r > cg_rate)
+                cg_rate = r;
+        }
+        if (z->avail != RM_UNSET && y->avail != RM_UNSET) {
+            r = ((double)y->avail - (double)z->avail) / dt;
+            if (r > m_rate)
+                m_rate = r;
+        }
+    }
+    if (cg_rate > 0 && z->cg_lim != RM_UNSET && z->cg_lim && z->cg_use != RM_UNSET) {
+        uint64_t use = cg_used(z, 1);
+        double room = use < z->cg_lim ? (double)(z->cg_lim - use) : 0;
+        if (GROWTH_SLACK * cg_rate * gap >= room) {
+            *rate = cg_rate;
+            return 2;
+        }
+    }
+    if (m_rate > 0 && z->avail != RM_UNSET) {
+        uint64_t lim = LOW_AVAIL_BYTES;
+        double room;
+        if (z->total != RM_UNSET && z->total / 100 * LOW_AVAIL_PERCENT > lim)
+            lim = z->total / 100 * LOW_AVAIL_PERCENT;
+        room = z->avail > lim ? (double)(z->avail - lim) : 0;
+        if (GROWTH_SLACK * m_rate * gap >= room) {
+            *rate = m_rate;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A process's kernel high-water mark (the sampler's root_hwm/proc_hwm) at
+ * the cgroup's limit and above every reading: memory reached the limit
+ * between readings. Its evidence index (cited at the sampler's verdict),
+ * -1 none. */
+static int hwm_at_limit(rm_run *run)
+{
+    uint64_t hwm = run->root_hwm > run->proc_hwm ? run->root_hwm : run->proc_hwm;
+    char msg[RM_SNIP_MAX], a[32], b[32];
+    int i, at = -1, k;
+    if (!hwm || run->cg_lim == RM_UNSET || !run->cg_lim ||
+        hwm < run->cg_lim / 100 * HWM_NEAR_LIMIT_PERCENT || hwm <= max_reading_rss(run))
+        return -1;
+    for (i = run->n_evl - 1; i >= 0 && at < 0; i--)
+        if (strstr(run->evl[i].text, "the sampler saw the command"))
+            at = i;
+    k = snprintf(msg, sizeof(msg),
+                 "peak RSS %s (kernel high-water mark) between readings; the cgroup's limit %s",
+                 rm_fmt_size(a, sizeof(a), hwm), rm_fmt_size(b, sizeof(b), run->cg_lim));
+    if (at >= 0)
+        return rm_run_evidence(run, RM_E_LOW_MEMORY, run->evl[at].src, run->evl[at].line,
+                               run->evl[at].t, run->evl[at].pid, 0, msg, k > 0 ? (size_t)k : 0);
+    return rm_run_evidence(run, RM_E_LOW_MEMORY, run->n_last ? run->last[0].src : 0, 0,
+                           run->n_last ? run->last[0].t : run->t_last, 0, 0, msg,
+                           k > 0 ? (size_t)k : 0);
+}
+
+/* What the newest readings before the end say about memory. Only readings
+ * taken while the watched tree lived count: one at or after the exit, or
+ * once the sampler found the tree gone, shows memory the death freed. */
 static void judge_end_readings(rm_run *run, rm_end *E)
 {
-    int64_t window = END_WINDOW_USEC;
-    int i, recent = 0, ample = 0, unsure = 0;
-    char msg[RM_SNIP_MAX], a[32], b[32];
+    int64_t window = END_WINDOW_USEC, end;
+    int i, n = 0, recent = 0, ample = 0, unsure = 0, fill = 0, hwm_ev;
+    const rm_sysread *alive[RM_LAST_READS];
+    double rate = 0;
+    char msg[RM_SNIP_MAX], a[32], b[32], c[32];
     E->low_ev = E->ample_ev = -1;
     E->counter_watched = run->cg_oom_min != RM_UNSET || run->cg_oom_run != RM_UNSET;
-    if (run->n_last >= 2 && 3 * (run->last[0].t - run->last[1].t) > window)
-        window = 3 * (run->last[0].t - run->last[1].t);
+    E->gone_t = tree_gone(run);
+    end = E->gone_t;
+    if (E->code_ev >= 0 && E->death_t && (!end || E->death_t < end))
+        end = E->death_t;
     for (i = 0; i < run->n_last; i++) {
         rm_sysread *x = &run->last[i];
-        int low;
         if (x->total == RM_UNSET)
             x->total = run->mem_total;
-        if (run->last[0].t - x->t > window ||
-            (E->death_t && E->death_t - run->last[0].t > END_STALE_USEC))
+        if (!end || x->t < end)
+            alive[n++] = x;
+    }
+    if (!end)
+        end = E->death_t;
+    if (n >= 2 && 3 * (alive[0]->t - alive[1]->t) > window)
+        window = 3 * (alive[0]->t - alive[1]->t);
+    if (n && end && end - alive[0]->t > END_STALE_USEC)
+        n = 0; /* the newest live reading is too old to say anything */
+    for (i = 0; i < n; i++) {
+        const rm_sysread *x = alive[i];
+        int low;
+        if (alive[0]->t - x->t > window)
             continue;
         recent++;
         low = reading_low(x);
@@ -271,13 +420,9 @@ static void judge_end_readings(rm_run *run, rm_end *E)
             int k;
             E->low = low;
             if (low == 2)
-                k = snprintf(
-                    msg, sizeof(msg), "the cgroup used %s of its %s limit",
-                    rm_fmt_size(a, sizeof(a),
-                                x->cg_use - (x->cg_file != RM_UNSET && x->cg_file < x->cg_use
-                                                 ? x->cg_file
-                                                 : 0)),
-                    rm_fmt_size(b, sizeof(b), x->cg_lim));
+                k = snprintf(msg, sizeof(msg), "the cgroup used %s of its %s limit",
+                             rm_fmt_size(a, sizeof(a), cg_used(x, 1)),
+                             rm_fmt_size(b, sizeof(b), x->cg_lim));
             else if (x->total != RM_UNSET)
                 k = snprintf(msg, sizeof(msg), "the machine had %s of %s available",
                              rm_fmt_size(a, sizeof(a), x->avail),
@@ -299,19 +444,46 @@ static void judge_end_readings(rm_run *run, rm_end *E)
             break;
         }
     }
-    /* ample only when every recent reading that can tell had memory to spare */
+    /* ample only when every recent reading that can tell had memory to spare,
+       and memory could not have filled the rest before the death */
     if (ample && ample + unsure == recent && !E->low) {
-        const rm_sysread *x = &run->last[0];
-        int k = snprintf(msg, sizeof(msg), "%s of %s available%s, %.1f s before the end",
+        const rm_sysread *x = alive[0];
+        double before = end > x->t ? (double)(end - x->t) / 1e6 : 0.0;
+        int k;
+        fill = could_fill(alive, n, end, &rate);
+        if (fill)
+            k = snprintf(msg, sizeof(msg),
+                         "%s of %s available%s, %.1f s before the end; growing %s/s, %s could "
+                         "have run out by then",
                          rm_fmt_size(a, sizeof(a), x->avail), rm_fmt_size(b, sizeof(b), x->total),
                          x->cg_lim != RM_UNSET ? " and the cgroup below its limit" : ", no limit",
-                         E->death_t > x->t ? (double)(E->death_t - x->t) / 1e6 : 0.0);
-        E->ample = 1;
+                         before, rm_fmt_size(c, sizeof(c), (uint64_t)rate),
+                         fill == 2 ? "the cgroup" : "the machine");
+        else
+            k = snprintf(msg, sizeof(msg), "%s of %s available%s, %.1f s before the end",
+                         rm_fmt_size(a, sizeof(a), x->avail), rm_fmt_size(b, sizeof(b), x->total),
+                         x->cg_lim != RM_UNSET ? " and the cgroup below its limit" : ", no limit",
+                         before);
         E->ample_ev = rm_run_evidence(run, RM_E_AMPLE_MEMORY, x->src, x->line, x->t, 0, 0, msg,
                                       k > 0 ? (size_t)k : 0);
+        if (fill)
+            E->weak = 1;
+        else
+            E->ample = 1;
+    }
+    /* a process's peak at the cgroup's limit, unseen by any reading: no
+       memory to spare; against readings that had some, it is a conflict */
+    if (!E->low && (hwm_ev = hwm_at_limit(run)) >= 0) {
+        E->low = 3;
+        E->low_ev = hwm_ev;
+        if (E->ample) {
+            E->ample = 0;
+            E->hwm_conflict = 1;
+        }
+        E->weak = 0;
     }
     /* the sampler judged its own last samples (with the cgroup's page cache) */
-    for (i = 0; i < run->n_evl && !E->low && !E->ample; i++)
+    for (i = 0; i < run->n_evl && !E->low && !E->ample && !E->weak; i++)
         if (run->evl[i].kind == RM_E_AMPLE_MEMORY && strstr(run->evl[i].text, "sampler")) {
             E->ample = 1;
             E->ample_ev = i;
@@ -536,22 +708,41 @@ static void verdict(rm_run *run)
     if (code == 137 || (k = live(run, RM_E_KILLED)) >= 0) {
         int killed = live(run, RM_E_KILLED);
         v->signal = 9;
-        if (E.low == 2 && E.counter_watched && run->cg_oom_max == run->cg_oom_min &&
+        if ((E.low == 2 || E.low == 3) && E.counter_watched && run->cg_oom_max == run->cg_oom_min &&
             (run->cg_oom_run == RM_UNSET || run->cg_oom_run == 0)) {
             /* the cgroup was full (page cache counts in its use) but its own
                OOM-kill counter, which the sampler read, did not move */
             set(v, RM_V_KILLED, 0.7,
-                "killed from outside: the cgroup was full, but its OOM-kill counter did not rise");
+                E.low == 2 ? "killed from outside: the cgroup was full, but its OOM-kill counter "
+                             "did not rise"
+                           : "killed from outside: a process reached the cgroup's limit, but its "
+                             "OOM-kill counter did not rise");
             add_ev(v, E.low_ev, run, RM_R_CONTRADICTS);
+        } else if (E.hwm_conflict) {
+            /* a peak at the limit between readings (a sudden allocation), or
+               long before the end; the last readings had room */
+            set(v, RM_V_OOM_KILL, 0.4,
+                "SIGKILL; a process's peak reached the cgroup's limit between readings, but the "
+                "last readings had memory to spare: OOM is likely, not proven");
+            add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
+            add_ev(v, E.ample_ev, run, RM_R_CONTRADICTS);
         } else if (E.low && !E.ample) {
             set(v, RM_V_OOM_KILL, 0.75,
-                "SIGKILL with memory exhausted; no OOM counter or kernel line proves it");
+                E.low == 3 ? "SIGKILL, and a process's peak reached the cgroup's limit; no OOM "
+                             "counter or kernel line proves it"
+                           : "SIGKILL with memory exhausted; no OOM counter or kernel line proves "
+                             "it");
             add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
         } else if (E.ample) {
             set(v, RM_V_KILLED, E.counter_watched ? 0.85 : 0.65,
                 E.counter_watched ? "killed from outside: memory to spare, no OOM kill counted"
                                   : "killed from outside: memory to spare at the end");
             add_ev(v, E.ample_ev, run, RM_R_PROVES);
+        } else if (E.weak) {
+            set(v, RM_V_OOM_KILL, 0.4,
+                "SIGKILL; the last reading while the run lived had room, but memory grew fast "
+                "enough to fill it before the death: OOM is likely, not proven");
+            add_ev(v, E.ample_ev, run, RM_R_CONTEXT);
         } else {
             set(v, RM_V_OOM_KILL, 0.4,
                 "SIGKILL, no memory readings near the end: OOM is likely, not proven");
