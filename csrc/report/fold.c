@@ -883,9 +883,12 @@ static int cmp_item(const void *a, const void *b)
 #define COPY_WINDOW_USEC 50000
 /* a table's first size (slots, a power of two: 32 KiB) */
 #define COPY_MIN_SLOTS 1024
-/* a table never grows past this: twice the items a run keeps, so only a
-   failed allocation leaves records unchecked (copies_unchecked says how many) */
-#define COPY_MAX_SLOTS ((size_t)RM_REPORT_MAX_ITEMS * 2)
+/* a table never grows past this: twice the items a run keeps (and never
+   below its first size), so only a failed allocation leaves records
+   unchecked (copies_unchecked says how many) */
+#define COPY_MAX_SLOTS                                                                             \
+    ((size_t)RM_REPORT_MAX_ITEMS * 2 > COPY_MIN_SLOTS ? (size_t)RM_REPORT_MAX_ITEMS * 2            \
+                                                      : (size_t)COPY_MIN_SLOTS)
 
 typedef struct {
     long long pid;

@@ -565,8 +565,12 @@ static void keep_text_test(rm_run *run, int type, int src, uint64_t line, int64_
 
 /* ---- records read at once ---- */
 
-/* The record's own time: ts=, else GitHub's prefix, else the newest time of
- * its input. */
+/* How long after the newest record of its input a record without a ts of
+ * its own may be stamped by GitHub and still be that writer's next line. */
+#define UNSTAMPED_LAG_USEC 1000000
+
+/* The record's own time: ts=, else the newest record time of its input or
+ * GitHub's prefix (see below), else the newest time of its input. */
 static int64_t record_time(const rm_rec *r, const rm_source *S, int stamped, int64_t v)
 {
     if (stamped) {
@@ -576,10 +580,17 @@ static int64_t record_time(const rm_rec *r, const rm_source *S, int stamped, int
             return r->gh_ts_usec;
         return v;
     }
+    /* no time of its own. The plugin's short records (a call's start) are
+       the next line of the writer whose newest record came just before:
+       that record's time keeps their order, whatever GitHub's stamp says.
+       A legacy helper line or a record whose ts is not a time has no such
+       writer: GitHub's stamp is its time when it is well after that record
+       (a legacy line minutes after the sampler's last echo) */
+    if (r->has_gh_ts && (!S->rec_clock || ((r->type == RM_PARSE_LEGACY || rm_rec_get(r, "ts")) &&
+                                           r->gh_ts_usec > S->rec_clock + UNSTAMPED_LAG_USEC)))
+        return r->gh_ts_usec;
     if (S->rec_clock)
         return S->rec_clock;
-    if (r->has_gh_ts)
-        return r->gh_ts_usec;
     return S->clock;
 }
 
@@ -757,7 +768,8 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         S->unknown_version = r->version;
         S->unknown_version_line = line;
     }
-    if (r->flags & (RM_REC_MALFORMED | RM_REC_OVERFLOW)) {
+    if ((r->flags & (RM_REC_MALFORMED | RM_REC_OVERFLOW)) || (f_ts && !stamped)) {
+        /* a ts that is not a time is a malformed field too */
         if (!S->malformed_records)
             S->first_malformed_line = line;
         S->malformed_records++;
@@ -789,6 +801,8 @@ static void record(rm_run *run, int src, uint64_t line, const rm_rec *r)
         reading(run, src, line, r, t);
         return;
     }
+    if (strcmp(kind, "dump") == 0 && rm_val_eq(rm_rec_get(r, "at"), "begin"))
+        run->ts.dump_threads = 0; /* the plugin's dump: its threads follow */
     if (strcmp(kind, "verdict") == 0) {
         sampler_verdict(run, src, line, r, t);
         return;
@@ -1165,8 +1179,11 @@ static long parse_long(const char *s, size_t n)
 {
     long v = 0;
     size_t i;
-    for (i = 0; i < n && s[i] >= '0' && s[i] <= '9' && i < 9; i++)
+    for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (i == 9)
+            return -1; /* a number this long (a Windows status) is not read: unknown */
         v = v * 10 + (s[i] - '0');
+    }
     return i ? v : -1;
 }
 

@@ -594,6 +594,16 @@ static void text_notes(FILE *o, const rm_run *run)
     if (run->events_dropped)
         fprintf(o, "note: %llu events beyond the first %d not kept for the timeline\n",
                 (unsigned long long)run->events_dropped, RM_REPORT_MAX_EVENTS);
+    if (run->items_dropped)
+        /* the newest are lost: they may hold the test running at the end */
+        fprintf(o,
+                "note: %llu records past the limit of %d (or memory) not read: the end may be "
+                "missing\n",
+                (unsigned long long)run->items_dropped, RM_REPORT_MAX_ITEMS);
+    if (run->copies_unchecked)
+        fprintf(o,
+                "note: %llu records not checked for copies (no memory): a test may count twice\n",
+                (unsigned long long)run->copies_unchecked);
 }
 
 static void write_text(FILE *o, const rm_run *run, int top)
@@ -1172,6 +1182,8 @@ static cJSON *json_run(const rm_run *run, int top)
 
     j_u64(root, "tests_total", (uint64_t)run->n_tests);
     j_u64(root, "tests_untracked", run->tests_over_cap);
+    j_u64(root, "records_dropped", run->items_dropped);
+    j_u64(root, "copies_unchecked", run->copies_unchecked);
     a = cJSON_AddArrayToObject(root, "tests");
     idx = rm_tests_by_peak(run, &n);
     for (i = 0; idx && i < n && i < top; i++)
