@@ -181,6 +181,10 @@ typedef struct tri_fail {
     char sig[TRI_SIG_MAX];
     tri_loc loc;
     uint64_t log_line;
+    /* set by analyse(): */
+    int tid;       /* the test's id in the triage's table of test names, -1 none */
+    int first;     /* the first failure of its test in its job (one id may fail and error) */
+    int only_some; /* its test failed on some of the jobs that ran tests, not all */
 } tri_fail;
 
 typedef struct tri_pkg {
@@ -190,6 +194,18 @@ typedef struct tri_pkg {
 
 enum { OS_UNKNOWN = 0, OS_LINUX, OS_WINDOWS, OS_MACOS };
 static const char *const os_names[] = {"unknown", "linux", "windows", "macos"};
+
+/* A hash table of ids: (string, tag) -> id, the ids in the order they were added.
+ * Keyed with the triage's random seed, so crafted names cannot be made to
+ * collide (as the report's own tables, ingest.c). Keys are not copied. */
+typedef struct tri_tab {
+    const char **keys; /* id -> key */
+    int *tags;         /* id -> tag */
+    int n, cap;
+    int *slots;     /* id + 1, 0 empty; linear probing */
+    size_t n_slots; /* a power of two, at least twice n */
+    uint64_t k0, k1;
+} tri_tab;
 
 typedef struct tri_job {
     char name[256];
@@ -210,6 +226,7 @@ typedef struct tri_job {
     uint64_t secs_dropped;
     tri_pkg *pkgs;
     int n_pkgs, cap_pkgs;
+    tri_tab pkg_tab; /* package names -> index of pkgs */
     uint64_t pkgs_dropped;
     char *svg; /* the job's memory chart (HTML output), NULL none */
 } tri_job;
@@ -227,13 +244,19 @@ typedef struct tri_input {
 
 struct rm_triage {
     tri_job *jobs[TRI_MAX_JOBS];
+    tri_tab job_tab;                  /* job names -> index of job_by_id */
+    tri_job *job_by_id[TRI_MAX_JOBS]; /* jobs in the order they were created */
+    uint64_t seed;
     int n_jobs;
     uint64_t jobs_dropped;
     tri_job *last; /* the job of the previous line (most lines follow their job's) */
     /* the cross-job analysis */
     int analysed;
     struct tri_group *groups;
-    int n_groups;
+    int n_groups, cap_groups;
+    tri_tab test_tab;   /* test ids of all failures -> tid */
+    unsigned *tid_mark; /* tid -> the mark of the last listing that saw it */
+    unsigned mark;
     char errors[1024]; /* inputs that could not be read */
 };
 
@@ -411,15 +434,94 @@ static unsigned hits_of(const char *s, size_t n)
     return h;
 }
 
-static uint64_t hash_str(const char *s, size_t n, unsigned salt)
+static void tab_init(tri_tab *t, uint64_t seed)
 {
-    uint64_t h = 1469598103934665603ull ^ salt;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
+    memset(t, 0, sizeof(*t));
+    t->k0 = seed;
+    t->k1 = seed * 0x9e3779b97f4a7c15ull + 0x7f4a7c159e3779b9ull;
+}
+
+static void tab_free(tri_tab *t)
+{
+    free(t->keys);
+    free(t->tags);
+    free(t->slots);
+    t->keys = NULL;
+    t->tags = NULL;
+    t->slots = NULL;
+    t->n = t->cap = 0;
+    t->n_slots = 0;
+}
+
+static size_t tab_slot(const tri_tab *t, const char *s, int tag)
+{
+    return (size_t)rm_siphash(t->k0 ^ (uint64_t)(unsigned)tag, t->k1, s, strlen(s)) &
+           (t->n_slots - 1);
+}
+
+/* Doubles the slots: 0, or -1 out of memory (the table is unchanged). */
+static int tab_grow(tri_tab *t)
+{
+    size_t n = t->n_slots ? t->n_slots * 2 : 64, i;
+    int *ns = calloc(n, sizeof(int)), *old = t->slots, id;
+    if (!ns)
+        return -1;
+    t->slots = ns;
+    t->n_slots = n;
+    for (id = 0; id < t->n; id++) {
+        for (i = tab_slot(t, t->keys[id], t->tags[id]); ns[i]; i = (i + 1) & (n - 1))
+            ;
+        ns[i] = id + 1;
     }
-    return h;
+    free(old);
+    return 0;
+}
+
+/* The id of (s, tag), -1 absent. */
+static int tab_find(const tri_tab *t, const char *s, int tag)
+{
+    size_t i;
+    int k;
+    if (t->n_slots == 0)
+        return -1;
+    for (i = tab_slot(t, s, tag); (k = t->slots[i]) != 0; i = (i + 1) & (t->n_slots - 1))
+        if (t->tags[k - 1] == tag && strcmp(t->keys[k - 1], s) == 0)
+            return k - 1;
+    return -1;
+}
+
+/* The id of (s, tag); when it is new and add, s (kept, not copied) gets the
+ * next id. -1: absent, or out of memory. */
+static int tab_id(tri_tab *t, const char *s, int tag, int add)
+{
+    size_t i;
+    int k;
+    if (t->n_slots == 0 && !add)
+        return -1;
+    if ((size_t)t->n * 2 + 2 > t->n_slots && add && tab_grow(t) != 0)
+        return -1;
+    for (i = tab_slot(t, s, tag); (k = t->slots[i]) != 0; i = (i + 1) & (t->n_slots - 1))
+        if (t->tags[k - 1] == tag && strcmp(t->keys[k - 1], s) == 0)
+            return k - 1;
+    if (!add)
+        return -1;
+    if (t->n == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 64;
+        const char **nk = realloc(t->keys, sizeof(*nk) * (size_t)cap);
+        int *nt;
+        if (!nk)
+            return -1;
+        t->keys = nk;
+        nt = realloc(t->tags, sizeof(*nt) * (size_t)cap);
+        if (!nt)
+            return -1;
+        t->tags = nt;
+        t->cap = cap;
+    }
+    t->keys[t->n] = s;
+    t->tags[t->n] = tag;
+    t->slots[i] = t->n + 1;
+    return t->n++;
 }
 
 /* ---- jobs ---- */
@@ -437,6 +539,7 @@ static void job_free(tri_job *J)
     free(J->fail_slots);
     free(J->secs);
     free(J->pkgs);
+    tab_free(&J->pkg_tab);
     free(J->svg);
     rm_run_free(J->run);
     free(J);
@@ -476,11 +579,9 @@ static tri_job *job_get(rm_triage *T, const char *raw, size_t n)
     name[n] = '\0';
     if (T->last && strcmp(T->last->name, name) == 0)
         return T->last;
-    for (i = 0; i < T->n_jobs; i++) {
-        J = T->jobs[i];
-        if (strcmp(J->name, name) == 0)
-            return T->last = J;
-    }
+    i = tab_id(&T->job_tab, name, 0, 0);
+    if (i >= 0)
+        return T->last = T->job_by_id[i];
     if (T->n_jobs >= TRI_MAX_JOBS) {
         T->jobs_dropped++;
         return NULL;
@@ -499,6 +600,13 @@ static tri_job *job_get(rm_triage *T, const char *raw, size_t n)
     J->log_src = -1;
     J->cur_sec = -1;
     J->os = os_of_name(J->name);
+    tab_init(&J->pkg_tab, J->run->seed);
+    i = tab_id(&T->job_tab, J->name, 0, 1);
+    if (i < 0) {
+        job_free(J);
+        return NULL;
+    }
+    T->job_by_id[i] = J;
     T->jobs[T->n_jobs++] = J;
     return T->last = J;
 }
@@ -517,7 +625,7 @@ static tri_fail *fail_add(tri_job *J, int kind, const char *test, size_t tn)
     tri_fail *F;
     unsigned h = 0, i;
     if (test) {
-        h = (unsigned)hash_str(test, tn, (unsigned)kind);
+        h = (unsigned)rm_siphash(J->run->seed ^ (uint64_t)(unsigned)kind, J->run->seed, test, tn);
         for (i = 0; i < FAIL_SLOTS; i++) {
             unsigned s = J->fail_slots[(h + i) & (FAIL_SLOTS - 1)];
             if (!s)
@@ -770,24 +878,27 @@ static void pkg_set(tri_job *J, const char *name, size_t nn, const char *ver, si
     if (!pkg_name_ok(name, nn) || !ver_ok(ver, vn))
         return;
     norm_pkg(key, sizeof(key), name, nn);
-    for (i = 0; i < J->n_pkgs; i++)
-        if (strcmp(J->pkgs[i].name, key) == 0)
-            break;
-    if (i == J->n_pkgs) {
+    i = tab_find(&J->pkg_tab, key, 0);
+    if (i < 0) {
+        i = J->n_pkgs;
         if (J->n_pkgs >= TRI_MAX_PKGS) {
             J->pkgs_dropped++;
             return;
         }
         if (J->n_pkgs == J->cap_pkgs) {
-            int cap = J->cap_pkgs ? J->cap_pkgs * 2 : 32;
+            int cap = J->cap_pkgs ? J->cap_pkgs * 2 : 32, m;
             tri_pkg *np = realloc(J->pkgs, sizeof(*np) * (size_t)cap);
             if (!np)
                 return;
             J->pkgs = np;
             J->cap_pkgs = cap;
+            for (m = 0; m < J->pkg_tab.n; m++) /* the table's keys are the names */
+                J->pkg_tab.keys[m] = J->pkgs[m].name;
         }
-        J->n_pkgs++;
         tri_fmt(J->pkgs[i].name, sizeof(J->pkgs[i].name), "%s", key);
+        if (tab_id(&J->pkg_tab, J->pkgs[i].name, 0, 1) != i)
+            return;
+        J->n_pkgs++;
     }
     copy(J->pkgs[i].ver, sizeof(J->pkgs[i].ver), ver, vn);
 }
@@ -1002,7 +1113,13 @@ static void tri_text(tri_job *J, const char *line, size_t len, uint64_t log_line
 
 rm_triage *rm_triage_new(void)
 {
-    return calloc(1, sizeof(rm_triage));
+    rm_triage *T = calloc(1, sizeof(rm_triage));
+    if (T) {
+        T->seed = rm_random_seed();
+        tab_init(&T->job_tab, T->seed);
+        tab_init(&T->test_tab, T->seed ^ 0x5bd1e9955bd1e995ull);
+    }
+    return T;
 }
 
 void rm_triage_free(rm_triage *T)
@@ -1015,6 +1132,9 @@ void rm_triage_free(rm_triage *T)
     for (i = 0; i < T->n_groups; i++)
         free(T->groups[i].members);
     free(T->groups);
+    tab_free(&T->job_tab);
+    tab_free(&T->test_tab);
+    free(T->tid_mark);
     free(T);
 }
 
@@ -1691,10 +1811,65 @@ static int cmp_job(const void *a, const void *b)
     return strcmp((*(tri_job *const *)a)->name, (*(tri_job *const *)b)->name);
 }
 
+/* Each failure's test id, whether it is the first of its test in its job, and
+ * whether its test failed on only some of the jobs that ran tests (`only_in`):
+ * a test counts the jobs that ran tests and failed it, once per job. */
+static void tests_across_jobs(rm_triage *T)
+{
+    int j, i, n_ran = 0, *last_job, *n_failed;
+    for (j = 0; j < T->n_jobs; j++) {
+        tri_job *J = T->jobs[j];
+        n_ran += ran_tests(J) != 0;
+        for (i = 0; i < J->n_fails; i++) {
+            tri_fail *F = &J->fails[i];
+            F->tid = F->test ? tab_id(&T->test_tab, F->test, 0, 1) : -1;
+            F->first = 1;
+            F->only_some = 0;
+        }
+    }
+    last_job = malloc(sizeof(int) * (size_t)(T->test_tab.n + 1));
+    n_failed = calloc((size_t)T->test_tab.n + 1, sizeof(int));
+    T->tid_mark = calloc((size_t)T->test_tab.n + 1, sizeof(unsigned));
+    if (!last_job || !n_failed) {
+        free(last_job);
+        free(n_failed);
+        return;
+    }
+    for (i = 0; i < T->test_tab.n; i++)
+        last_job[i] = -1;
+    for (j = 0; j < T->n_jobs; j++) {
+        tri_job *J = T->jobs[j];
+        for (i = 0; i < J->n_fails; i++) {
+            tri_fail *F = &J->fails[i];
+            if (F->tid < 0)
+                continue;
+            if (last_job[F->tid] == j) {
+                F->first = 0;
+                continue;
+            }
+            last_job[F->tid] = j;
+            if (ran_tests(J))
+                n_failed[F->tid]++;
+        }
+    }
+    /* not failed on every other job that ran tests: with the job's own
+     * failure counted when it ran tests, that is fewer than all that ran */
+    for (j = 0; j < T->n_jobs; j++) {
+        tri_job *J = T->jobs[j];
+        for (i = 0; i < J->n_fails; i++) {
+            tri_fail *F = &J->fails[i];
+            F->only_some = F->tid >= 0 && n_ran >= 2 && n_failed[F->tid] < n_ran;
+        }
+    }
+    free(last_job);
+    free(n_failed);
+}
+
 static void analyse(rm_triage *T)
 {
     int j, i, g;
     unsigned every_os;
+    tri_tab group_tab;
     if (T->analysed)
         return;
     T->analysed = 1;
@@ -1703,27 +1878,37 @@ static void analyse(rm_triage *T)
         qsort(T->jobs, (size_t)T->n_jobs, sizeof(T->jobs[0]), cmp_job);
     for (j = 0; j < T->n_jobs; j++)
         analyse_job(T->jobs[j]);
-    /* groups: (category, signature), in job order then line order */
+    tests_across_jobs(T);
+    /* groups: (category, signature), in job order then line order (so a
+     * group's members are in job order: group_list relies on it) */
+    tab_init(&group_tab, T->seed ^ 0x27d4eb2f165667c5ull);
     for (j = 0; j < T->n_jobs; j++) {
         tri_job *J = T->jobs[j];
         for (i = 0; i < J->n_fails; i++) {
             tri_fail *F = &J->fails[i];
-            for (g = 0; g < T->n_groups; g++)
-                if (T->groups[g].category == F->category && strcmp(T->groups[g].sig, F->sig) == 0)
-                    break;
-            if (g == T->n_groups) {
-                tri_group *ng = realloc(T->groups, sizeof(*ng) * (size_t)(T->n_groups + 1));
-                if (!ng)
+            g = tab_id(&group_tab, F->sig, F->category, 0);
+            if (g < 0) {
+                if (T->n_groups == T->cap_groups) {
+                    int cap = T->cap_groups ? T->cap_groups * 2 : 16;
+                    tri_group *ng = realloc(T->groups, sizeof(*ng) * (size_t)cap);
+                    if (!ng)
+                        continue;
+                    T->groups = ng;
+                    T->cap_groups = cap;
+                }
+                g = tab_id(&group_tab, F->sig, F->category, 1);
+                if (g < 0)
                     continue;
-                T->groups = ng;
-                memset(&ng[g], 0, sizeof(ng[g]));
-                ng[g].category = F->category;
-                ng[g].sig = F->sig;
+                /* ids are given in order: g is the next group */
+                memset(&T->groups[g], 0, sizeof(T->groups[g]));
+                T->groups[g].category = F->category;
+                T->groups[g].sig = F->sig;
                 T->n_groups++;
             }
             group_add_member(&T->groups[g], j, i);
         }
     }
+    tab_free(&group_tab);
     every_os = all_os(T);
     for (g = 0; g < T->n_groups; g++) {
         tri_group *G = &T->groups[g];
@@ -1750,44 +1935,6 @@ static int ran_tests(const tri_job *J)
     return J->run->has_summary;
 }
 
-static int failed_in(const tri_job *J, const char *test)
-{
-    int i;
-    for (i = 0; i < J->n_fails; i++)
-        if (J->fails[i].test && strcmp(J->fails[i].test, test) == 0)
-            return 1;
-    return 0;
-}
-
-/* Does test (failed in job j) fail on every job that ran tests? Then it is
- * not "only in" j. Returns 1 when it is only in some. */
-static int only_some(const rm_triage *T, int j, const char *test)
-{
-    int k, n_ran = 0;
-    for (k = 0; k < T->n_jobs; k++)
-        if (ran_tests(T->jobs[k]))
-            n_ran++;
-    if (n_ran < 2)
-        return 0;
-    for (k = 0; k < T->n_jobs; k++) {
-        if (k == j || !ran_tests(T->jobs[k]))
-            continue;
-        if (!failed_in(T->jobs[k], test))
-            return 1;
-    }
-    return 0;
-}
-
-/* Was test already listed for job j (one id may fail and error)? */
-static int seen_before(const tri_job *J, int upto, const char *test)
-{
-    int i;
-    for (i = 0; i < upto; i++)
-        if (J->fails[i].test && strcmp(J->fails[i].test, test) == 0)
-            return 1;
-    return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1796,52 +1943,52 @@ static int cmp_str(const void *a, const void *b)
 /* The packages whose versions differ between jobs, sorted (caller frees). */
 static const char **drift(const rm_triage *T, int *n_out)
 {
-    const char **names = NULL;
-    int n = 0, cap = 0, j, i, k;
+    const char **names = NULL, **ver0 = NULL;
+    char *differs = NULL;
+    int n = 0, j, i, id;
+    tri_tab tab;
+    tab_init(&tab, T->seed ^ 0x165667b19e3779f9ull);
+    for (j = 0; j < T->n_jobs; j++)
+        for (i = 0; i < T->jobs[j]->n_pkgs; i++)
+            tab_id(&tab, T->jobs[j]->pkgs[i].name, 0, 1);
+    ver0 = calloc((size_t)tab.n + 1, sizeof(*ver0));
+    differs = calloc((size_t)tab.n + 1, 1);
+    names = malloc(sizeof(*names) * ((size_t)tab.n + 1));
+    if (!ver0 || !differs || !names) {
+        free(names);
+        names = NULL;
+        goto out;
+    }
+    /* listed when two jobs give two versions: one differs from the first seen */
     for (j = 0; j < T->n_jobs; j++) {
         const tri_job *J = T->jobs[j];
         for (i = 0; i < J->n_pkgs; i++) {
             const tri_pkg *P = &J->pkgs[i];
-            int differs = 0, dup = 0;
-            for (k = 0; k < n && !dup; k++)
-                dup = strcmp(names[k], P->name) == 0;
-            if (dup)
+            id = tab_find(&tab, P->name, 0);
+            if (id < 0)
                 continue;
-            for (k = j + 1; k < T->n_jobs && !differs; k++) {
-                const tri_job *K = T->jobs[k];
-                int m;
-                for (m = 0; m < K->n_pkgs; m++)
-                    if (strcmp(K->pkgs[m].name, P->name) == 0) {
-                        differs = strcmp(K->pkgs[m].ver, P->ver) != 0;
-                        break;
-                    }
+            if (!ver0[id])
+                ver0[id] = P->ver;
+            else if (!differs[id] && strcmp(ver0[id], P->ver) != 0) {
+                differs[id] = 1;
+                names[n++] = tab.keys[id];
             }
-            if (!differs)
-                continue;
-            if (n == cap) {
-                int nc = cap ? cap * 2 : 16;
-                const char **nn = realloc(names, sizeof(*nn) * (size_t)nc);
-                if (!nn)
-                    break;
-                names = nn;
-                cap = nc;
-            }
-            names[n++] = P->name;
         }
     }
     if (n > 1)
         qsort(names, (size_t)n, sizeof(*names), cmp_str);
+out:
+    free(ver0);
+    free(differs);
+    tab_free(&tab);
     *n_out = n;
     return names;
 }
 
 static const char *pkg_ver(const tri_job *J, const char *name)
 {
-    int i;
-    for (i = 0; i < J->n_pkgs; i++)
-        if (strcmp(J->pkgs[i].name, name) == 0)
-            return J->pkgs[i].ver;
-    return NULL;
+    int i = tab_find(&J->pkg_tab, name, 0);
+    return i >= 0 ? J->pkgs[i].ver : NULL;
 }
 
 /* The one-line hint of a group (buf when built from the job). */
@@ -1948,24 +2095,44 @@ static void count_str(char *b, size_t cap, long v)
         tri_fmt(b, cap, "%ld", v);
 }
 
+/* Starts a listing of distinct tests (member_dup). */
+static void new_listing(rm_triage *T)
+{
+    if (++T->mark == 0 && T->tid_mark) { /* wrapped: forget every old mark */
+        memset(T->tid_mark, 0, sizeof(unsigned) * (size_t)T->test_tab.n);
+        T->mark = 1;
+    }
+}
+
+/* Was member m's job (jobs) or test (else) named by an earlier member of G
+ * in this listing? Members are in job order, so a job repeats only right
+ * after itself; a test is marked in tid_mark. */
+static int member_dup(rm_triage *T, const tri_group *G, int m, int jobs)
+{
+    const tri_fail *F;
+    if (jobs)
+        return m > 0 && G->members[2 * (m - 1)] == G->members[2 * m];
+    F = &T->jobs[G->members[2 * m]]->fails[G->members[2 * m + 1]];
+    if (!F->test || F->tid < 0 || !T->tid_mark)
+        return 0;
+    if (T->tid_mark[F->tid] == T->mark)
+        return 1;
+    T->tid_mark[F->tid] = T->mark;
+    return 0;
+}
+
 /* Lists up to TRI_LIST_MAX names of a group ("a, b, and 3 more"). */
-static void group_list(char *out, size_t cap, const rm_triage *T, const tri_group *G, int jobs,
+static void group_list(char *out, size_t cap, rm_triage *T, const tri_group *G, int jobs,
                        int *count)
 {
     size_t k = 0;
     int i, shown = 0, total = 0;
     out[0] = '\0';
+    new_listing(T);
     for (i = 0; i < G->n_members; i++) {
-        int j = G->members[2 * i], f = G->members[2 * i + 1], d, dup = 0;
+        int j = G->members[2 * i], f = G->members[2 * i + 1];
         const char *name = jobs ? T->jobs[j]->name : T->jobs[j]->fails[f].test;
-        if (!name)
-            continue;
-        for (d = 0; d < i && !dup; d++) {
-            int j2 = G->members[2 * d], f2 = G->members[2 * d + 1];
-            const char *n2 = jobs ? T->jobs[j2]->name : T->jobs[j2]->fails[f2].test;
-            dup = n2 && strcmp(n2, name) == 0;
-        }
-        if (dup)
+        if (!name || member_dup(T, G, i, jobs))
             continue;
         total++;
         if (shown < TRI_LIST_MAX && k + strlen(name) + 3 < cap) {
@@ -2102,7 +2269,7 @@ static void write_text(FILE *o, rm_triage *T)
             const tri_job *J = T->jobs[j];
             for (i = 0; i < J->n_fails; i++) {
                 const char *t = J->fails[i].test;
-                if (!t || seen_before(J, i, t) || !only_some(T, j, t))
+                if (!t || !J->fails[i].first || !J->fails[i].only_some)
                     continue;
                 if (!any++)
                     fprintf(o, "\nfailed on some jobs only\n");
@@ -2251,7 +2418,7 @@ static void write_markdown(FILE *o, rm_triage *T, int html)
             const tri_job *J = T->jobs[j];
             for (i = 0; i < J->n_fails; i++) {
                 const char *t = J->fails[i].test;
-                if (!t || seen_before(J, i, t) || !only_some(T, j, t))
+                if (!t || !J->fails[i].first || !J->fails[i].only_some)
                     continue;
                 if (!any++)
                     fputs(html ? "<h3>Failed on some jobs only</h3>\n<ul>\n"
@@ -2328,12 +2495,13 @@ static void write_html(FILE *o, rm_triage *T)
 /* ---- json ---- */
 
 #ifdef RM_HAVE_CJSON
-/* untrusted bytes as ASCII: \xHH for the others (as resmon-report's JSON) */
-static cJSON *j_str(const char *s)
+/* untrusted bytes as ASCII: \xHH for the others (as resmon-report's JSON);
+ * buf holds J_ESC_MAX bytes */
+#define J_ESC_MAX 2048
+static const char *j_esc(char *buf, const char *s)
 {
-    char buf[2048];
     size_t k = 0, i;
-    for (i = 0; s[i] && k + 5 < sizeof(buf); i++) {
+    for (i = 0; s[i] && k + 5 < J_ESC_MAX; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x7f) {
             buf[k++] = (char)c;
@@ -2343,7 +2511,21 @@ static cJSON *j_str(const char *s)
         }
     }
     buf[k] = '\0';
-    return cJSON_CreateString(buf);
+    return buf;
+}
+
+static cJSON *j_str(const char *s)
+{
+    char buf[J_ESC_MAX];
+    return cJSON_CreateString(j_esc(buf, s));
+}
+
+/* Adds item under a job's name as a key, escaped as jobs[].name is, so that
+ * the two can be joined (and the key is ASCII, valid JSON whatever the name). */
+static void j_add_job_key(cJSON *o, const char *job, cJSON *item)
+{
+    char buf[J_ESC_MAX];
+    cJSON_AddItemToObject(o, j_esc(buf, job), item);
 }
 
 static void j_add_str(cJSON *o, const char *key, const char *s)
@@ -2438,20 +2620,13 @@ static int write_json(FILE *o, rm_triage *T)
         j_add_str(go, "signature", G->sig);
         ta = cJSON_AddArrayToObject(go, "tests");
         ja = cJSON_AddArrayToObject(go, "jobs");
+        new_listing(T);
         for (m = 0; m < G->n_members; m++) {
-            int jj = G->members[2 * m], ff = G->members[2 * m + 1], d, dt = 0, dj = 0;
+            int jj = G->members[2 * m], ff = G->members[2 * m + 1];
             const char *t = T->jobs[jj]->fails[ff].test;
-            for (d = 0; d < m; d++) {
-                int j2 = G->members[2 * d], f2 = G->members[2 * d + 1];
-                const char *t2 = T->jobs[j2]->fails[f2].test;
-                if (t && t2 && strcmp(t, t2) == 0)
-                    dt = 1;
-                if (j2 == jj)
-                    dj = 1;
-            }
-            if (t && !dt)
+            if (t && !member_dup(T, G, m, 0))
                 cJSON_AddItemToArray(ta, j_str(t));
-            if (!dj)
+            if (!member_dup(T, G, m, 1))
                 cJSON_AddItemToArray(ja, j_str(T->jobs[jj]->name));
         }
         ex = cJSON_AddObjectToObject(go, "example");
@@ -2481,11 +2656,11 @@ static int write_json(FILE *o, rm_triage *T)
         cJSON *ta = NULL;
         for (i = 0; i < J->n_fails; i++) {
             const char *t = J->fails[i].test;
-            if (!t || seen_before(J, i, t) || !only_some(T, j, t))
+            if (!t || !J->fails[i].first || !J->fails[i].only_some)
                 continue;
             if (!ta) {
                 ta = cJSON_CreateArray();
-                cJSON_AddItemToObject(x, J->name, ta);
+                j_add_job_key(x, J->name, ta);
             }
             cJSON_AddItemToArray(ta, j_str(t));
         }
@@ -2498,7 +2673,7 @@ static int write_json(FILE *o, rm_triage *T)
         for (j = 0; j < T->n_jobs; j++) {
             const char *v = pkg_ver(T->jobs[j], dr[i]);
             if (v)
-                cJSON_AddItemToObject(bj, T->jobs[j]->name, j_str(v));
+                j_add_job_key(bj, T->jobs[j]->name, j_str(v));
         }
         cJSON_AddItemToArray(a, p);
     }
