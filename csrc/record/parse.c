@@ -1042,7 +1042,10 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
     rec->label = NULL;
     rec->label_len = 0;
     rec->n_malformed = rec->n_dropped = 0;
-    fields_reset(rec);
+    /* no fields; the key index is emptied below, only for a line that can
+       have fields (most lines are text: no need to clear 256 slots) */
+    rec->n_fields = 0;
+    rec->key_bloom = 0;
     rec->used = 0;
 
     if (n > 0 && s[n - 1] == '\r')
@@ -1067,6 +1070,7 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
         return rec->type;
     t = match_tag(s + p, n - p, &rec->version);
     if (t) {
+        fields_reset(rec);
         rec->type = RM_PARSE_RECORD;
         rec->tag_off = p;
         p += t;
@@ -1088,6 +1092,7 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
             return rec->type;
         }
     } else if ((t = match_legacy(s + p, n - p, rec->prefix)) != 0) {
+        fields_reset(rec);
         rec->type = RM_PARSE_LEGACY;
         rec->tag_off = p;
         memcpy(rec->kind, "legacy", 7);

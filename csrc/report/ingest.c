@@ -1521,6 +1521,8 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
             S->first_cut_line = lineno;
         S->cut_lines++;
     }
+    if (len == 0 || (len == 1 && line[0] == '\r'))
+        return; /* an empty line: nothing to read (a file of newlines is fast) */
     type = rm_parse_line(line, len, &g_rec);
     body = g_rec.body_off;
     if (g_rec.has_gh_ts) {

@@ -1061,18 +1061,26 @@ static void tri_text(tri_job *J, const char *line, size_t len, uint64_t log_line
     }
     switch (s[0]) {
     case 'F':
-        if (starts(s, n, "FAILED "))
+        if (starts(s, n, "FAILED ")) {
             summary_line(J, K_FAILED, s + 7, n - 7, log_line);
+            return;
+        }
         break;
     case 'E':
-        if (starts(s, n, "ERROR: "))
+        if (starts(s, n, "ERROR: ")) {
             pip_error(J, s, n, log_line);
-        else if (starts(s, n, "ERROR "))
+            return;
+        }
+        if (starts(s, n, "ERROR ")) {
             summary_line(J, K_ERROR, s + 6, n - 6, log_line);
+            return;
+        }
         break;
     case 'S':
-        if (starts(s, n, "Successfully installed "))
+        if (starts(s, n, "Successfully installed ")) {
             pip_installed(J, s + 23, n - 23);
+            return;
+        }
         break;
     case 'R':
         /* "Requirement already satisfied: numpy in ./lib (from x) (1.26.4)" */
@@ -1087,26 +1095,33 @@ static void tri_text(tri_job *J, const char *line, size_t len, uint64_t log_line
                     j++;
                 pkg_set(J, p, j, s + k, n - 1 - k);
             }
+            return;
         }
         break;
     case 'P':
-        if (starts(s, n, "Package ") && memmem(s, n, " Version", 8))
+        if (starts(s, n, "Package ") && memmem(s, n, " Version", 8)) {
             J->pip_list = 1;
+            return;
+        }
         break;
     case 'p':
-        if (starts(s, n, "platform "))
+        if (starts(s, n, "platform ")) {
             platform_line(J, s, n);
+            return;
+        }
         break;
     case ' ':
         /* uv: " + numpy==2.0.0", " ~ numpy==2.0.0" */
         if (n > 4 && (s[1] == '+' || s[1] == '~') && s[2] == ' ')
             pin_line(J, s + 3, n - 3);
-        break;
+        return;
     default:
-        if (n < 100 && memchr(s, '=', n))
-            pin_line(J, s, n);
         break;
     }
+    /* pip freeze's "name==version", whatever letter the name starts with
+       ("pytest==8.0", "PyYAML==6.0", "SQLAlchemy==2.0") */
+    if (n < 100 && memchr(s, '=', n))
+        pin_line(J, s, n);
 }
 
 /* ---- inputs ---- */

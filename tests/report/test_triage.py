@@ -277,3 +277,22 @@ def test_truncated_gzip_gives_the_lines_it_holds(tmp_path):
     p = triage([str(cut)], fmt="json")
     assert p.returncode in (1, 3)
     assert json.loads(p.stdout)["jobs"]
+
+
+def test_pip_freeze_names_of_every_first_letter(tmp_path):
+    # pip freeze lines whose names start with a letter that also starts the
+    # lines triage looks for (FAILED, ERROR, Successfully, Requirement,
+    # Package, platform): "pytest==8.0", "PyYAML==6.0", "SQLAlchemy==2.0"
+    stamp = "2026-01-01T00:00:00.0000000Z "
+    lines = []
+    for job, v in (("job (ubuntu)", "1"), ("job (windows)", "2")):
+        for pin in ("pytest==8.%s" % v, "PyYAML==6.%s" % v, "SQLAlchemy==2.%s" % v,
+                    "Flask==3.%s" % v, "Sphinx==7.0", "requests==2.%s" % v, "numpy==1.26.4"):
+            lines.append("%s\tpip freeze\t%s%s" % (job, stamp, pin))
+        lines.append("%s\tpip freeze\t%sFAILED t.py::test_x - assert a == b" % (job, stamp))
+    path = tmp_path / "run.log"
+    path.write_text("\n".join(lines) + "\n")
+    _, doc = triage_json([str(path)], cwd=str(tmp_path))
+    drift = {d["package"]: d["by_job"] for d in doc["versions"]}
+    assert set(drift) == {"pytest", "pyyaml", "sqlalchemy", "flask", "requests"}, drift
+    assert drift["pytest"] == {"job (ubuntu)": "8.1", "job (windows)": "8.2"}
