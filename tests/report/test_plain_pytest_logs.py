@@ -24,6 +24,13 @@ ENV_DROP = ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "RESMON", "RESMON_RECORDS",
             "PYTEST_CURRENT_TEST")
 
 
+def write_log(tmp_path, lines):
+    """lines as tmp_path/job.log; returns its path."""
+    path = tmp_path / "job.log"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 def session(tmp_path, body, *args, columns=None, plugin=False):
     """A real pytest session of body in tmp_path; stdout+stderr is the job
     log. Returns (exit code, the log's path)."""
@@ -127,9 +134,8 @@ def test_quoted_fatal_error_mid_line_is_not_a_crash(tmp_path):
         "test_suite.py::test_b prints Fatal Python error: Segmentation fault",
         "==== 2 passed in 0.10s ====",
     ]
-    path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n")
-    _, rep = run_json([str(path)])
+    path = write_log(tmp_path, lines)
+    _, rep = run_json([path])
     assert rep["verdict"]["kind"] == "passed", rep["verdict"]
 
 
@@ -172,9 +178,8 @@ def test_xdist_line_parsing_without_records(tmp_path):
         "[gw1] [ 60%] PASSED not an id",
         "PASSED tests but no id",
     ]
-    path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n")
-    _, rep = run_json(["-n", "100", str(path)])
+    path = write_log(tmp_path, lines)
+    _, rep = run_json(["-n", "100", path])
     got = {t["id"]: t["outcome"] for t in rep["tests"]}
     assert got == {"tests/test_a.py::test_one": "passed", "tests/test_a.py::test_two": "failed",
                    "tests/test_a.py::test_three": "skipped",
@@ -198,9 +203,8 @@ def test_single_test_trend_line_fits_100_columns(tmp_path):
         lines.append("[resmon/1] test ts=2026-01-05T10:00:%02d.500000Z pid=10 test=\"%s\" "
                      "phase=teardown at=end outcome=passed rss=%d peak=%d ;"
                      % (i + 1, tid, after, after))
-    path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n")
-    text = check_text(run([str(path)]).stdout)
+    path = write_log(tmp_path, lines)
+    text = check_text(run([path]).stdout)
     carried = [ln for ln in text.splitlines() if "one test carries" in ln]
     assert carried == ["  one test carries 100% of the rise, not a leak: "
                        ".../test_density.py::test_fista_big_dataset"], text
@@ -220,12 +224,11 @@ def test_windows_crash_is_a_segfault(tmp_path, first):
     # faulthandler on Windows: the exception's name, then the same dump
     lines = ["tests/test_x.py::test_a PASSED", first, *WIN_DUMP,
              "##[error]Process completed with exit code 1."]
-    path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n")
-    _, rep = run_json([str(path)])
+    path = write_log(tmp_path, lines)
+    _, rep = run_json([path])
     assert rep["verdict"]["kind"] == "segfault", rep["verdict"]
     assert rep["verdict"]["confidence"] >= 0.9
-    text = check_text(run([str(path)]).stdout)
+    text = check_text(run([path]).stdout)
     assert "crashed in: File" in text and "test_crash" in text
 
 
@@ -237,9 +240,8 @@ def test_windows_exception_the_run_survived_is_no_crash(tmp_path):
              "tests/test_x.py::test_b PASSED",
              "log: Windows fatal exception: access violation in a message",
              "===== 2 passed in 1.00s ====="]
-    path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n")
-    _, rep = run_json([str(path)])
+    path = write_log(tmp_path, lines)
+    _, rep = run_json([path])
     assert rep["verdict"]["kind"] == "passed", rep["verdict"]
-    text = check_text(run([str(path)]).stdout)
+    text = check_text(run([path]).stdout)
     assert "dumped in: File" in text and "crashed in" not in text
