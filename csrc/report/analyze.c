@@ -400,8 +400,8 @@ static void judge_end_readings(rm_run *run, rm_end *E)
         rm_sysread *x = &run->last[i];
         if (x->total == RM_UNSET)
             x->total = run->mem_total;
-        if (!end || x->t < end)
-            alive[n++] = x;
+        if ((!end || x->t < end) && n < RM_END_READS)
+            alive[n++] = x; /* the newest live ones: the rest are after the death */
     }
     if (!end)
         end = E->death_t;

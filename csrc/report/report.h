@@ -239,7 +239,11 @@ typedef struct rm_sysread {
     int src;
     uint64_t line;
 } rm_sysread;
-#define RM_LAST_READS 4
+/* Newest readings kept: room for readings taken after the tree died (the
+ * sampler's last samples, records of workers that outlived a killed
+ * controller) besides the RM_END_READS newest live ones the verdict reads. */
+#define RM_LAST_READS 16
+#define RM_END_READS 4
 
 /* An input line whose effect depends on order (a test, fixture, mark,
  * gasp, event or summary record, or a test named by pytest's output):

@@ -223,6 +223,19 @@ def test_sigkill_with_memory_to_spare_cites_a_live_reading(tmp_path):
             assert v["confidence"] == 0.85, v
 
 
+def test_many_readings_after_the_death_leave_the_live_ones(tmp_path):
+    # the sampler keeps sampling for a while after the kill (or workers that
+    # outlived a killed controller keep writing): a dozen readings after the
+    # death must not push the live ones out of what the verdict reads
+    lines = _sigkill_outside(LIMIT)
+    after = [_gone(10 + k, 9.02 + 0.05 * k, cg_oom=0) for k in range(12)]
+    lines = lines[:-2] + after + lines[-2:]
+    v = _verdict(_write(tmp_path, lines, _records(2.0, 3.0, 90 * MiB, 80 * MiB), _job(9.01)))
+    assert v["kind"] == "killed" and v["confidence"] == 0.85, v
+    proves = [e for e in v["evidence"] if e["role"] == "proves"]
+    assert proves[0]["line"] == _line_of(tmp_path, "ci_resource_monitor.log", "seq=8 "), proves
+
+
 def test_sigkill_near_a_full_cgroup_without_an_oom_kill(tmp_path):
     # s4c: a test holds 466 of 500 MiB, kill -9, the OOM counter stays 0
     lines = ([_head()] +
