@@ -198,6 +198,25 @@ static void find_final(rm_run *run, rm_end *E)
     E->final_value = best->value;
 }
 
+/* The POSIX signal a Windows exit status stands for (an NTSTATUS as a
+ * negative exit code: 0xC0000005 is -1073741819), or -1. */
+static int windows_status_signal(long code)
+{
+    switch (code) {
+    case -1073741819: /* 0xC0000005 access violation */
+    case -1073741571: /* 0xC00000FD stack overflow */
+        return 11;
+    case -1073740791: /* 0xC0000409 fail fast (abort(), a buffer overrun) */
+        return 6;
+    case -1073741795: /* 0xC000001D illegal instruction */
+        return 4;
+    case -1073741676: /* 0xC0000094 integer divide by zero */
+        return 8;
+    default:
+        return -1;
+    }
+}
+
 /* The step's exit code: the runner's line, else the sampler's verdict (an
  * exit code, or a signal as 128 + its number); the newest of each. */
 static void find_exit(rm_run *run, rm_end *E)
@@ -604,7 +623,7 @@ static void verdict(rm_run *run)
     rule_out(run, &E);
     code = E.code;
     v->exit_code = code;
-    v->signal = code > 128 && code < 160 ? code - 128 : -1;
+    v->signal = code > 128 && code < 160 ? code - 128 : windows_status_signal(code);
 
     if (run->lines_nonblank == 0) {
         set(v, RM_V_CANCELLED, 0.7, "the inputs hold no output at all");
@@ -689,7 +708,7 @@ static void verdict(rm_run *run)
         add_ev(v, live(run, RM_E_TERMINATED), run, RM_R_SUPPORTS);
         return;
     }
-    if ((k = live(run, RM_E_SEGV)) >= 0 || code == 139) {
+    if ((k = live(run, RM_E_SEGV)) >= 0 || code == 139 || windows_status_signal(code) == 11) {
         set(v, RM_V_SEGFAULT, k >= 0 ? 0.95 : 0.7, "a process died of SIGSEGV");
         v->signal = 11;
         add_ev(v, k, run, RM_R_PROVES);

@@ -1175,16 +1175,27 @@ static void shell_message(rm_run *run, int src, uint64_t line, int64_t t, const 
         evidence(run, RM_E_FATAL_SIGNAL, src, line, t, 6, s, n);
 }
 
+/* An exit code: digits, or on Windows a negative NTSTATUS as GitHub prints
+ * it ("-1073741819", an access violation) or its unsigned form
+ * ("3221225477", read as the same negative number). -1 when not a 32-bit
+ * number (and for -1 itself: unknown). */
 static long parse_long(const char *s, size_t n)
 {
-    long v = 0;
-    size_t i;
-    for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (i == 9)
-            return -1; /* a number this long (a Windows status) is not read: unknown */
+    long long v = 0;
+    size_t i = 0;
+    int neg = n > 0 && s[0] == '-';
+    for (i = neg; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (i - neg == 10)
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
-    return i ? v : -1;
+    if (i == (size_t)neg || v > 4294967295LL)
+        return -1;
+    if (neg)
+        v = -v;
+    else if (v > 2147483647LL)
+        v -= 4294967296LL; /* 0xC0000005 as Windows' signed status */
+    return v < -2147483648LL ? -1 : (long)v;
 }
 
 /* Bytes of a coloured line kept once its ANSI sequences are taken out. */

@@ -309,7 +309,7 @@ static void text_verdict(FILE *o, const rm_run *run)
     fprintf(o, "\nVERDICT  %s  (confidence %s, %.2f)\n", rm_verdict_name(v->kind),
             conf_word(v->confidence), v->confidence);
     fprintf(o, "  %s", v->why);
-    if (v->exit_code >= 0)
+    if (v->exit_code != -1) /* -1: unknown; Windows statuses are negative */
         fprintf(o, "; exit code %ld", v->exit_code);
     if (v->signal > 0)
         fprintf(o, "; signal %ld", v->signal);
@@ -1060,7 +1060,7 @@ static cJSON *json_run(const rm_run *run, int top)
     cJSON_AddNumberToObject(o, "confidence", v->confidence);
     cJSON_AddStringToObject(o, "level", conf_word(v->confidence));
     cJSON_AddStringToObject(o, "why", v->why);
-    if (v->exit_code >= 0)
+    if (v->exit_code != -1) /* -1: unknown; Windows statuses are negative */
         j_i64(o, "exit_code", v->exit_code);
     else
         cJSON_AddNullToObject(o, "exit_code");

@@ -245,3 +245,22 @@ def test_windows_exception_the_run_survived_is_no_crash(tmp_path):
     assert rep["verdict"]["kind"] == "passed", rep["verdict"]
     text = check_text(run([path]).stdout)
     assert "dumped in: File" in text and "crashed in" not in text
+
+
+@pytest.mark.parametrize("code,kind,signal", [
+    ("-1073741819", "segfault", 11),  # 0xC0000005, an access violation, as pwsh prints it
+    ("3221225477", "segfault", 11),   # the same status, unsigned
+    ("-1073741571", "segfault", 11),  # 0xC00000FD, a stack overflow
+    ("-1073740791", "signal", 6),     # 0xC0000409, fail fast (abort)
+    ("1", "failed", None),            # an ordinary failure exit: no signal
+])
+def test_windows_exit_status(tmp_path, code, kind, signal):
+    # a Windows job killed by a crash without faulthandler's lines: the
+    # runner's exit code alone (medium confidence at most, as 139 alone)
+    path = write_log(tmp_path, ["tests/test_x.py::test_a PASSED", "tests/test_x.py::test_b ",
+                                "##[error]Process completed with exit code %s." % code])
+    _, rep = run_json([path])
+    v = rep["verdict"]
+    assert (v["kind"], v["signal"]) == (kind, signal), v
+    assert v["confidence"] < 0.8
+    assert v["exit_code"] == (int(code) - (1 << 32) if int(code) >= 1 << 31 else int(code))
