@@ -131,6 +131,21 @@ def generate_hostile(path, size):
     return written
 
 
+def generate_fixture_names(path, size):
+    """Fixture records with ever new 200-byte names sharing a prefix (a
+    parametrized fixture per test), past the report's 4,096-fixture limit."""
+    written, i = 0, 0
+    with open(path, "wb") as f:
+        while written < size:
+            data = "".join("[resmon/1] fixture ts=2026-11-26T10:00:00.%06dZ pid=1 name=%s%08d "
+                           "scope=function at=setup ;\n" % ((i + k) % 1_000_000, "f" * 192, i + k)
+                           for k in range(1000)).encode()
+            f.write(data)
+            written += len(data)
+            i += 1000
+    return written
+
+
 def warm(path):
     with open(path, "rb") as f:
         while f.read(1 << 24):
@@ -244,6 +259,15 @@ def main():
             print("hostile 64 KiB-line records, %d MB: resmon-report %.3f s CPU (%.0f MB/s), "
                   "grep %.3f s" % (mb, r.cpu, os.path.getsize(hostile) / 1e6 / max(r.cpu, 1e-9),
                                    g.cpu))
+        names = os.path.join(tmp, "fixture-names.log")
+        files.append(names)
+        for mb in (10, 40):
+            generate_fixture_names(names, mb * 1_000_000)
+            warm(names)
+            r = _measure.spawn([tool, "--format", "json", "--exit-zero", names],
+                               stdout=os.devnull)
+            print("hostile: %d MB of ever new fixture names: resmon-report %.3f s CPU (%.0f MB/s)"
+                  % (mb, r.cpu, os.path.getsize(names) / 1e6 / max(r.cpu, 1e-9)))
         print("targets (>= 300 MB/s, <= 2x grep): %s" % ("met" if ok else "NOT met"))
         return 0
     finally:

@@ -333,19 +333,29 @@ static void test_values(rm_run *run, int ti, int64_t t, uint64_t rss, uint64_t h
 
 /* ---- fixtures: one instance from its setup to its teardown, per process ---- */
 
+/* Slots of the fixtures' index: a power of two, twice the most fixtures kept. */
+#define FIX_SLOTS 8192
+_Static_assert(FIX_SLOTS >= 2 * RM_REPORT_MAX_FIXTURES && (FIX_SLOTS & (FIX_SLOTS - 1)) == 0,
+               "FIX_SLOTS: a power of two, at least twice RM_REPORT_MAX_FIXTURES");
+
 static int fixture_get(rm_run *run, const char *name, size_t nl, const char *scope, size_t sl,
                        const char *param, size_t pl)
 {
     char key[RM_ID_MAX];
-    int i, k = snprintf(key, sizeof(key), "%.*s|%.*s|%.*s", (int)(nl > 200 ? 200 : nl), name,
-                        (int)(sl > 15 ? 15 : sl), scope, (int)(pl > 200 ? 200 : pl), param);
+    unsigned h;
+    int k = snprintf(key, sizeof(key), "%.*s|%.*s|%.*s", (int)(nl > 200 ? 200 : nl), name,
+                     (int)(sl > 15 ? 15 : sl), scope, (int)(pl > 200 ? 200 : pl), param);
     rm_fixture *f;
     if (k < 0 || (size_t)k >= sizeof(key))
         return -1;
-    /* fixtures are few: a linear scan from the newest */
-    for (i = run->n_fix - 1; i >= 0; i--)
-        if (strcmp(run->fix[i].key, key) == 0)
-            return i;
+    /* by a keyed hash of the key: thousands of names (a parametrized
+       fixture per test) cost a lookup each, not a scan */
+    if (!run->fix_slots && !(run->fix_slots = calloc(FIX_SLOTS, sizeof(int))))
+        return -1;
+    h = (unsigned)rm_siphash(run->seed, 0x666978ull, key, (size_t)k) & (FIX_SLOTS - 1);
+    for (; run->fix_slots[h]; h = (h + 1) & (FIX_SLOTS - 1))
+        if (strcmp(run->fix[run->fix_slots[h] - 1].key, key) == 0)
+            return run->fix_slots[h] - 1;
     if (run->n_fix >= RM_REPORT_MAX_FIXTURES) {
         run->fix_over_cap++;
         return -1;
@@ -364,6 +374,7 @@ static int fixture_get(rm_run *run, const char *name, size_t nl, const char *sco
         return -1;
     copy_str(f->name, sizeof(f->name), name, nl);
     copy_str(f->scope, sizeof(f->scope), scope, sl);
+    run->fix_slots[h] = run->n_fix + 1;
     return run->n_fix++;
 }
 

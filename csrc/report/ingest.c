@@ -136,6 +136,7 @@ void rm_run_free(rm_run *run)
     free(run->slots);
     free(run->id_slots);
     free(run->fix);
+    free(run->fix_slots);
     free(run->fopen);
     free(run->src);
     free(run->tree);

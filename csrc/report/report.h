@@ -358,6 +358,7 @@ typedef struct rm_run {
     uint64_t procs_over_cap;
     /* fixtures */
     rm_fixture *fix;
+    int *fix_slots; /* fix[] by key: index + 1, open addressing (fold.c) */
     int n_fix;
     uint64_t fix_over_cap;
     rm_fix_open *fopen;
