@@ -159,6 +159,16 @@ static int before_final(const rm_end *E, const rm_evidence *e)
 }
 
 /* The final summary: the newest one, with no test started or reported after it. */
+/* 1 when pid is an xdist worker's (its records name a worker). */
+static int is_worker_pid(const rm_run *run, long long pid)
+{
+    int i;
+    for (i = 0; i < run->n_procs; i++)
+        if (run->procs[i].pid == pid)
+            return run->procs[i].worker[0] != '\0';
+    return 0;
+}
+
 static void find_final(rm_run *run, rm_end *E)
 {
     int i;
@@ -183,10 +193,15 @@ static void find_final(rm_run *run, rm_end *E)
     }
     if (best->t && last_test > best->t)
         return; /* a summary printed inside a test (pytester), not the run's */
-    /* "!!! KeyboardInterrupt !!!" before it: the summary of an interrupted run */
+    /* "!!! KeyboardInterrupt !!!" before it, or the plugin's last gasp
+       before SIGINT in a process that is not an xdist worker (execnet
+       interrupts workers at a normal session's end; pytest's own handler
+       may fail before its banner): the summary of an interrupted run */
     for (i = 0; i < run->n_evl; i++) {
         const rm_evidence *e = &run->evl[i];
-        if (e->kind == RM_E_CANCELLED && e->value == 2 && strstr(e->text, "!!!") &&
+        if (e->kind == RM_E_CANCELLED && e->value == 2 &&
+            (strstr(e->text, "!!!") ||
+             (strstr(e->text, "last gasp") && !is_worker_pid(run, e->pid))) &&
             e->t <= best->t && e->t >= last_test &&
             (e->src == best->src ? e->line < best->line : 1))
             return;
@@ -196,6 +211,18 @@ static void find_final(rm_run *run, rm_end *E)
     E->final_src = best->src;
     E->final_line = best->line;
     E->final_value = best->value;
+}
+
+/* The newest live hang that failed a test (pytest-timeout's "Failed:
+ * Timeout"), not a stack dump of a slow test that went on; -1 none. */
+static int live_timeout_failure(const rm_run *run)
+{
+    int i;
+    for (i = run->n_evl - 1; i >= 0; i--)
+        if (run->evl[i].kind == RM_E_HANG && run->evl[i].value != HANG_DUMP_ONLY &&
+            run->evl[i].role != RM_R_AFTER_END && run->evl[i].proof >= 0)
+            return i;
+    return -1;
 }
 
 /* The POSIX signal a Windows exit status stands for (an NTSTATUS as a
@@ -668,7 +695,7 @@ static void verdict(rm_run *run)
         } else if (run->memerr_test >= 0 && bad) {
             set(v, RM_V_MEMORY_ERROR, 0.9, "a test failed with MemoryError; pytest finished");
             add_ev(v, live(run, RM_E_MEMORY_ERROR), run, RM_R_PROVES);
-        } else if (bad && (k = live(run, RM_E_HANG)) >= 0) {
+        } else if (bad && (k = live_timeout_failure(run)) >= 0) {
             set(v, RM_V_HANG, 0.85, "a test timed out; pytest finished");
             add_ev(v, k, run, RM_R_PROVES);
         } else {

@@ -1423,6 +1423,9 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
                 const char *msg = s + b + idl;
                 size_t mn = n - b - idl;
                 if (s[0] == 'F' && mn > 3 && memcmp(msg, " - ", 3) == 0 &&
+                    starts(msg + 3, mn - 3, "Failed: Timeout"))
+                    evidence(run, RM_E_HANG, src, line, t, 0, s, n); /* pytest-timeout */
+                if (s[0] == 'F' && mn > 3 && memcmp(msg, " - ", 3) == 0 &&
                     memory_error_word(msg + 3, mn - 3)) {
                     evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
                     keep_text_test(run, RM_I_MEMERR, src, line, t, "", 0, "", 0, s + b, idl);
@@ -1447,7 +1450,10 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             return;
         }
         if (starts(s, n, "Timeout (") || starts(s, n, "Timeout:")) {
-            evidence(run, RM_E_HANG, src, line, t, 0, s, n);
+            /* faulthandler's dump_traceback_later (pytest's
+               faulthandler_timeout): a slow test's stacks; it may go on
+               and pass (HANG_DUMP_ONLY), so it proves no failure a hang */
+            evidence(run, RM_E_HANG, src, line, t, HANG_DUMP_ONLY, s, n);
             run->ts.dump_threads = 0;
             return;
         }
@@ -1494,6 +1500,17 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         break;
     default:
         break;
+    }
+    /* pytest-timeout's signal method fails the test: "E       Failed: Timeout
+       (>5.0s) from pytest-timeout." in its traceback */
+    if (s[0] == 'E' && n > 20 && s[1] == ' ') {
+        size_t b = 1;
+        while (b < n && b < FIRST_WORD_MAX && s[b] == ' ')
+            b++;
+        if (starts(s + b, n - b, "Failed: Timeout")) {
+            evidence(run, RM_E_HANG, src, line, t, 0, s, n);
+            return;
+        }
     }
     /* MemoryError as the first word: "MemoryError", "E   MemoryError: ...",
      * "numpy.core._exceptions._ArrayMemoryError: Unable to allocate" */

@@ -123,6 +123,10 @@ typedef enum {
  * process it is about (pid, 0 unknown), its time, and what it says. Every
  * occurrence is kept (up to RM_REPORT_MAX_EVIDENCE), so the verdict is the
  * same for any order of the inputs. */
+/* rm_evidence.value of a hang that is only a stack dump (faulthandler's
+ * "Timeout (0:05:00)!"): the test may have gone on and passed. */
+#define HANG_DUMP_ONLY 1
+
 typedef struct rm_evidence {
     int kind; /* rm_evidence_kind */
     int role; /* rm_role, set by the analysis */

@@ -264,3 +264,79 @@ def test_windows_exit_status(tmp_path, code, kind, signal):
     assert (v["kind"], v["signal"]) == (kind, signal), v
     assert v["confidence"] < 0.8
     assert v["exit_code"] == (int(code) - (1 << 32) if int(code) >= 1 << 31 else int(code))
+
+
+SLOW_AND_FAILING = """
+    import time
+
+    def test_slow_but_passes():
+        time.sleep(2.5)
+
+    def test_unrelated_failure():
+        assert 1 == 2
+"""
+
+TIMES_OUT = """
+    import time
+
+    def test_passes():
+        pass
+
+    def test_hangs():
+        time.sleep(60)
+"""
+
+
+def test_timeout_failure_is_a_hang(tmp_path):
+    # pytest-timeout's signal method (its default on Linux) fails the test
+    # with "Failed: Timeout" and the run goes on to its summary
+    pytest.importorskip("pytest_timeout")
+    code, log = session(tmp_path, TIMES_OUT, "-v", "-p", "timeout", "--timeout", "2",
+                        "--timeout-method", "signal", plugin=True)
+    assert code == 1
+    _, rep = run_json([log])
+    assert rep["verdict"]["kind"] == "hang", rep["verdict"]
+    proves = [e for e in rep["verdict"]["evidence"] if e["kind"] == "hang"]
+    assert proves and "Timeout" in proves[0]["text"]
+
+
+def test_slow_test_dump_is_no_hang_when_another_test_failed(tmp_path):
+    # pytest's faulthandler_timeout dumps the stacks of a slow test, which
+    # then passes; another test fails: a failure, not a hang
+    code, log = session(tmp_path, SLOW_AND_FAILING, "-v", "-o", "faulthandler_timeout=1",
+                        plugin=True)
+    assert code == 1
+    assert "Timeout (0:00:01)!" in open(log).read()  # the dump is in the log
+    _, rep = run_json([log])
+    assert rep["verdict"]["kind"] == "failed", rep["verdict"]
+
+
+INTERRUPTED = """
+    import os, signal
+
+    def test_a():
+        pass
+
+    def test_interrupted():
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def test_after():
+        pass
+"""
+
+
+def test_sigint_before_the_summary_is_an_interrupted_run(tmp_path):
+    # pytest prints a summary of the tests run so far ("1 passed") after a
+    # KeyboardInterrupt: not a passed run. Without pytest's banner too (its
+    # handler can fail before printing it), the plugin's last gasp tells.
+    code, log = session(tmp_path, INTERRUPTED, "-v", plugin=True)
+    assert code == 2
+    text = open(log).read()
+    assert "KeyboardInterrupt" in text and "[resmon/1] gasp " in text
+    _, rep = run_json([log])
+    assert rep["verdict"]["kind"] == "cancelled", rep["verdict"]
+    (tmp_path / "no_banner").mkdir()
+    no_banner = write_log(tmp_path / "no_banner",
+                          [ln for ln in text.splitlines() if "!!!!!!" not in ln])
+    _, rep = run_json([no_banner])
+    assert rep["verdict"]["kind"] == "cancelled", rep["verdict"]
