@@ -213,6 +213,29 @@ static void find_final(rm_run *run, rm_end *E)
     E->final_value = best->value;
 }
 
+/* How long before a death by another signal an OOM kill stops being its
+ * cause (the run went on after it). */
+#define OOM_BEFORE_OTHER_END_USEC (60 * 1000000LL)
+
+/* When the newest OOM kill with proof happened: its event (the kernel's
+ * line, the counter's rise), not the sampler's verdict that sums them up
+ * at the end (which says nothing of when); the end when only that. */
+static int64_t newest_oom_kill_t(const rm_run *run)
+{
+    int64_t t = 0, summary = 0;
+    int i;
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (e->kind != RM_E_OOM || e->proof <= 0 || !e->t)
+            continue;
+        if (strncmp(e->text, "the sampler ", 12) == 0)
+            summary = e->t > summary ? e->t : summary;
+        else if (e->t > t)
+            t = e->t;
+    }
+    return t ? t : summary;
+}
+
 /* The newest live hang that failed a test (pytest-timeout's "Failed:
  * Timeout"), not a stack dump of a slow test that went on; -1 none. */
 static int live_timeout_failure(const rm_run *run)
@@ -714,6 +737,14 @@ static void verdict(rm_run *run)
             strncat(v->why, "; the signal came after pytest's summary",
                     sizeof(v->why) - strlen(v->why) - 1);
         return;
+    }
+    if (oom >= 0 && code > 128 && code != 137 && E.death_t &&
+        E.death_t - newest_oom_kill_t(run) > OOM_BEFORE_OTHER_END_USEC) {
+        /* an OOM kill (an xdist worker's, the run went on) long before the
+           step ended of another signal (a job timeout's SIGTERM): not what
+           ended it; said as context */
+        add_ev(v, oom, run, RM_R_CONTEXT);
+        oom = -1;
     }
     if (oom >= 0) {
         set(v, RM_V_OOM_KILL, 0.97,

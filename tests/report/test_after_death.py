@@ -278,3 +278,39 @@ def test_input_order_does_not_matter(tmp_path):
         assert (v["kind"], v["confidence"]) == next(iter(keys))[:2], v
         kinds[name] = next(iter(keys))[0]
     assert kinds == {"hwm": "oom_kill", "growth": "oom_kill", "outside": "killed"}
+
+
+def _oom_then_sigterm(minutes_later):
+    """An xdist worker OOM-killed at 11:49:36; the run goes on (xdist
+    replaces it) and the step ends minutes_later by SIGTERM (a job timeout)."""
+    end = "2026-12-02T11:%02d:40.300000Z" % (49 + minutes_later)
+    return [
+        "[resmon/1] head ts=2026-12-02T11:49:00.000000Z mono=1.0 host=vm tool=resmon-sampler "
+        "version=0.1.0 pid=100 mode=wrap os=Linux mem_total=%d swap_total=0 cg_ver=1 cg_lim=%d "
+        "interval=1.000000 cmd=\"python -m pytest -n 2\" ;" % (TOTAL, LIMIT),
+        "[resmon/1] event ts=2026-12-02T11:49:36.458201Z mono=37.0 host=vm what=oom_kill "
+        "source=kmsg pid=102 comm=python in_tree=1 anon_rss=397594624 ;",
+        "[resmon/1] event ts=2026-12-02T11:49:36.528767Z mono=37.1 host=vm what=oom_kill "
+        "source=cgroup cg_oom=1 new=1 cgroup=/sys/fs/cgroup/memory/x ;",
+        "[resmon/1] sample ts=%s mono=99.0 host=vm seq=600 pid=101 rss=76795904 hwm=76795904 "
+        "thr=4 mem_total=%d mem_avail=%d swap_total=0 swap_free=0 cg_use=134164480 cg_lim=%d "
+        "cg_oom=1 cg_inactive_file=716800 tree_rss=200000000 tree_n=3 ;"
+        % (end.replace("40.300000", "39.300000"), TOTAL, 24 * GiB, LIMIT),
+        "[resmon/1] event ts=%s mono=100.0 host=vm what=exit pid=101 signal=15 name=TERM ;" % end,
+        "[resmon/1] verdict ts=%s mono=100.0 host=vm mode=wrap pid=101 signal=15 name=TERM "
+        "status=143 wall=600.0 tree_hwm=245301248 root_hwm=76795904 proc_hwm=416563200 "
+        "cg_lim=%d cg_oom=1 oom=1 oom_evidence=cgroup_counter ;" % (end, LIMIT),
+    ]
+
+
+def test_an_old_oom_kill_did_not_end_a_run_killed_by_sigterm(tmp_path):
+    # ten minutes after a worker's OOM kill the step died of SIGTERM: that
+    # ended it; the OOM kill is context, not the verdict
+    (tmp_path / "late").mkdir()
+    v = _verdict(_write(tmp_path / "late", _oom_then_sigterm(10)))
+    assert (v["kind"], v["signal"]) == ("signal", 15), v
+    assert any(e["kind"] == "oom" and e["role"] == "context" for e in v["evidence"]), v
+    # the same OOM kill seconds before the SIGTERM may well have caused it
+    (tmp_path / "near").mkdir()
+    v = _verdict(_write(tmp_path / "near", _oom_then_sigterm(0)))
+    assert v["kind"] == "oom_kill", v
