@@ -394,7 +394,7 @@ static void text_culprit(FILE *o, const rm_run *run)
     if (run->culprit_test < 0) {
         if (run->verdict.kind != RM_V_OOM_KILL)
             return; /* no death of memory: no culprit to look for */
-        fprintf(o, "\nCULPRIT  unknown: %s\n", ascii(a, sizeof(a), run->culprit_why, 88));
+        fprintf(o, "\nCULPRIT  unknown: %s\n", ascii(a, sizeof(a), run->culprit_why, 82));
         if (run->group_tests)
             fprintf(o, "  but %d %s grew %s in all (%.0f%% of all tests' own growth):\n    %s\n",
                     run->group_tests,

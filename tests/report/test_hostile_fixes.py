@@ -122,3 +122,21 @@ def test_records_past_the_item_limit_are_noted(tmp_path):
     _, rep = run_json([log])
     assert rep["records_dropped"] == 0
     assert "records past the limit" not in run([log]).stdout.decode()
+
+
+def test_unknown_culprit_line_fits_100_columns(tmp_path):
+    # an OOM kill in a long-named test with no reading after its start: the
+    # culprit line says why it is unknown within 100 columns
+    tid = ("venv/lib/python3.11/site-packages/networkx/algorithms/shortest_paths/tests/"
+           "test_weighted.py::TestJohnsonAlgorithm::test_graphs")
+    lines = [
+        GH % (49, 0) + "[resmon/1] head ts=2026-12-02T01:49:00.000000Z pid=10 phase=session "
+                       "resmon=0.1.0 role=main rss=50000000 ;",
+        GH % (49, 1) + '[resmon/1] test ts=2026-12-02T01:49:01.000000Z pid=10 test="%s" '
+                       "phase=setup at=start rss=50000000 ;" % tid,
+        GH % (49, 2) + "[resmon/1] event ts=2026-12-02T01:49:02.000000Z host=vm what=oom_kill "
+                       "source=cgroup cg_oom=1 new=1 cgroup=/x ;",
+        GH % (49, 3) + "##[error]Process completed with exit code 137.",
+    ]
+    text = check_text(run([write(tmp_path, "job.log", lines)]).stdout)
+    assert "CULPRIT  unknown: the running test venv/lib/" in text, text
