@@ -1356,7 +1356,11 @@ static void culprit_one(rm_run *run, const int *ids, int n)
         return;
     }
     if (run->verdict.kind != RM_V_OOM_KILL) {
-        why_culprit(run, "the run did not die of memory", "", "");
+        why_culprit(run,
+                    run->verdict.kind == RM_V_UNKNOWN
+                        ? "how the run ended is not known, so not that memory ended it"
+                        : "the run did not die of memory",
+                    "", "");
         return;
     }
     /* instances of one id (a rerun, a re-run on a new worker) count together:

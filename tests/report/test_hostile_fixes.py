@@ -140,3 +140,13 @@ def test_unknown_culprit_line_fits_100_columns(tmp_path):
     ]
     text = check_text(run([write(tmp_path, "job.log", lines)]).stdout)
     assert "CULPRIT  unknown: the running test venv/lib/" in text, text
+
+
+def test_unknown_end_does_not_clear_memory(tmp_path):
+    # a log that stops without saying how the run ended: the culprit's why
+    # must not claim that memory did not end it
+    lines = [GH % (49, 1) + "[resmon/1] test ts=2026-12-02T01:49:01.000000Z pid=10 "
+             "test=t.py::test_a phase=setup at=start rss=50000000 ;"]
+    _, rep = run_json([write(tmp_path, "job.log", lines)])
+    assert rep["verdict"]["kind"] == "unknown", rep["verdict"]
+    assert "did not die of memory" not in rep["culprit_why"], rep["culprit_why"]
