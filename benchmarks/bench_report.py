@@ -248,26 +248,19 @@ def main():
                              os.path.getsize(small) / 1e6))
             os.unlink(path)
             files.remove(path)
-        hostile = os.path.join(tmp, "hostile.log")
-        files.append(hostile)
-        for mb in (20, 80):
-            generate_hostile(hostile, mb * 1_000_000)
-            warm(hostile)
-            r = _measure.spawn([tool, "--format", "json", "--exit-zero", hostile],
-                               stdout=os.devnull)
-            g = _measure.spawn(["grep", "-cE", GREP_PATTERN, hostile], stdout=os.devnull)
-            print("hostile 64 KiB-line records, %d MB: resmon-report %.3f s CPU (%.0f MB/s), "
-                  "grep %.3f s" % (mb, r.cpu, os.path.getsize(hostile) / 1e6 / max(r.cpu, 1e-9),
-                                   g.cpu))
-        names = os.path.join(tmp, "fixture-names.log")
-        files.append(names)
-        for mb in (10, 40):
-            generate_fixture_names(names, mb * 1_000_000)
-            warm(names)
-            r = _measure.spawn([tool, "--format", "json", "--exit-zero", names],
-                               stdout=os.devnull)
-            print("hostile: %d MB of ever new fixture names: resmon-report %.3f s CPU (%.0f MB/s)"
-                  % (mb, r.cpu, os.path.getsize(names) / 1e6 / max(r.cpu, 1e-9)))
+        for name, gen, sizes, what in (
+                ("hostile.log", generate_hostile, (20, 80), "64 KiB-line records"),
+                ("fixture-names.log", generate_fixture_names, (10, 40), "ever new fixture names")):
+            path = os.path.join(tmp, name)
+            files.append(path)
+            for mb in sizes:
+                gen(path, mb * 1_000_000)
+                warm(path)
+                r = _measure.spawn([tool, "--format", "json", "--exit-zero", path],
+                                   stdout=os.devnull)
+                g = _measure.spawn(["grep", "-cE", GREP_PATTERN, path], stdout=os.devnull)
+                print("hostile %s, %d MB: resmon-report %.3f s CPU (%.0f MB/s), grep %.3f s"
+                      % (what, mb, r.cpu, os.path.getsize(path) / 1e6 / max(r.cpu, 1e-9), g.cpu))
         print("targets (>= 300 MB/s, <= 2x grep): %s" % ("met" if ok else "NOT met"))
         return 0
     finally:
