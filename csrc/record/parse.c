@@ -240,6 +240,10 @@ static int add_field(rm_rec *rec, const char *key, const char *val, size_t vlen)
 const rm_field *rm_rec_find(const rm_rec *rec, const char *key, uint32_t tag)
 {
     unsigned h = rm_tag_slot(tag);
+    /* the bloom first: a text line leaves the index of the record before it
+       in place (rm_parse_line clears it only for a line with fields) */
+    if (!(rec->key_bloom & rm_tag_bit(tag)))
+        return NULL;
     for (; rec->slot[h]; h = (h + 1) & (RM_REC_SLOTS - 1)) {
         const rm_field *f = &rec->f[rec->slot[h] - 1];
         size_t n = tag & 0xff; /* stored keys are shorter than 256 */

@@ -121,7 +121,6 @@ static inline uint64_t rm_tag_bit(uint32_t tag)
     return 1ull << ((tag * 0x9E3779B1u) >> 26);
 }
 
-/* The field whose key is key and whose tag is tag, or NULL. */
 /* Home slot of a key tag in rm_rec.slot (the tag's high hash bits: the
  * bloom bit takes the top six, so this takes the next eight). */
 static inline unsigned rm_tag_slot(uint32_t tag)
@@ -129,12 +128,14 @@ static inline unsigned rm_tag_slot(uint32_t tag)
     return ((tag * 0x9E3779B1u) >> 18) & (RM_REC_SLOTS - 1);
 }
 
+/* The field whose key is key and whose tag is tag, or NULL. */
 const rm_field *rm_rec_find(const rm_rec *rec, const char *key, uint32_t tag);
 
 static inline const rm_field *rm_rec_get(const rm_rec *rec, const char *key)
 {
     size_t n = strlen(key);
     uint32_t tag = rm_key_tag(key, n);
+    /* the bloom inline too: most lookups miss without a call */
     return (rec->key_bloom & rm_tag_bit(tag)) ? rm_rec_find(rec, key, tag) : NULL;
 }
 

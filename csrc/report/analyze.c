@@ -5,6 +5,7 @@
 
 #include "../record/trend.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,18 +235,6 @@ static int64_t newest_oom_kill_t(const rm_run *run)
             t = e->t;
     }
     return t ? t : summary;
-}
-
-/* The newest live hang that failed a test (pytest-timeout's "Failed:
- * Timeout"), not a stack dump of a slow test that went on; -1 none. */
-static int live_timeout_failure(const rm_run *run)
-{
-    int i;
-    for (i = run->n_evl - 1; i >= 0; i--)
-        if (run->evl[i].kind == RM_E_HANG && run->evl[i].value != HANG_DUMP_ONLY &&
-            run->evl[i].role != RM_R_AFTER_END && run->evl[i].proof >= 0)
-            return i;
-    return -1;
 }
 
 /* The POSIX signal a Windows exit status stands for (an NTSTATUS as a
@@ -581,15 +570,21 @@ static void add_ev(rm_verdict *v, int i, rm_run *run, int role)
         run->evl[i].role = role;
 }
 
-/* The newest live piece of evidence of a kind (-1 none). */
-static int live(const rm_run *run, int kind)
+/* The newest live piece of evidence of a kind whose value is not skip_value
+ * (-1 none); live(): of any value. */
+static int live_but(const rm_run *run, int kind, long skip_value)
 {
     int i;
     for (i = run->n_evl - 1; i >= 0; i--)
         if (run->evl[i].kind == kind && run->evl[i].role != RM_R_AFTER_END &&
-            run->evl[i].proof >= 0)
+            run->evl[i].proof >= 0 && run->evl[i].value != skip_value)
             return i;
     return -1;
+}
+
+static int live(const rm_run *run, int kind)
+{
+    return live_but(run, kind, LONG_MIN);
 }
 
 static void set(rm_verdict *v, rm_verdict_kind k, double conf, const char *text)
@@ -718,7 +713,8 @@ static void verdict(rm_run *run)
         } else if (run->memerr_test >= 0 && bad) {
             set(v, RM_V_MEMORY_ERROR, 0.9, "a test failed with MemoryError; pytest finished");
             add_ev(v, live(run, RM_E_MEMORY_ERROR), run, RM_R_PROVES);
-        } else if (bad && (k = live_timeout_failure(run)) >= 0) {
+        } else if (bad && (k = live_but(run, RM_E_HANG, HANG_DUMP_ONLY)) >= 0) {
+            /* a timeout that failed a test, not a slow test's stack dump */
             set(v, RM_V_HANG, 0.85, "a test timed out; pytest finished");
             add_ev(v, k, run, RM_R_PROVES);
         } else {

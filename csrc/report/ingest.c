@@ -517,7 +517,7 @@ static void keep_record(rm_run *run, int src, uint64_t line, const rm_rec *r, in
         rm_keyset_init(&ident_keys, keys, sizeof(keys) / sizeof(keys[0]));
     for (i = 0; i < ident_keys.n; i++) {
         uint32_t tag = ident_keys.tags[i];
-        const rm_field *f = r->key_bloom & rm_tag_bit(tag) ? rm_rec_find(r, keys[i], tag) : NULL;
+        const rm_field *f = rm_rec_find(r, keys[i], tag);
         if (f)
             h = fnv(fnv(h, keys[i], tag & 0xff), f->val, f->val_len);
     }
@@ -1420,21 +1420,19 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
                    the plugin's event, when there is one, says more. Only
                    the exception's name counts, not the word in a message
                    ("Failed: DID NOT RAISE MemoryError") */
-                const char *msg = s + b + idl;
-                size_t mn = n - b - idl;
-                if (s[0] == 'F' && mn > 3 && memcmp(msg, " - ", 3) == 0 &&
-                    starts(msg + 3, mn - 3, "Failed: Timeout"))
-                    evidence(run, RM_E_HANG, src, line, t, 0, s, n); /* pytest-timeout */
-                if (s[0] == 'F' && mn > 3 && memcmp(msg, " - ", 3) == 0 &&
-                    memory_error_word(msg + 3, mn - 3)) {
-                    evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
-                    keep_text_test(run, RM_I_MEMERR, src, line, t, "", 0, "", 0, s + b, idl);
+                const char *msg = s + b + idl + 3;
+                size_t mn = n - b - idl - 3;
+                if (s[0] == 'F' && n - b - idl > 3 && memcmp(msg - 3, " - ", 3) == 0) {
+                    if (starts(msg, mn, "Failed: Timeout"))
+                        evidence(run, RM_E_HANG, src, line, t, 0, s, n); /* pytest-timeout */
+                    if (memory_error_word(msg, mn)) {
+                        evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
+                        keep_text_test(run, RM_I_MEMERR, src, line, t, "", 0, "", 0, s + b, idl);
+                    }
                 }
             }
             return;
         }
-        if (starts(s, n, "Failed: Timeout"))
-            evidence(run, RM_E_HANG, src, line, t, 0, s, n);
         break;
     case 'W':
         if (starts(s, n, "Windows fatal exception: ")) {
@@ -1501,23 +1499,23 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
     default:
         break;
     }
-    /* pytest-timeout's signal method fails the test: "E       Failed: Timeout
-       (>5.0s) from pytest-timeout." in its traceback */
-    if (s[0] == 'E' && n > 20 && s[1] == ' ') {
-        size_t b = 1;
-        while (b < n && b < FIRST_WORD_MAX && s[b] == ' ')
-            b++;
+    /* an exception's line, bare or in pytest's traceback ("E       ..."):
+     * pytest-timeout's signal method failing the test ("Failed: Timeout
+     * (>5.0s) from pytest-timeout."), or MemoryError as the first word
+     * ("MemoryError", "numpy.core._exceptions._ArrayMemoryError: ...") */
+    {
+        size_t b = 0;
+        if (s[0] == 'E' && n > 1 && s[1] == ' ')
+            for (b = 1; b < n && b < FIRST_WORD_MAX && s[b] == ' '; b++)
+                ;
         if (starts(s + b, n - b, "Failed: Timeout")) {
             evidence(run, RM_E_HANG, src, line, t, 0, s, n);
             return;
         }
-    }
-    /* MemoryError as the first word: "MemoryError", "E   MemoryError: ...",
-     * "numpy.core._exceptions._ArrayMemoryError: Unable to allocate" */
-    if (memory_error_word(s[0] == 'E' && n > 1 && s[1] == ' ' ? s + 1 : s,
-                          s[0] == 'E' && n > 1 && s[1] == ' ' ? n - 1 : n)) {
-        evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
-        return;
+        if (memory_error_word(s + b, n - b)) {
+            evidence(run, RM_E_MEMORY_ERROR, src, line, t, 0, s, n);
+            return;
+        }
     }
     /* xdist: "[gw0] node down: ..." then "worker 'gw0' crashed while running 'id'" */
     {
