@@ -602,7 +602,16 @@ static void set(rm_verdict *v, rm_verdict_kind k, double conf, const char *text)
  * line older than the sampler. proof < 0 marks "ruled out". */
 static void rule_out(rm_run *run, const rm_end *E)
 {
-    int i;
+    int i, oom_before = 0;
+    uint64_t counter_before = 0; /* the OOM-kill count read before the summary */
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (e->kind == RM_E_OOM && e->proof > 0 && before_final(E, e)) {
+            oom_before = 1;
+            if (e->counter > counter_before)
+                counter_before = e->counter;
+        }
+    }
     for (i = 0; i < run->n_evl; i++) {
         rm_evidence *e = &run->evl[i];
         int death = e->kind == RM_E_SEGV || e->kind == RM_E_FATAL_SIGNAL ||
@@ -611,7 +620,14 @@ static void rule_out(rm_run *run, const rm_end *E)
                     e->kind == RM_E_LOW_MEMORY || e->kind == RM_E_HANG;
         if (!death)
             continue;
-        if (after_final(E, e)) {
+        if (after_final(E, e) && e->kind == RM_E_OOM && oom_before &&
+            ((e->counter && e->counter <= counter_before) ||
+             (!e->counter && strncmp(e->text, "the sampler ", 12) == 0))) {
+            /* the sampler read, after the summary, a count that the
+               records had read before it (it reads once a second), or
+               summed up kills seen before it: no kill after the end */
+            e->proof = -1;
+        } else if (after_final(E, e)) {
             e->role = RM_R_AFTER_END;
         } else if (e->kind == RM_E_OOM && run->sampler_t0 && e->t && e->t < run->sampler_t0) {
             e->proof = -1; /* the kernel's log from before the run */
@@ -652,6 +668,22 @@ static int crash_window_low(rm_run *run)
                                k > 0 ? (size_t)k : 0);
     }
     return -1;
+}
+
+/* A run that finished: the OOM kills its records saw while tests ran (a
+ * child a test started, a worker xdist replaced), the first few, said as
+ * context that names the test. Returns how many were added. */
+static int oom_in_tests(rm_run *run, const rm_end *E, rm_verdict *v)
+{
+    int i, n = 0;
+    for (i = 0; i < run->n_evl && n < 3; i++) {
+        const rm_evidence *e = &run->evl[i];
+        if (e->kind == RM_E_OOM && e->test && !after_final(E, e)) {
+            add_ev(v, i, run, RM_R_CONTEXT);
+            n++;
+        }
+    }
+    return n;
 }
 
 static void verdict(rm_run *run)
@@ -726,7 +758,7 @@ static void verdict(rm_run *run)
                 add_ev(v, i, run, RM_R_PROVES);
                 break;
             }
-        if (oom >= 0)
+        if (oom_in_tests(run, &E, v) == 0 && oom >= 0)
             add_ev(v, oom, run, RM_R_CONTEXT);
         add_ev(v, E.code_ev, run, RM_R_CONTEXT);
         if (v->n_ev > 1 && E.code_ev >= 0 && run->evl[E.code_ev].role == RM_R_AFTER_END)

@@ -14,10 +14,10 @@ static rm_rec g_frec;
  * record it holds for the fold (tests/report/test_fold_keys.py checks that
  * every key this file asks for is here). */
 const char *const rm_fold_keys[] = {
-    "anon_rss", "at",   "cg_use",    "context",   "d_rss",     "held",   "hwm",    "in_tree",
-    "key",      "kind", "label",     "lifecycle", "mem_avail", "name",   "nodeid", "outcome",
-    "param",    "peak", "phase",     "pid",       "result",    "rss",    "scope",  "signal",
-    "source",   "test", "test_peak", "thr",       "what",      "worker", "attempt"};
+    "anon_rss", "at",   "cg_use",    "context",   "d_rss",     "held",   "hwm",     "in_tree",
+    "key",      "kind", "label",     "lifecycle", "mem_avail", "name",   "nodeid",  "outcome",
+    "param",    "peak", "phase",     "pid",       "result",    "rss",    "scope",   "signal",
+    "source",   "test", "test_peak", "thr",       "what",      "worker", "attempt", "cg_oom"};
 const size_t rm_fold_n_keys = sizeof(rm_fold_keys) / sizeof(rm_fold_keys[0]);
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
@@ -273,7 +273,7 @@ static int proc_index(rm_run *run, long long pid, const char *worker, size_t wle
         p->pid = pid;
         memcpy(p->worker, w, sizeof(w));
         p->cur_test = -1;
-        p->rss = p->hwm = p->avail = p->thr = p->cg_use = p->death_rss = RM_UNSET;
+        p->rss = p->hwm = p->avail = p->thr = p->cg_use = p->death_rss = p->cg_oom = RM_UNSET;
         return run->n_procs++;
     }
 }
@@ -495,6 +495,39 @@ static int fixture_at(const rm_field *at)
 
 /* ---- one record ---- */
 
+/* A process's records read its cgroup's OOM-kill counter (cg_oom): a rise
+ * between two of them is a kill in the group meanwhile, proof as good as
+ * the sampler's, and it names the test that ran (a child a test started,
+ * an xdist worker, seen by a process that lived on). */
+static void counter_rise(rm_run *run, const rm_item *it, int pi, int ti, uint64_t now)
+{
+    rm_proc *P = &run->procs[pi];
+    uint64_t was = P->cg_oom;
+    char msg[RM_SNIP_MAX];
+    int k, n;
+    P->cg_oom = now;
+    if (was == RM_UNSET || now <= was)
+        return;
+    if (ti >= 0) {
+        const char *id = run->tests[ti].id, *name = strrchr(id, ':');
+        name = name ? name + 1 : id;
+        n = snprintf(msg, sizeof(msg),
+                     "the cgroup's OOM-kill counter rose (%llu -> %llu) while %.60s ran",
+                     (unsigned long long)was, (unsigned long long)now, name);
+    } else {
+        n = snprintf(msg, sizeof(msg),
+                     "the cgroup's OOM-kill counter rose (%llu -> %llu) between tests",
+                     (unsigned long long)was, (unsigned long long)now);
+    }
+    k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, it->pid, (long)(now - was), msg,
+                        n > 0 ? (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1 : 0);
+    if (k >= 0) {
+        run->evl[k].proof = 1;
+        run->evl[k].test = ti + 1;
+        run->evl[k].counter = now;
+    }
+}
+
 static void mark_death(rm_run *run, int pi, uint64_t rss)
 {
     rm_proc *P = &run->procs[pi];
@@ -515,8 +548,11 @@ static void oom_event(rm_run *run, const rm_item *it, const rm_rec *r)
     if (rm_val_eq(src, "cgroup")) {
         k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, 0, 1,
                             "the cgroup's OOM-kill counter rose", 34);
-        if (k >= 0)
+        if (k >= 0) {
             run->evl[k].proof = 1;
+            if ((run->evl[k].counter = rm_get_u64(r, "cg_oom")) == RM_UNSET)
+                run->evl[k].counter = 0;
+        }
     } else if (rm_val_eq(in, "0")) {
         rm_run_evidence(run, RM_E_FOREIGN_OOM, it->src, it->line, it->t, pid, 1,
                         "the kernel OOM-killed a process outside the watched tree", 56);
@@ -660,7 +696,7 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r, int cop
     const char *kind = r->kind;
     uint64_t rss = rm_get_u64(r, "rss"), hwm = rm_get_u64(r, "hwm"),
              avail = rm_get_u64(r, "mem_avail");
-    uint64_t thr = rm_get_u64(r, "thr"), cg = rm_get_u64(r, "cg_use");
+    uint64_t thr = rm_get_u64(r, "thr"), cg = rm_get_u64(r, "cg_use"), oom;
     int pi = -1, ti = -1, is_legacy = r->type == RM_PARSE_LEGACY, is_test = !strcmp(kind, "test");
     int64_t t = it->t;
     /* the plugin's interval peaks; at a test's start they belong to the
@@ -737,6 +773,8 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r, int cop
     }
     if (copy)
         return;
+    if (pi >= 0 && !is_legacy && (oom = rm_get_u64(r, "cg_oom")) != RM_UNSET)
+        counter_rise(run, it, pi, ti, oom);
 
     if (is_legacy) {
         legacy(run, it, r, pi, ti, rss);

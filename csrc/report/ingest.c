@@ -625,10 +625,18 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
        limit, which is support) */
     if (ev && (memmem(ev->val, ev->val_len, "cgroup_counter", 14) ||
                memmem(ev->val, ev->val_len, "kernel_log", 10))) {
-        int k = evidence_str(run, RM_E_OOM, src, line, t, pid, 1,
-                             memmem(ev->val, ev->val_len, "cgroup_counter", 14)
-                                 ? "the sampler saw the cgroup's OOM-kill counter rise"
-                                 : "the sampler read a kernel OOM kill of the watched tree");
+        /* the newest kill's time, when the sampler said how long before
+           its end it read it (oom_age): with the job log alone, the only
+           time an old kill (a worker's, the run went on) has */
+        uint64_t age;
+        int64_t kt = t;
+        int k;
+        if (t && rm_rec_usec(r, "oom_age", &age) == 0 && age < (uint64_t)t)
+            kt = t - (int64_t)age;
+        k = evidence_str(run, RM_E_OOM, src, line, kt, pid, 1,
+                         memmem(ev->val, ev->val_len, "cgroup_counter", 14)
+                             ? "the sampler saw the cgroup's OOM-kill counter rise"
+                             : "the sampler read a kernel OOM kill of the watched tree");
         if (k >= 0)
             run->evl[k].proof = 1;
     } else if (rm_val_eq(rm_rec_get(r, "oom_contra"), "ample_memory")) {

@@ -134,8 +134,11 @@ typedef struct rm_evidence {
     uint64_t line;
     int64_t t; /* usec since the epoch, 0 unknown */
     long long pid;
-    long value; /* exit code, signal number, failed count... */
-    int proof;  /* the record itself is proof (a cgroup counter, a kernel line of the tree) */
+    long value;       /* exit code, signal number, failed count... */
+    int proof;        /* the record itself is proof (a cgroup counter, a kernel line of the tree) */
+    int test;         /* 1 + the index of the test it happened in (an OOM kill a record's
+                         counter shows), 0 none */
+    uint64_t counter; /* an OOM kill of a cgroup counter: the count after the rise, 0 unknown */
     char text[RM_SNIP_MAX];
 } rm_evidence;
 
@@ -193,6 +196,7 @@ typedef struct rm_proc {
     /* last values seen from this process */
     int64_t last_t;
     uint64_t rss, hwm, avail, thr, cg_use;
+    uint64_t cg_oom; /* the cgroup's OOM-kill counter its newest record read (RM_UNSET) */
     uint64_t peak_rss;
     uint64_t death_rss; /* RSS at death: the kernel's anon-rss, a gasp (RM_UNSET) */
     int n_tests_ended;

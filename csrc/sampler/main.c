@@ -402,6 +402,7 @@ typedef struct sampler {
     int pressure_on, lowmem_on;
     int oom_kmsg_tree;
     rm_kmsg_oom oom_kmsg; /* the first kernel OOM report naming the tree */
+    uint64_t oom_seen_at; /* when the newest OOM kill of the tree or group was read (0 none) */
     rm_sample last;
     int have_last;
 
@@ -643,6 +644,8 @@ static void drain_kmsg(sampler *s)
             if (k.have_anon_rss)
                 rm_line_u64(&l, "anon_rss", k.anon_rss);
             emit(s, &l);
+            if (in_tree)
+                s->oom_seen_at = mono_usec();
             if (in_tree && !s->oom_kmsg_tree) {
                 s->oom_kmsg_tree = 1;
                 s->oom_kmsg = k;
@@ -741,6 +744,7 @@ static void check_memory_events(sampler *s, const rm_sample *m, uint64_t now, in
             rm_line_cstr(&l, "cgroup", cg_probe(s)->cg_path);
             emit(s, &l);
             s->cg_oom_now = m->cg_oom_kills;
+            s->oom_seen_at = now;
         }
     }
 }
@@ -1440,6 +1444,10 @@ static int write_verdict(sampler *s)
     rm_line_u64(&l, "oom", (uint64_t)(why[0] != 0));
     if (why[0]) {
         rm_line_cstr(&l, "oom_evidence", why);
+        /* how long before the end the newest kill was read: the report
+         * tells an old kill (a worker, the run went on) from the death */
+        if (s->oom_seen_at && s->oom_seen_at <= now)
+            rm_line_usec(&l, "oom_age", now - s->oom_seen_at);
     } else if (sig == SIGKILL) {
         /* no proof: what the last samples before the death suggest */
         uint64_t max_age = 2 * (uint64_t)(s->o.interval * 1e6 + 0.5) + OOM_WINDOW_SLACK;

@@ -611,6 +611,34 @@ Scenario(
     _foreign_expect, args=["-v"], watcher=_foreign_oom_during)
 
 
+CHILD_OOM = '''
+import subprocess
+import sys
+
+
+def test_child_is_oom_killed():
+    # the child fills the group; the kernel kills it, not pytest
+    child = subprocess.run([sys.executable, "-c", "b = b'x' * (600 << 20)"])
+    assert child.returncode == -9
+'''
+
+
+def _child_oom_expect(step):
+    need_rc(step, 0)
+    killed = Kmsg.killed_pids(step.kmsg)
+    need(killed, "no child was OOM-killed (kmsg: %s)" % step.kmsg[-5:])
+    need(not killed & set(step.pids()), "a test process was OOM-killed: %s" % sorted(killed))
+    return judged("passed", None, None, "flat", step=step)
+
+
+Scenario(
+    "child_oom_pass",
+    "a test's child process is OOM-killed in a 300 MiB cgroup, as the test expects; all pass",
+    True,
+    {"test_suite.py": suite(FLAT % (6, "0.1"), CHILD_OOM, FLAT.replace("test_flat", "test_after") % (6, "0.1"))},
+    _child_oom_expect, args=["-v"], cgroup=300 * MiB)
+
+
 def _old_oom(step):
     step.notes.append("foreign OOM-killed pid %d before the run" % foreign_oom("before"))
 

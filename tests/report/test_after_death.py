@@ -314,3 +314,35 @@ def test_an_old_oom_kill_did_not_end_a_run_killed_by_sigterm(tmp_path):
     (tmp_path / "near").mkdir()
     v = _verdict(_write(tmp_path / "near", _oom_then_sigterm(0)))
     assert v["kind"] == "oom_kill", v
+
+
+def _job_log_alone(minutes_later, oom_age):
+    """What the job log keeps of _oom_then_sigterm: the sampler's echoed
+    head and verdict, GitHub's stamps, no events and no samples; the
+    verdict says how long before the end it read the kill (oom_age)."""
+    end = "2026-12-02T11:%02d:40.300000Z" % (49 + minutes_later)
+    age = "" if oom_age is None else " oom_age=%.6f" % oom_age
+    return [
+        "2026-12-02T11:49:00.0000000Z [resmon/1] head ts=2026-12-02T11:49:00.000000Z mono=1.0 "
+        "host=vm tool=resmon-sampler version=0.1.0 pid=100 mode=wrap os=Linux mem_total=%d "
+        "swap_total=0 cg_ver=1 cg_lim=%d interval=1.000000 cmd=\"python -m pytest -n 2\" ;"
+        % (TOTAL, LIMIT),
+        "2026-12-02T11:49:05.0000000Z gw0 [40] / gw1 [40]",
+        "%s [resmon/1] verdict ts=%s mono=100.0 host=vm mode=wrap pid=101 signal=15 name=TERM "
+        "status=143 wall=600.0 tree_hwm=245301248 root_hwm=76795904 proc_hwm=416563200 "
+        "cg_lim=%d cg_oom=1 oom=1 oom_evidence=cgroup_counter%s ;"
+        % (end.replace("Z", "0Z"), end, LIMIT, age),
+        "%s ##[error]Process completed with exit code 143." % end.replace("Z", "1Z"),
+    ]
+
+
+def test_the_job_log_alone_dates_an_old_oom_kill_by_the_samplers_oom_age(tmp_path):
+    # the echoed verdict is all the job log keeps of the sampler: its
+    # oom_age says the kill was read ten minutes before the SIGTERM
+    v = _verdict(_write(tmp_path, None, job=_job_log_alone(10, 604.0)))
+    assert (v["kind"], v["signal"]) == ("signal", 15), v
+    assert any(e["kind"] == "oom" and e["role"] == "context" for e in v["evidence"]), v
+    # read a second before the end, the kill may well have ended the step
+    (tmp_path / "near").mkdir()
+    v = _verdict(_write(tmp_path / "near", None, job=_job_log_alone(10, 1.0)))
+    assert (v["kind"], v["signal"]) == ("oom_kill", 9), v

@@ -168,10 +168,14 @@ def test_fake_v2_oom_counter_is_proof(sampler, tmp_path, rises):
         assert v["oom"] == "1" and v["oom_evidence"] == "cgroup_counter" and v["cg_oom"] == "1"
         ev = one(recs, "event", what="oom_kill", source="cgroup")
         assert ev["new"] == "1" and ev["cg_oom"] == "6"
+        # the kill's age at the end: from the sample that read the rise
+        age = float(v["mono"]) - float(ev["mono"])
+        assert abs(float(v["oom_age"]) - age) < 0.05, (v, ev)
         # support and contradiction are for a SIGKILL without proof
         assert "oom_support" not in v and "oom_contra" not in v
     else:
         assert v["oom"] == "0" and v["cg_oom"] == "0" and "oom_evidence" not in v
+        assert "oom_age" not in v
         assert not of_kind(recs, "event", what="oom_kill")
 
 
