@@ -1032,6 +1032,30 @@ int rm_rec_unpack(const char *p, size_t n, rm_rec *rec)
     return rec->type;
 }
 
+/* gh run view --log writes "JOB<TAB>STEP<TAB>" before each line of a job
+ * log: the offset after it when the line has one and GitHub's time follows
+ * (a tab in printed text is not such a prefix), else 0; *job the JOB's
+ * length. The names are short: only the first GH_CLI_PREFIX_MAX bytes are
+ * searched. */
+#define GH_CLI_PREFIX_MAX 512
+static size_t gh_cli_prefix(const char *s, size_t n, size_t *job)
+{
+    size_t lim = n < GH_CLI_PREFIX_MAX ? n : GH_CLI_PREFIX_MAX, p;
+    const char *a = memchr(s, '\t', lim), *b;
+    if (!a)
+        return 0;
+    b = memchr(a + 1, '\t', lim - (size_t)(a + 1 - s));
+    if (!b)
+        return 0;
+    p = (size_t)(b + 1 - s);
+    if (n - p >= 3 && memcmp(s + p, "\xef\xbb\xbf", 3) == 0)
+        p += 3;
+    if (n - p <= 20 || s[p + 4] != '-' || s[p + 10] != 'T')
+        return 0;
+    *job = (size_t)(a - s);
+    return p;
+}
+
 int rm_parse_line(const char *s, size_t n, rm_rec *rec)
 {
     size_t p = 0, t, k;
@@ -1040,6 +1064,7 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
     rec->version = 0;
     rec->has_gh_ts = 0;
     rec->gh_ts_usec = 0;
+    rec->job_len = 0;
     rec->tag_off = 0;
     rec->kind[0] = '\0';
     rec->prefix[0] = '\0';
@@ -1056,6 +1081,8 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
         n--;
     if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
         p = 3;
+    else if (rec->cli_ok && n > 20 && s[10] != 'T' && s[0] != '[')
+        p = gh_cli_prefix(s, n, &rec->job_len);
     /* GitHub: "2026-11-26T10:04:31.1234567Z " */
     if (n - p > 20 && s[p + 10] == 'T') {
         int64_t ts;

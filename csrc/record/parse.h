@@ -61,13 +61,17 @@ typedef struct rm_field {
 /* The parse of one line. Self-contained (no pointer into the input), but the
  * fields point into buf: do not copy an rm_rec with memcpy or assignment. */
 typedef struct rm_rec {
-    int type;                      /* RM_PARSE_* */
-    unsigned flags;                /* RM_REC_* */
-    unsigned long version;         /* N of [resmon/N]; 0 for legacy */
-    int has_gh_ts;                 /* the line began with GitHub's timestamp */
-    int64_t gh_ts_usec;            /* that timestamp, microseconds since the epoch (UTC) */
-    size_t body_off;               /* offset of the text after the timestamp prefix */
-    size_t tag_off;                /* offset of the tag's '[' (body_off + the noise skipped) */
+    int type;              /* RM_PARSE_* */
+    unsigned flags;        /* RM_REC_* */
+    unsigned long version; /* N of [resmon/N]; 0 for legacy */
+    int has_gh_ts;         /* the line began with GitHub's timestamp */
+    int64_t gh_ts_usec;    /* that timestamp, microseconds since the epoch (UTC) */
+    size_t body_off;       /* offset of the text after the timestamp prefix */
+    size_t job_len;        /* gh run view --log: the JOB of "JOB<TAB>STEP<TAB>" at
+                              offset 0 (0: no such prefix) */
+    int cli_ok;            /* set by the caller, kept by the parse: read that prefix (a file in
+                              that form: its first line had it); 0, a tab is text */
+    size_t tag_off;        /* offset of the tag's '[' (body_off + the noise skipped) */
     char kind[RM_PARSE_KEY_MAX];   /* record kind, "legacy" for legacy lines */
     char prefix[RM_PARSE_KEY_MAX]; /* legacy: <prefix> of [<prefix>_resource_debug] */
     const char *label;             /* legacy: text before the first "key=" (in buf) */

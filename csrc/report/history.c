@@ -243,6 +243,7 @@ static void scan_identity(const char *path, hident *plug, hident *samp)
     unsigned flags;
     if (rm_reader_open(&rd, path) != 0)
         return;
+    rec.cli_ok = 1; /* a head in a gh run view --log file too */
     while (rm_reader_next(&rd, &line, &len, &flags) == 1) {
         size_t look = len < 200 ? len : 200;
         if (!memmem(line, look, "] head ", 7) ||

@@ -1542,6 +1542,20 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
     pytest_line(run, src, line, t, s, n);
 }
 
+/* A line of gh run view --log: which job it is of (the first name is kept,
+ * a second one marks a file of several jobs). */
+static void cli_job(rm_source *S, const char *job, size_t n)
+{
+    size_t k = n < sizeof(S->cli_job) ? n : sizeof(S->cli_job);
+    if (!S->cli_jobs) {
+        S->cli_jobs = 1;
+        S->cli_job_len = k;
+        memcpy(S->cli_job, job, k);
+    } else if (S->cli_jobs == 1 && (k != S->cli_job_len || memcmp(job, S->cli_job, k) != 0)) {
+        S->cli_jobs = 2;
+    }
+}
+
 void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t len,
                  unsigned flags)
 {
@@ -1558,8 +1572,14 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
     }
     if (len == 0 || (len == 1 && line[0] == '\r'))
         return; /* an empty line: nothing to read (a file of newlines is fast) */
+    /* gh run view --log prefixes every line: its first line says whether
+       this file is in that form (else a tab is text) */
+    g_rec.cli_ok = !S->cli_decided || S->cli_jobs;
+    S->cli_decided = 1;
     type = rm_parse_line(line, len, &g_rec);
     body = g_rec.body_off;
+    if (g_rec.job_len)
+        cli_job(S, line, g_rec.job_len);
     if (g_rec.has_gh_ts) {
         S->gh_lines++;
         see_time(run, g_rec.gh_ts_usec);

@@ -298,6 +298,9 @@ static void text_inputs(FILE *o, const rm_run *run)
                     S->unknown_version, (unsigned long long)S->unknown_version_line);
         if (S->gz_cut)
             fprintf(o, "    note: the gzip stream is truncated\n");
+        if (S->cli_jobs > 1)
+            fprintf(o, "    note: lines of several jobs (gh run view --log) read as one run: "
+                       "see resmon-report triage\n");
     }
 }
 
@@ -1041,6 +1044,7 @@ static cJSON *json_run(const rm_run *run, int top)
         j_u64(o, "legacy", S->legacy);
         cJSON_AddBoolToObject(o, "gzip", S->gz);
         cJSON_AddBoolToObject(o, "github", S->gh_lines > 0);
+        j_u64(o, "gh_cli_jobs", (uint64_t)S->cli_jobs);
         j_u64(o, "cut_lines", S->cut_lines);
         j_u64(o, "first_cut_line", S->cut_lines ? S->first_cut_line : RM_UNSET);
         j_u64(o, "malformed_records", S->malformed_records);

@@ -311,6 +311,12 @@ typedef struct rm_source {
     unsigned long unknown_version;
     uint64_t unknown_version_line;
     int gz, gz_cut;
+    /* gh run view --log: its first job's name, and whether another job's
+       lines follow (the jobs of a run, read as one) */
+    char cli_job[128];
+    size_t cli_job_len;
+    int cli_jobs;      /* 0 not that format, 1 one job, 2 more */
+    int cli_decided;   /* its first line was read: it decides cli_jobs 0 or 1 */
     int64_t clock;     /* newest time read in it: the time of lines that carry none */
     int64_t rec_clock; /* newest record ts in it: the time of records that carry none
                           (a runner's line stamps can lag the records' own) */
