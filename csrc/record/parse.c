@@ -1146,9 +1146,21 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
 #define RM_READER_ZIN (64 * 1024)
 
 #ifdef RM_HAVE_ZLIB
+/* A zip archive's member to read: where its data starts, its size. */
+typedef struct zip_member {
+    char name[128]; /* cut */
+    uint64_t off;   /* of its local header */
+    uint64_t csize;
+    int method; /* 0 stored, 8 deflated */
+} zip_member;
+
 typedef struct gz_state {
     z_stream s;
     int in_eof;
+    /* zip: the members to read, the one being read, its input left */
+    zip_member *zm;
+    int n_zm, cur_zm, zm_open, nl_pending;
+    uint64_t zm_left;
     unsigned char in[RM_READER_ZIN];
 } gz_state;
 #endif
@@ -1179,6 +1191,163 @@ static void set_err(rm_reader *r, const char *what)
         r->err[0] = '\0';
 }
 
+#ifdef RM_HAVE_ZLIB
+static uint32_t le16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return le16(p) | le16(p + 2) << 16;
+}
+
+static int read_at(int fd, uint64_t off, void *buf, size_t n)
+{
+    size_t got = 0;
+    if (lseek(fd, (off_t)off, SEEK_SET) == (off_t)-1)
+        return -1;
+    while (got < n) {
+        ssize_t k = read_some(fd, (char *)buf + got, n - got);
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* 1 when a zip member is a log to read: a .txt file; with top set, one at
+ * the archive's top level (GitHub's log archive holds each job's whole log
+ * there, and the same lines again per step in a folder of the job's). */
+static int zip_wanted(const unsigned char *name, size_t n, int top)
+{
+    if (n < 5 || name[n - 1] == '/' || memchr(name, '\0', n))
+        return 0;
+    if (top && memchr(name, '/', n))
+        return 0;
+    return (name[n - 4] == '.' && (name[n - 3] | 0x20) == 't' && (name[n - 2] | 0x20) == 'x' &&
+            (name[n - 1] | 0x20) == 't');
+}
+
+/* How many jobs' folders the members are in (a change of folder from one
+ * member to the next counts: an archive keeps a folder's files together). */
+static int zip_folders(const gz_state *g)
+{
+    int i, n = 0;
+    size_t prev = 0;
+    for (i = 0; i < g->n_zm; i++) {
+        const char *s = strchr(g->zm[i].name, '/');
+        size_t k = s ? (size_t)(s - g->zm[i].name) : 0;
+        if (i == 0 || k != prev || memcmp(g->zm[i].name, g->zm[i - 1].name, k) != 0)
+            n++;
+        prev = k;
+    }
+    return n;
+}
+
+/* Reads a zip archive's central directory: the members to read, in the
+ * archive's order. 0, or -1 with r->err set. */
+static int zip_directory(rm_reader *r, gz_state *g)
+{
+    unsigned char tail[RM_READER_ZIN], *cd = NULL;
+    off_t end = lseek(r->fd, 0, SEEK_END);
+    size_t n, i, k, cd_size;
+    uint64_t cd_off;
+    unsigned entries;
+    int pass;
+    if (end == (off_t)-1) {
+        set_err(r, "a zip archive can only be read from a file (not a pipe): give its path, "
+                   "or unzip it");
+        return -1;
+    }
+    n = (uint64_t)end < sizeof(tail) ? (size_t)end : sizeof(tail);
+    if (n < 22 || read_at(r->fd, (uint64_t)end - n, tail, n) != 0) {
+        set_err(r, "zip archive: cannot read its end");
+        return -1;
+    }
+    for (i = n - 22 + 1; i-- > 0;)
+        if (le32(tail + i) == 0x06054b50)
+            break;
+    if (i == (size_t)-1) {
+        set_err(r, "zip archive without its directory (cut short?): unzip what it holds");
+        return -1;
+    }
+    entries = le16(tail + i + 10);
+    cd_size = le32(tail + i + 12);
+    cd_off = le32(tail + i + 16);
+    if (entries == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu) {
+        set_err(r, "zip64 archive: not read; unzip it and give the .txt files");
+        return -1;
+    }
+    if (cd_off + cd_size > (uint64_t)end || cd_size > (64u << 20) ||
+        !(cd = malloc(cd_size ? cd_size : 1)) || read_at(r->fd, cd_off, cd, cd_size) != 0) {
+        free(cd);
+        set_err(r, "zip archive: its directory is damaged or too large");
+        return -1;
+    }
+    g->zm = calloc(entries ? entries : 1, sizeof(*g->zm));
+    if (!g->zm) {
+        free(cd);
+        set_err(r, "out of memory for the zip directory");
+        return -1;
+    }
+    /* the top level's .txt files when there are any, else every .txt */
+    for (pass = 1; pass >= 0 && g->n_zm == 0; pass--) {
+        for (k = 0, i = 0; i < entries && k + 46 <= cd_size && le32(cd + k) == 0x02014b50; i++) {
+            size_t nl = le16(cd + k + 28), xl = le16(cd + k + 30), cl = le16(cd + k + 32);
+            int method = (int)le16(cd + k + 10);
+            if (k + 46 + nl > cd_size)
+                break;
+            if (zip_wanted(cd + k + 46, nl, pass) && (method == 0 || method == 8)) {
+                zip_member *m = &g->zm[g->n_zm++];
+                size_t c = nl < sizeof(m->name) ? nl : sizeof(m->name) - 1;
+                memcpy(m->name, cd + k + 46, c);
+                m->name[c] = '\0';
+                m->off = le32(cd + k + 42);
+                m->csize = le32(cd + k + 20);
+                m->method = method;
+            }
+            k += 46 + nl + xl + cl;
+        }
+    }
+    free(cd);
+    r->zip_members = g->n_zm;
+    /* pass is one below the pass that found them: the top level's logs
+       are jobs'; else steps' logs, in a folder per job */
+    r->zip_jobs = pass == 0 ? g->n_zm : zip_folders(g);
+    if (g->n_zm == 0) {
+        set_err(r, "zip archive without .txt logs (deflated or stored) to read");
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens a zip archive read from r->fd (its first bytes in r->buf). */
+static int open_zip(rm_reader *r)
+{
+    gz_state *g = calloc(1, sizeof(*g));
+    if (!g) {
+        set_err(r, "out of memory for the zip reader");
+        return -1;
+    }
+    r->z = g;
+    r->gz = 2;
+    r->eof = 0;
+    r->start = r->end = 0;
+    if (inflateInit2(&g->s, -15) != Z_OK) {
+        set_err(r, "zlib: inflateInit2 failed");
+        return -1;
+    }
+    return zip_directory(r, g);
+}
+#else
+static int open_zip(rm_reader *r)
+{
+    set_err(r, "zip input is not supported: resmon-report was built without zlib (unzip it)");
+    return -1;
+}
+#endif
+
 int rm_reader_open_fd(rm_reader *r, int fd)
 {
     ssize_t got;
@@ -1195,6 +1364,9 @@ int rm_reader_open_fd(rm_reader *r, int fd)
     r->gz_floor = RM_READER_GZ_FLOOR;
     r->gz_limit = 0;
     r->gz_in = r->gz_out = 0;
+    r->zip_members = r->zip_jobs = 0;
+    r->member_seq = 0;
+    r->member[0] = '\0';
     r->bytes = 0;
     r->start = r->end = 0;
     r->scanned = 0;
@@ -1214,6 +1386,14 @@ int rm_reader_open_fd(rm_reader *r, int fd)
         }
         r->end += (size_t)got;
     }
+    while (r->end < 4 && !r->eof && r->end >= 2 && memcmp(r->buf, "PK", 2) == 0) {
+        got = read_some(fd, r->buf + r->end, RM_READER_ZIN - r->end);
+        if (got <= 0)
+            break;
+        r->end += (size_t)got;
+    }
+    if (r->end >= 4 && memcmp(r->buf, "PK\x03\x04", 4) == 0)
+        return open_zip(r);
     if (r->end >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
 #ifdef RM_HAVE_ZLIB
         gz_state *g = calloc(1, sizeof(*g));
@@ -1346,11 +1526,109 @@ static ssize_t fill_gz(rm_reader *r, char *dst, size_t cap)
 }
 #endif
 
+#ifdef RM_HAVE_ZLIB
+/* Starts the next member of a zip archive: 1, 0 when none is left, -1 on
+ * an error (r->err). */
+static int zip_next_member(rm_reader *r, gz_state *g)
+{
+    unsigned char h[30];
+    const zip_member *m;
+    if (g->cur_zm >= g->n_zm)
+        return 0;
+    m = &g->zm[g->cur_zm++];
+    if (read_at(r->fd, m->off, h, sizeof(h)) != 0 || le32(h) != 0x04034b50 ||
+        lseek(r->fd, (off_t)(m->off + 30 + le16(h + 26) + le16(h + 28)), SEEK_SET) == (off_t)-1) {
+        set_err(r, "zip archive: a member's header is damaged");
+        return -1;
+    }
+    g->zm_left = m->csize;
+    g->zm_open = 1;
+    r->member_seq = (unsigned)g->cur_zm;
+    memcpy(r->member, m->name, sizeof(r->member));
+    g->s.avail_in = 0;
+    inflateReset(&g->s);
+    return 1;
+}
+
+/* Fills dst from the zip's members, one after the other, each ended by a
+ * newline; the gzip cap holds for them all. Every pass of the loop reads
+ * input, produces output or ends a member: no input can make it spin. */
+static ssize_t fill_zip(rm_reader *r, char *dst, size_t cap)
+{
+    gz_state *g = r->z;
+    for (;;) {
+        size_t want = cap, made;
+        int zr;
+        if (g->nl_pending) {
+            g->nl_pending = 0;
+            dst[0] = '\n'; /* a member's last line may lack its own */
+            return 1;
+        }
+        if (!g->zm_open) {
+            int k = zip_next_member(r, g);
+            if (k <= 0)
+                return k;
+        }
+        if (g->s.avail_in == 0 && g->zm_left > 0) {
+            size_t n = g->zm_left < sizeof(g->in) ? (size_t)g->zm_left : sizeof(g->in);
+            ssize_t got = read_some(r->fd, g->in, n);
+            if (got <= 0) {
+                set_err(r, "zip archive: a member is cut short");
+                return -1;
+            }
+            g->zm_left -= (uint64_t)got;
+            r->gz_in += (uint64_t)got;
+            g->s.next_in = g->in;
+            g->s.avail_in = (uInt)got;
+        }
+        if (r->gz_out >= gz_cap(r)) {
+            set_err(r,
+                    "zip input stopped at the inflate cap (a zip bomb?); unzip it to read it all");
+            r->gz_capped = 1;
+            return -1;
+        }
+        if (gz_cap(r) - r->gz_out < want)
+            want = (size_t)(gz_cap(r) - r->gz_out);
+        if (g->zm[g->cur_zm - 1].method == 0) {
+            made = g->s.avail_in < want ? g->s.avail_in : want;
+            memcpy(dst, g->s.next_in, made);
+            g->s.next_in += made;
+            g->s.avail_in -= (uInt)made;
+            zr = g->s.avail_in == 0 && g->zm_left == 0 ? Z_STREAM_END : Z_OK;
+        } else {
+            g->s.next_out = (unsigned char *)dst;
+            g->s.avail_out = (uInt)want;
+            zr = inflate(&g->s, Z_NO_FLUSH);
+            made = want - g->s.avail_out;
+            if (zr == Z_BUF_ERROR && g->s.avail_in == 0 && g->zm_left == 0)
+                zr = Z_STREAM_END; /* the member's data ended mid-stream: take what it held */
+            else if (zr == Z_BUF_ERROR && made == 0 && g->s.avail_in == 0)
+                zr = Z_OK; /* more input to read */
+            if (zr != Z_OK && zr != Z_STREAM_END) {
+                int k = snprintf(r->err, sizeof(r->err), "zip data is corrupt: %s",
+                                 g->s.msg ? g->s.msg : "inflate failed");
+                (void)k;
+                return -1;
+            }
+        }
+        if (zr == Z_STREAM_END) {
+            g->zm_open = 0;
+            g->nl_pending = 1;
+        }
+        r->gz_out += made;
+        if (made > 0)
+            return (ssize_t)made;
+    }
+}
+#endif
+
 /* Fills dst[0..cap); returns bytes added, 0 at the end, -1 on error. */
 static ssize_t fill(rm_reader *r, char *dst, size_t cap)
 {
     ssize_t got;
 #ifdef RM_HAVE_ZLIB
+    if (r->gz == 2)
+        return fill_zip(r, dst, cap);
     if (r->gz)
         return fill_gz(r, dst, cap);
 #endif
@@ -1442,6 +1720,7 @@ void rm_reader_close(rm_reader *r)
     if (r->z) {
         gz_state *g = r->z;
         inflateEnd(&g->s);
+        free(g->zm);
         free(g);
     }
 #endif

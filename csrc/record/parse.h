@@ -213,19 +213,24 @@ enum { RM_READ_CUT = 1u << 0 };
 typedef struct rm_reader {
     int fd;
     int own_fd;   /* close fd in rm_reader_close */
-    int gz;       /* gzip input being inflated */
+    int gz;       /* gzip input being inflated (2: a zip archive's members) */
     int eof;      /* no more bytes from the source */
     int skipping; /* dropping the rest of a cut line */
     void *z;      /* zlib state when gz (allocated once) */
     uint64_t lineno;
-    uint64_t n_cut;    /* lines cut so far */
-    int gz_cut;        /* the gzip stream ended mid-member (a truncated .gz) */
-    int gz_capped;     /* inflating stopped at the cap (see RM_READER_GZ_RATIO) */
-    uint64_t gz_floor; /* inflated bytes always allowed; set after open to change */
-    uint64_t gz_limit; /* absolute cap on inflated bytes, 0 for none; set after open */
-    uint64_t gz_in;    /* compressed bytes inflated so far */
-    uint64_t gz_out;   /* bytes inflated so far */
-    uint64_t bytes;    /* bytes of (decompressed) input consumed */
+    uint64_t n_cut;      /* lines cut so far */
+    int gz_cut;          /* the gzip stream ended mid-member (a truncated .gz) */
+    int gz_capped;       /* inflating stopped at the cap (see RM_READER_GZ_RATIO) */
+    uint64_t gz_floor;   /* inflated bytes always allowed; set after open to change */
+    uint64_t gz_limit;   /* absolute cap on inflated bytes, 0 for none; set after open */
+    uint64_t gz_in;      /* compressed bytes inflated so far */
+    uint64_t gz_out;     /* bytes inflated so far */
+    int zip_members;     /* a zip archive: the .txt members read (docs/report.md) */
+    int zip_jobs;        /* of them, at its top level: jobs' logs (0: steps' logs) */
+    unsigned member_seq; /* 1 + the member the lines now come from (a member's lines
+                            all come after its start: each ends with a newline) */
+    char member[128];    /* its name in the archive, cut */
+    uint64_t bytes;      /* bytes of (decompressed) input consumed */
     size_t start, end;
     size_t scanned; /* bytes after start known to hold no '\n' */
     char err[256];  /* why rm_reader_next returned -1 */

@@ -1603,10 +1603,42 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
         record(run, src, lineno, &g_rec);
 }
 
+/* A zip archive (GitHub's log archive): each log in it is a source of its
+ * own, "archive.zip/0_test.txt", its lines numbered from 1. The first takes
+ * over the archive's source; another is added. 0, or -1 (lines go on to
+ * the source before). */
+static int member_source(rm_run *run, int *si, const char *path, const rm_reader *rd, int add)
+{
+    char name[512];
+    int k = snprintf(name, sizeof(name), "%s/%s", path, rd->member), n;
+    rm_source *S;
+    if (k < 0)
+        return -1;
+    if (add) {
+        run->src[*si].bytes = rd->bytes;
+        if ((n = rm_run_add_source(run, name)) < 0)
+            return -1;
+        *si = n;
+    } else {
+        char *p = strdup(name);
+        if (!p)
+            return -1;
+        free(run->src[*si].path);
+        run->src[*si].path = p;
+    }
+    S = &run->src[*si];
+    S->zip_members = rd->zip_members;
+    S->zip_jobs = rd->zip_jobs;
+    S->zip_index = (int)rd->member_seq;
+    return 0;
+}
+
 int rm_run_ingest(rm_run *run, const char *path)
 {
     static rm_reader rd; /* 256 KiB: one reader at a time */
     int si = rm_run_add_source(run, path), r;
+    unsigned seq = 0;
+    uint64_t base = 0, base_bytes = 0;
     rm_source *S;
     const char *line;
     size_t len;
@@ -1619,12 +1651,18 @@ int rm_run_ingest(rm_run *run, const char *path)
         (void)k;
         return -1;
     }
-    S->gz = rd.gz;
+    S->gz = rd.gz == 1;
     memset(&run->ts, 0, sizeof(run->ts));
-    while ((r = rm_reader_next(&rd, &line, &len, &flags)) == 1)
-        rm_run_line(run, si, rd.lineno, line, len, flags);
+    while ((r = rm_reader_next(&rd, &line, &len, &flags)) == 1) {
+        if (rd.member_seq != seq && member_source(run, &si, path, &rd, seq != 0) == 0) {
+            seq = rd.member_seq;
+            base = rd.lineno - 1;
+            base_bytes = rd.bytes;
+        }
+        rm_run_line(run, si, rd.lineno - base, line, len, flags);
+    }
     S = &run->src[si];
-    S->bytes = rd.bytes;
+    S->bytes = rd.bytes - base_bytes;
     S->gz_cut = rd.gz_cut;
     if (r < 0) {
         int k = snprintf(S->error, sizeof(S->error), "%.200s (after line %llu)", rd.err,

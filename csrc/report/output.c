@@ -263,7 +263,10 @@ static void text_inputs(FILE *o, const rm_run *run)
     for (i = 0; i < run->n_src; i++) {
         const rm_source *S = &run->src[i];
         fprintf(o, "  %s: %llu lines%s", ascii(a, sizeof(a), S->path, 40),
-                (unsigned long long)S->lines, S->gz ? " (gzip)" : "");
+                (unsigned long long)S->lines,
+                S->gz            ? " (gzip)"
+                : S->zip_members ? " (zip)"
+                                 : "");
         if (S->records || S->legacy)
             fprintf(o, ", %llu records, %llu legacy", (unsigned long long)S->records,
                     (unsigned long long)S->legacy);
@@ -298,9 +301,9 @@ static void text_inputs(FILE *o, const rm_run *run)
                     S->unknown_version, (unsigned long long)S->unknown_version_line);
         if (S->gz_cut)
             fprintf(o, "    note: the gzip stream is truncated\n");
-        if (S->cli_jobs > 1)
-            fprintf(o, "    note: lines of several jobs (gh run view --log) read as one run: "
-                       "see resmon-report triage\n");
+        if (S->cli_jobs > 1 || (S->zip_jobs > 1 && S->zip_index == 1))
+            fprintf(o, "    note: the logs of several jobs, read as one run: see resmon-report "
+                       "triage\n");
     }
 }
 
@@ -1045,6 +1048,7 @@ static cJSON *json_run(const rm_run *run, int top)
         cJSON_AddBoolToObject(o, "gzip", S->gz);
         cJSON_AddBoolToObject(o, "github", S->gh_lines > 0);
         j_u64(o, "gh_cli_jobs", (uint64_t)S->cli_jobs);
+        j_u64(o, "zip_members", (uint64_t)S->zip_members);
         j_u64(o, "cut_lines", S->cut_lines);
         j_u64(o, "first_cut_line", S->cut_lines ? S->first_cut_line : RM_UNSET);
         j_u64(o, "malformed_records", S->malformed_records);

@@ -317,6 +317,9 @@ typedef struct rm_source {
     size_t cli_job_len;
     int cli_jobs;      /* 0 not that format, 1 one job, 2 more */
     int cli_decided;   /* its first line was read: it decides cli_jobs 0 or 1 */
+    int zip_members;   /* from a zip archive (GitHub's log archive) of that many logs */
+    int zip_jobs;      /* of them, jobs' whole logs (its top level; 0: steps' logs) */
+    int zip_index;     /* which of them this source is, from 1 */
     int64_t clock;     /* newest time read in it: the time of lines that carry none */
     int64_t rec_clock; /* newest record ts in it: the time of records that carry none
                           (a runner's line stamps can lag the records' own) */

@@ -235,10 +235,11 @@ typedef struct tri_job {
 
 typedef struct tri_input {
     const char *path;
-    tri_job *job;     /* the job of lines without a gh prefix, NULL until known */
-    int explicit_job; /* given as JOB=path: its lines form their own source */
-    int src;          /* that source, -1 */
-    tri_job *last_gh; /* the job of the newest gh line of this input */
+    tri_job *job;        /* the job of lines without a gh prefix, NULL until known */
+    int explicit_job;    /* given as JOB=path: its lines form their own source */
+    int src;             /* that source, -1 */
+    tri_job *last_gh;    /* the job of the newest gh line of this input */
+    unsigned member_seq; /* a zip archive: the member whose job is default_name */
     char default_name[256];
 } tri_input;
 
@@ -1171,6 +1172,25 @@ static void name_from_path(char *dst, size_t cap, const char *path)
     copy(dst, cap, b, n);
 }
 
+/* A job's name from its log in GitHub's log archive: "3_test (ubuntu).txt"
+ * is job "test (ubuntu)", and so is a step's log "test (ubuntu)/2_Run.txt". */
+static void name_from_member(char *dst, size_t cap, const char *member)
+{
+    const char *b = member, *slash = strchr(member, '/');
+    size_t n;
+    if (slash) {
+        copy(dst, cap, member, (size_t)(slash - member));
+        return;
+    }
+    while (*b >= '0' && *b <= '9')
+        b++;
+    b = *b == '_' && b > member ? b + 1 : member;
+    n = strlen(b);
+    if (n > 4 && memcmp(b + n - 4, ".txt", 4) == 0)
+        n -= 4;
+    copy(dst, cap, b, n);
+}
+
 /* One line of an input: routed to its job, read by the job's run and by triage. */
 static void input_line(rm_triage *T, tri_input *in, uint64_t lineno, const char *line, size_t len,
                        unsigned flags)
@@ -1290,15 +1310,29 @@ int rm_triage_ingest(rm_triage *T, const char *job, const char *path)
         free(rd);
         return -1;
     }
-    while ((r = rm_reader_next(rd, &line, &len, &flags)) == 1)
+    while ((r = rm_reader_next(rd, &line, &len, &flags)) == 1) {
+        if (rd->zip_jobs > 1 && !in.explicit_job && rd->member_seq != in.member_seq) {
+            /* GitHub's log archive: each top-level file is a job's log */
+            char name[sizeof(in.default_name)];
+            in.member_seq = rd->member_seq;
+            name_from_member(name, sizeof(name), rd->member);
+            if (strcmp(name, in.default_name) != 0) { /* a step's log: its job's */
+                memcpy(in.default_name, name, sizeof(name));
+                in.job = NULL;
+                in.last_gh = NULL;
+            }
+        }
         input_line(T, &in, rd->lineno, line, len, flags);
+    }
     if (r < 0)
         append_error(T, path, rd->err);
     input_close(T, &in, rd->lineno);
     if (in.explicit_job) {
         rm_source *S = &in.job->run->src[in.src];
         S->bytes = rd->bytes;
-        S->gz = rd->gz;
+        S->gz = rd->gz == 1;
+        S->zip_members = rd->zip_members;
+        S->zip_jobs = rd->zip_jobs;
         S->gz_cut = rd->gz_cut;
         in.job->run->ts = saved;
     }

@@ -54,6 +54,6 @@ def test_several_jobs_in_one_file_are_noted(tmp_path):
     (tmp_path / "run.log").write_bytes(_cli(a, job=b"linux") + _cli(b, job=b"windows"))
     p = run([str(tmp_path / "run.log")], cwd=str(tmp_path))
     check_text(p.stdout)
-    assert b"note: lines of several jobs (gh run view --log)" in p.stdout, p.stdout
+    assert b"note: the logs of several jobs, read as one run" in p.stdout, p.stdout
     _, doc = run_json([str(tmp_path / "run.log")], cwd=str(tmp_path))
     assert doc["inputs"][0]["gh_cli_jobs"] == 2
