@@ -1330,15 +1330,22 @@ static int open_zip(rm_reader *r)
         set_err(r, "out of memory for the zip reader");
         return -1;
     }
-    r->z = g;
-    r->gz = 2;
     r->eof = 0;
     r->start = r->end = 0;
     if (inflateInit2(&g->s, -15) != Z_OK) {
+        free(g);
         set_err(r, "zlib: inflateInit2 failed");
         return -1;
     }
-    return zip_directory(r, g);
+    if (zip_directory(r, g) != 0) { /* the caller closes nothing after a failed open */
+        inflateEnd(&g->s);
+        free(g->zm);
+        free(g);
+        return -1;
+    }
+    r->z = g;
+    r->gz = 2;
+    return 0;
 }
 #else
 static int open_zip(rm_reader *r)
