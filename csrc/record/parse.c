@@ -1056,6 +1056,33 @@ static size_t gh_cli_prefix(const char *s, size_t n, size_t *job)
     return p;
 }
 
+/* docker compose's "app-1  | " (v1: "app_1  | ") before a container's
+ * line: the offset after it, else p. The service's name must end in its
+ * replica number, so a table's "name | value" is not taken. */
+static size_t compose_prefix(const char *s, size_t n, size_t p)
+{
+    size_t lim = n - p < 64 ? n : p + 64, b, e, d, i;
+    const char *bar = memchr(s + p, '|', lim - p);
+    if (!bar)
+        return p;
+    b = (size_t)(bar - s);
+    if (b + 1 >= n || s[b + 1] != ' ')
+        return p;
+    for (e = b; e > p && s[e - 1] == ' '; e--)
+        ;
+    for (d = e; d > p && s[d - 1] >= '0' && s[d - 1] <= '9'; d--)
+        ;
+    if (e == b || d == e || d < p + 2 || (s[d - 1] != '-' && s[d - 1] != '_'))
+        return p;
+    for (i = p; i < d - 1; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return p;
+    }
+    return b + 2;
+}
+
 int rm_parse_line(const char *s, size_t n, rm_rec *rec)
 {
     size_t p = 0, t, k;
@@ -1093,6 +1120,8 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
             p += k + 1;
         }
     }
+    if (p < n && s[p] != '[' && s[p] != ' ')
+        p = compose_prefix(s, n, p);
     rec->body_off = p;
     /* A tag counts only at the start of the line: printed text (a pytest
      * -v line with a test id, a log message) can never make a record. */
@@ -1355,6 +1384,110 @@ static int open_zip(rm_reader *r)
 }
 #endif
 
+/* UTF-16LE: Windows PowerShell 5.1 writes "> job.log" so, with its BOM FF
+ * FE; without one, ASCII text shows as every other byte 0. */
+static int is_utf16le(const unsigned char *b, size_t n)
+{
+    size_t i;
+    if (n >= 2 && b[0] == 0xff && b[1] == 0xfe)
+        return 1;
+    if (n < 8)
+        return 0;
+    for (i = 0; i < 8; i += 2)
+        if (b[i] == 0 || b[i + 1] != 0)
+            return 0;
+    return 1;
+}
+
+typedef struct u16_state {
+    size_t start, end;
+    unsigned hi; /* a high surrogate waiting for its low one, 0 none */
+    int in_eof;
+    unsigned char in[RM_READER_ZIN];
+} u16_state;
+
+/* Decodes UTF-16LE from r->fd into dst as UTF-8 (a lone surrogate becomes
+ * '?'): bytes added, 0 at the end, -1 on a read error. */
+static ssize_t fill_utf16(rm_reader *r, char *dst, size_t cap)
+{
+    u16_state *u = r->u16;
+    size_t k = 0;
+    for (;;) {
+        while (u->end - u->start >= 2 && k + 4 <= cap) {
+            unsigned c = (unsigned)u->in[u->start] | (unsigned)u->in[u->start + 1] << 8;
+            u->start += 2;
+            if (c >= 0xd800 && c < 0xdc00) {
+                if (u->hi)
+                    dst[k++] = '?';
+                u->hi = c;
+                continue;
+            }
+            if (c >= 0xdc00 && c < 0xe000) {
+                if (!u->hi) {
+                    dst[k++] = '?';
+                    continue;
+                }
+                c = 0x10000 + ((u->hi - 0xd800) << 10) + (c - 0xdc00);
+                u->hi = 0;
+            } else if (u->hi) {
+                dst[k++] = '?';
+                u->hi = 0;
+            }
+            if (c < 0x80) {
+                dst[k++] = (char)c;
+            } else if (c < 0x800) {
+                dst[k++] = (char)(0xc0 | c >> 6);
+                dst[k++] = (char)(0x80 | (c & 0x3f));
+            } else if (c < 0x10000) {
+                dst[k++] = (char)(0xe0 | c >> 12);
+                dst[k++] = (char)(0x80 | (c >> 6 & 0x3f));
+                dst[k++] = (char)(0x80 | (c & 0x3f));
+            } else {
+                dst[k++] = (char)(0xf0 | c >> 18);
+                dst[k++] = (char)(0x80 | (c >> 12 & 0x3f));
+                dst[k++] = (char)(0x80 | (c >> 6 & 0x3f));
+                dst[k++] = (char)(0x80 | (c & 0x3f));
+            }
+        }
+        if (k > 0 || u->in_eof)
+            return (ssize_t)k; /* an odd last byte is dropped */
+        if (u->start > 0) {
+            memmove(u->in, u->in + u->start, u->end - u->start);
+            u->end -= u->start;
+            u->start = 0;
+        }
+        {
+            ssize_t got = read_some(r->fd, u->in + u->end, sizeof(u->in) - u->end);
+            if (got < 0) {
+                int e = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
+                (void)e;
+                return -1;
+            }
+            if (got == 0)
+                u->in_eof = 1;
+            u->end += (size_t)got;
+        }
+    }
+}
+
+/* Reads r->fd as UTF-16LE from here on (its first bytes in r->buf). */
+static int open_utf16(rm_reader *r)
+{
+    u16_state *u = calloc(1, sizeof(*u));
+    size_t skip = (unsigned char)r->buf[0] == 0xff ? 2 : 0; /* the BOM */
+    if (!u) {
+        set_err(r, "out of memory for the UTF-16 decoder");
+        return -1;
+    }
+    memcpy(u->in, r->buf + skip, r->end - skip); /* at most RM_READER_ZIN: the peek */
+    u->end = r->end - skip;
+    u->in_eof = r->eof;
+    r->u16 = u;
+    r->eof = 0;
+    r->start = r->end = 0;
+    return 0;
+}
+
 int rm_reader_open_fd(rm_reader *r, int fd)
 {
     ssize_t got;
@@ -1364,6 +1497,7 @@ int rm_reader_open_fd(rm_reader *r, int fd)
     r->eof = 0;
     r->skipping = 0;
     r->z = NULL;
+    r->u16 = NULL;
     r->lineno = 0;
     r->n_cut = 0;
     r->gz_cut = 0;
@@ -1393,7 +1527,8 @@ int rm_reader_open_fd(rm_reader *r, int fd)
         }
         r->end += (size_t)got;
     }
-    while (r->end < 4 && !r->eof && r->end >= 2 && memcmp(r->buf, "PK", 2) == 0) {
+    while (r->end < 8 && !r->eof && r->end >= 2 &&
+           (memcmp(r->buf, "PK", 2) == 0 || memcmp(r->buf, "\xff\xfe", 2) == 0 || r->buf[1] == 0)) {
         got = read_some(fd, r->buf + r->end, RM_READER_ZIN - r->end);
         if (got <= 0)
             break;
@@ -1401,6 +1536,8 @@ int rm_reader_open_fd(rm_reader *r, int fd)
     }
     if (r->end >= 4 && memcmp(r->buf, "PK\x03\x04", 4) == 0)
         return open_zip(r);
+    if (is_utf16le((const unsigned char *)r->buf, r->end))
+        return open_utf16(r);
     if (r->end >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
 #ifdef RM_HAVE_ZLIB
         gz_state *g = calloc(1, sizeof(*g));
@@ -1633,6 +1770,8 @@ static ssize_t fill_zip(rm_reader *r, char *dst, size_t cap)
 static ssize_t fill(rm_reader *r, char *dst, size_t cap)
 {
     ssize_t got;
+    if (r->u16)
+        return fill_utf16(r, dst, cap);
 #ifdef RM_HAVE_ZLIB
     if (r->gz == 2)
         return fill_zip(r, dst, cap);
@@ -1723,6 +1862,8 @@ int rm_reader_next(rm_reader *r, const char **line, size_t *len, unsigned *flags
 
 void rm_reader_close(rm_reader *r)
 {
+    free(r->u16);
+    r->u16 = NULL;
 #ifdef RM_HAVE_ZLIB
     if (r->z) {
         gz_state *g = r->z;

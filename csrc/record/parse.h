@@ -217,6 +217,7 @@ typedef struct rm_reader {
     int eof;      /* no more bytes from the source */
     int skipping; /* dropping the rest of a cut line */
     void *z;      /* zlib state when gz (allocated once) */
+    void *u16;    /* UTF-16LE input (Windows PowerShell 5's "> file"): its decoder */
     uint64_t lineno;
     uint64_t n_cut;      /* lines cut so far */
     int gz_cut;          /* the gzip stream ended mid-member (a truncated .gz) */

@@ -188,7 +188,7 @@ static void find_final(rm_run *run, rm_end *E)
     for (k = 0; k < run->n_items; k++) {
         const rm_item *it = &run->items[k];
         /* a test that starts after it (a test's end may: session teardown) */
-        if (it->type == RM_I_TEXT_START || it->rank == 3)
+        if (it->type == RM_I_TEXT_START || (it->type == RM_I_RECORD && it->rank == 3))
             if (it->t > last_test)
                 last_test = it->t;
     }
@@ -449,11 +449,16 @@ static void judge_end_readings(rm_run *run, rm_end *E)
     double rate = 0;
     char msg[RM_SNIP_MAX], a[32], b[32], c[32];
     E->low_ev = E->ample_ev = -1;
-    E->counter_watched = run->cg_oom_min != RM_UNSET || run->cg_oom_run != RM_UNSET;
     E->gone_t = tree_gone(run);
     end = E->gone_t;
     if (E->code_ev >= 0 && E->death_t && (!end || E->death_t < end))
         end = E->death_t;
+    /* the counter watched up to the end: the sampler's verdict counts the
+       run's kills, or a sample of it near the end (a head reads it before
+       the tests: that says nothing of the end) */
+    E->counter_watched =
+        run->cg_oom_run != RM_UNSET ||
+        (run->cg_oom_t && (!end || end <= run->cg_oom_t || end - run->cg_oom_t <= END_STALE_USEC));
     for (i = 0; i < run->n_last; i++) {
         rm_sysread *x = &run->last[i];
         if (x->total == RM_UNSET)
@@ -910,6 +915,15 @@ static void verdict(rm_run *run)
     }
     if (code == 0) {
         set(v, RM_V_PASSED, 0.6, "the step exited with 0 (no pytest summary read)");
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
+        return;
+    }
+    if (code == 124) {
+        /* GNU timeout's status when its limit ended the command (with
+           --signal=KILL the shell sees 137); a program may return 124 too */
+        set(v, RM_V_HANG, 0.6,
+            "the step exited with 124, timeout(1)'s code when its time limit ended the command "
+            "(no pytest summary read)");
         add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }

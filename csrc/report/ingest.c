@@ -559,8 +559,10 @@ static void keep_text_test(rm_run *run, int type, int src, uint64_t line, int64_
     buf[k++] = '\t';
     memcpy(buf + k, id, idn);
     k += idn;
-    rm_item_push(run, type, t, 0, 0, fnv(fnv(14695981039346656037ull, buf, k), "text", 4), src,
-                 line, buf, k);
+    /* rank: lines of one time (a burst GitHub stamped at once, a log with
+       whole seconds or none) keep the order they were printed in */
+    rm_item_push(run, type, t, 0, (uint32_t)line,
+                 fnv(fnv(14695981039346656037ull, buf, k), "text", 4), src, line, buf, k);
     run->src[src].pytest_lines++;
 }
 
@@ -693,6 +695,8 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
     if ((u = rm_get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
         run->tree_hwm = u;
     if (cg_oom != RM_UNSET) {
+        if (t > run->cg_oom_t && strcmp(r->kind, "head") != 0)
+            run->cg_oom_t = t; /* a head reads it before the tests: not watching */
         if (run->cg_oom_min == RM_UNSET || cg_oom < run->cg_oom_min)
             run->cg_oom_min = cg_oom;
         if (run->cg_oom_max == RM_UNSET || cg_oom > run->cg_oom_max)
@@ -968,6 +972,27 @@ static size_t outcome_word(const char *s, size_t n)
     return 0;
 }
 
+/* The length of the node id at s: its first word; but when that word opens
+ * a parametrization it does not close (an id with a space, "test_x[a b]",
+ * "test_f[[resmon/1] x]"), up to the "]" that closes it before a space or
+ * the end; else the first word. */
+static size_t id_len(const char *s, size_t n)
+{
+    const char *sp = memchr(s, ' ', n);
+    size_t w = sp ? (size_t)(sp - s) : n, lim = n < 4096 ? n : 4096, i;
+    int depth = 0;
+    for (i = 0; i < w; i++)
+        depth += s[i] == '[' ? 1 : s[i] == ']' ? -1 : 0;
+    if (!sp || depth <= 0)
+        return w;
+    for (i = w; i < lim; i++) {
+        depth += s[i] == '[' ? 1 : s[i] == ']' ? -1 : 0;
+        if (depth == 0 && s[i] == ']' && (i + 1 == n || s[i + 1] == ' '))
+            return i + 1;
+    }
+    return w;
+}
+
 /* "tests/x.py::test_a PASSED [ 10%]", "tests/x.py::test_a " (started), and
  * "[gw0] [ 10%] PASSED tests/x.py::test_a". Returns 1 when handled. */
 static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n)
@@ -999,8 +1024,7 @@ static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const cha
         p += ow;
         while (p < n && s[p] == ' ')
             p++;
-        sp = memchr(s + p, ' ', n - p);
-        idl = sp ? (size_t)(sp - s) - p : n - p;
+        idl = id_len(s + p, n - p);
         if (idl < 4 || !memmem(s + p, idl, "::", 2))
             return 0;
         text_test(run, src, line, t, s + p, idl, out, ow, s + 1, (size_t)(wend - s) - 1);
@@ -1013,8 +1037,7 @@ static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const cha
         if (ow) {
             while (p < n && s[p] == ' ')
                 p++;
-            sp = memchr(s + p, ' ', n - p);
-            idl = sp ? (size_t)(sp - s) - p : n - p;
+            idl = id_len(s + p, n - p);
             cc = idl >= 4 ? memmem(s + p, idl, "::", 2) : NULL;
             if (!cc || !memmem(s + p, (size_t)(cc - (s + p)), ".py", 3))
                 return 0;
@@ -1027,11 +1050,11 @@ static int pytest_line(rm_run *run, int src, uint64_t line, int64_t t, const cha
           s[0] == '.' || s[0] == '/'))
         return 0;
     sp = memchr(s, ' ', n);
-    idl = sp ? (size_t)(sp - s) : n;
+    idl = id_len(s, n);
     cc = memmem(s, idl, "::", 2);
     if (!cc || cc == s || idl < 4 || memmem(s, (size_t)(cc - s), ".py", 3) == NULL)
         return 0;
-    if (!sp) {
+    if (!sp || idl == n) {
         /* a bare node id: pytest --collect-only, not a result */
         return 0;
     }
@@ -1207,6 +1230,10 @@ static long parse_long(const char *s, size_t n)
     return v < -2147483648LL ? -1 : (long)v;
 }
 
+/* A text line is no older than a record before it in its file, when that
+ * record's ts is at most this far after the line's own stamp. */
+#define TEXT_AFTER_RECORD_USEC (2ll * 1000000)
+
 /* Bytes of a coloured line kept once its ANSI sequences are taken out. */
 #define PLAIN_MAX 4096
 
@@ -1300,6 +1327,74 @@ static void fatal_error(rm_run *run, int src, uint64_t line, int64_t t, const ch
     }
 }
 
+/* The signal a tool that ran pytest says its command died of: tox ("py311:
+ * exit -9 (2.30 seconds) ...", "  py311: FAIL code -9 (...)", tox 3's
+ * "ERROR: InvocationError for command ... (exited with code -9)"), nox
+ * ("nox > Command pytest ... failed with exit code -9"), make ("make: ***
+ * [Makefile:12: test] Error 137"), Python ("subprocess.CalledProcessError:
+ * Command '...' died with <Signals.SIGKILL: 9>."). A negative code is
+ * Python's signal, 128 + N a shell's. The wrapper exits with a code of its
+ * own (tox 1, make 2, timeout 124), so this line is what tells how pytest
+ * ended, as the shell's "Killed" does. 0 when s is none of these. */
+static long wrapper_signal(const char *s, size_t n)
+{
+    const char *p = NULL, *c;
+    size_t b = 0, k;
+    long code;
+    while (b < n && b < 8 && s[b] == ' ')
+        b++;
+    k = n - b < 64 ? n - b : 64;
+    if (starts(s, n, "make") && (p = memmem(s, n, "] Error ", 8)) != NULL)
+        p += 8;
+    else if (starts(s, n, "nox > Command ") && (p = memmem(s, n, " failed with exit code ", 23)))
+        p += 23;
+    else if (starts(s, n, "ERROR: InvocationError ") &&
+             (p = memmem(s, n, "(exited with code ", 18)))
+        p += 18;
+    else if (starts(s, n, "subprocess.CalledProcessError: ") &&
+             (p = memmem(s, n, "died with <Signals.SIG", 22)) &&
+             (p = memchr(p, ':', n - (size_t)(p - s))))
+        p += 2;
+    else if ((c = memchr(s + b, ':', k)) != NULL) {
+        size_t r = n - (size_t)(c - s);
+        if (starts(c, r, ": exit -"))
+            p = c + 7;
+        else if (starts(c, r, ": FAIL code -"))
+            p = c + 12;
+    }
+    if (!p || p >= s + n)
+        return 0;
+    code = parse_long(p, n - (size_t)(p - s));
+    if (code < 0 && code > -64)
+        return -code;
+    if (code > 128 && code < 128 + 64 && (p[-1] != '-'))
+        return code - 128;
+    if (code > 0 && code < 64 && (p[-1] == ' ' || p[-1] == '(') && memmem(s, n, "Signals.SIG", 11))
+        return code;
+    return 0;
+}
+
+/* The runner's own error, after its "##[error]" or "Error: " (skip bytes):
+ * the step's exit code, a shutdown, a cancel, the job's time limit. 1 when
+ * it was one. */
+static int runner_error(rm_run *run, int src, uint64_t line, int64_t t, const char *s, size_t n,
+                        size_t skip)
+{
+    const char *m = s + skip;
+    size_t mn = n - skip;
+    if (starts(m, mn, "Process completed with exit code "))
+        evidence(run, RM_E_EXIT_CODE, src, line, t, parse_long(m + 33, mn - 33), s, n);
+    else if (starts(m, mn, "The runner has received a shutdown signal"))
+        evidence(run, RM_E_SHUTDOWN, src, line, t, 15, s, n);
+    else if (starts(m, mn, "The operation was canceled"))
+        evidence(run, RM_E_CANCELLED, src, line, t, 0, s, n);
+    else if (memmem(m, mn, "exceeded the maximum execution time", 35))
+        evidence(run, RM_E_HANG, src, line, t, 0, s, n);
+    else
+        return 0;
+    return 1;
+}
+
 /* Where faulthandler's crash line starts when it is glued to the line pytest
  * left open: "id " (-v prints the id, then the outcome when the test ends)
  * or a run of progress letters (-q). 0 when it is not such a line: a known
@@ -1372,18 +1467,8 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
             evidence(run, RM_E_CANCELLED, src, line, t, 2, s, n);
         return;
     case '#':
-        if (starts(s, n, "##[error]")) {
-            const char *m = s + 9;
-            size_t mn = n - 9;
-            if (starts(m, mn, "Process completed with exit code "))
-                evidence(run, RM_E_EXIT_CODE, src, line, t, parse_long(m + 33, mn - 33), s, n);
-            else if (starts(m, mn, "The runner has received a shutdown signal"))
-                evidence(run, RM_E_SHUTDOWN, src, line, t, 15, s, n);
-            else if (starts(m, mn, "The operation was canceled"))
-                evidence(run, RM_E_CANCELLED, src, line, t, 0, s, n);
-            else if (memmem(m, mn, "exceeded the maximum execution time", 35))
-                evidence(run, RM_E_HANG, src, line, t, 0, s, n);
-        }
+        if (starts(s, n, "##[error]"))
+            runner_error(run, src, line, t, s, n, 9);
         return;
     case '=':
         if (n > 20 && starts(s, n, "==== [") && memmem(s, n, "] Resource Usage", 16)) {
@@ -1420,8 +1505,7 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         }
         if (starts(s, n, "FAILED ") || starts(s, n, "ERROR ")) {
             size_t b = s[0] == 'F' ? 7 : 6;
-            const char *sp = memchr(s + b, ' ', n - b);
-            size_t idl = sp ? (size_t)(sp - s) - b : n - b;
+            size_t idl = id_len(s + b, n - b);
             if (memmem(s + b, idl, "::", 2)) {
                 text_test(run, src, line, t, s + b, idl, s, b - 1, "", 0);
                 /* "FAILED id - MemoryError: ...": the test, not the phase;
@@ -1488,10 +1572,9 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         }
         break;
     case 'E':
-        if (starts(s, n, "Error: Process completed with exit code ")) {
-            evidence(run, RM_E_EXIT_CODE, src, line, t, parse_long(s + 40, n - 40), s, n);
+        /* the web page shows "##[error]" as "Error: " (a copied log) */
+        if (starts(s, n, "Error: ") && runner_error(run, src, line, t, s, n, 7))
             return;
-        }
         break;
     case '+':
         if (n > 10 && memmem(s, n < 80 ? n : 80, " Timeout ", 9)) {
@@ -1506,6 +1589,13 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
         break;
     default:
         break;
+    }
+    if ((s[0] >= 'a' && s[0] <= 'z') || s[0] == ' ' || s[0] == 'E') {
+        long sig = wrapper_signal(s, n);
+        if (sig > 0) {
+            evidence(run, rm_signal_evidence(sig), src, line, t, sig, s, n);
+            return;
+        }
     }
     /* an exception's line, bare or in pytest's traceback ("E       ..."):
      * pytest-timeout's signal method failing the test ("Failed: Timeout
@@ -1542,6 +1632,18 @@ static void text(rm_run *run, int src, uint64_t line, int64_t t, const char *s, 
     pytest_line(run, src, line, t, s, n);
 }
 
+/* "12<TAB>" or "12 " at the start of line 12: its length, else 0. */
+static size_t own_number(const char *s, size_t n, uint64_t lineno)
+{
+    uint64_t v = 0;
+    size_t i;
+    for (i = 0; i < n && i < 20 && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    if (i == 0 || i >= n || v != lineno || (s[i] != '\t' && s[i] != ' '))
+        return 0;
+    return i + 1;
+}
+
 /* A line of gh run view --log: which job it is of (the first name is kept,
  * a second one marks a file of several jobs). */
 static void cli_job(rm_source *S, const char *job, size_t n)
@@ -1572,6 +1674,16 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
     }
     if (len == 0 || (len == 1 && line[0] == '\r'))
         return; /* an empty line: nothing to read (a file of newlines is fast) */
+    /* a log copied from a page with its line numbers: lines 1 and 2 say */
+    if (lineno <= 2 || S->numbered == 2) {
+        size_t k = own_number(line, len, lineno);
+        if (lineno <= 2)
+            S->numbered = k && (lineno == 1 || S->numbered == 1) ? (int)lineno : 0;
+        if (k && S->numbered) {
+            line += k;
+            len -= k;
+        }
+    }
     /* gh run view --log prefixes every line: its first line says whether
        this file is in that form (else a tab is text) */
     g_rec.cli_ok = !S->cli_decided || S->cli_jobs;
@@ -1591,6 +1703,17 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
        that share that time (a record without a ts takes the newest time
        too: the test's call-start record written just before the outcome) */
     t = g_rec.has_gh_ts ? g_rec.gh_ts_usec : S->clock ? S->clock + 1 : 0;
+    if (t) {
+        /* lines of one time (a burst GitHub stamped at once, stamps of whole
+           seconds) keep their order: a text line comes after the line before
+           it, and after the records before it when their clock is near (a
+           coarse stamp is older than the record it follows) */
+        if (S->rec_clock > t && S->rec_clock - t < TEXT_AFTER_RECORD_USEC)
+            t = S->rec_clock + 1;
+        if (t <= S->text_t)
+            t = S->text_t + 1;
+        S->text_t = t;
+    }
     for (i = body; i < len; i++)
         if (line[i] != ' ' && line[i] != '\r' && line[i] != '\t')
             break;

@@ -307,19 +307,44 @@ static void text_inputs(FILE *o, const rm_run *run)
     }
 }
 
+/* Prints s (ASCII) indented by two spaces, wrapped at spaces to fit
+ * TEXT_COLUMNS; a word longer than a line is cut. */
+static void text_wrapped(FILE *o, const char *s)
+{
+    const int width = TEXT_COLUMNS - 2;
+    size_t n = strlen(s);
+    while (n > 0) {
+        size_t k = n;
+        if (k > (size_t)width) {
+            for (k = (size_t)width; k > 0 && s[k] != ' '; k--)
+                ;
+            if (k == 0)
+                k = (size_t)width;
+        }
+        fprintf(o, "  %.*s\n", (int)k, s);
+        s += k;
+        n -= k;
+        while (n > 0 && *s == ' ') {
+            s++;
+            n--;
+        }
+    }
+}
+
 static void text_verdict(FILE *o, const rm_run *run)
 {
     const rm_verdict *v = &run->verdict;
-    char a[TEXT_COLUMNS], b[96];
-    int i;
+    char a[TEXT_COLUMNS], b[96], w[sizeof(v->why)], why[sizeof(v->why) + 64];
+    int i, k;
     fprintf(o, "\nVERDICT  %s  (confidence %s, %.2f)\n", rm_verdict_name(v->kind),
             conf_word(v->confidence), v->confidence);
-    fprintf(o, "  %s", v->why);
-    if (v->exit_code != -1) /* -1: unknown; Windows statuses are negative */
-        fprintf(o, "; exit code %ld", v->exit_code);
-    if (v->signal > 0)
-        fprintf(o, "; signal %ld", v->signal);
-    fputc('\n', o);
+    k = snprintf(why, sizeof(why), "%s", ascii(w, sizeof(w), v->why, sizeof(w) - 1));
+    /* exit code -1: unknown; Windows statuses are negative */
+    if (v->exit_code != -1 && k >= 0 && (size_t)k < sizeof(why))
+        k += snprintf(why + k, sizeof(why) - (size_t)k, "; exit code %ld", v->exit_code);
+    if (v->signal > 0 && k >= 0 && (size_t)k < sizeof(why))
+        snprintf(why + k, sizeof(why) - (size_t)k, "; signal %ld", v->signal);
+    text_wrapped(o, why);
     for (i = 0; i < v->n_ev; i++) {
         const rm_evidence *e = &run->evl[v->ev[i]];
         int k = snprintf(b, sizeof(b), "%s:%llu", ascii(a, 60, src_name(run, e->src), 58),

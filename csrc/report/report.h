@@ -320,7 +320,10 @@ typedef struct rm_source {
     int zip_members;   /* from a zip archive (GitHub's log archive) of that many logs */
     int zip_jobs;      /* of them, jobs' whole logs (its top level; 0: steps' logs) */
     int zip_index;     /* which of them this source is, from 1 */
+    int numbered;      /* each line starts with its number ("12<TAB>", a page's copy):
+                          1 line 1 did, 2 lines 1 and 2 did, 0 not */
     int64_t clock;     /* newest time read in it: the time of lines that carry none */
+    int64_t text_t;    /* the time given to its newest text line */
     int64_t rec_clock; /* newest record ts in it: the time of records that carry none
                           (a runner's line stamps can lag the records' own) */
     char error[256];
@@ -391,6 +394,7 @@ typedef struct rm_run {
     uint64_t after_death; /* lines of orphans after the watched command died, set aside */
     /* system */
     uint64_t mem_total, min_avail, cg_lim, cg_max, cg_oom_min, cg_oom_max;
+    int64_t cg_oom_t; /* the newest sample or echo of the OOM-kill counter (0 none) */
     int64_t mem_total_t, cg_lim_t;
     uint64_t cg_oom_run; /* OOM kills during the run, from the sampler's verdict */
     int min_avail_src;
