@@ -1101,9 +1101,11 @@ static void credit(const rm_run *run, rm_test *T, uint64_t rss, int64_t t)
     }
 }
 
-/* The killed process was last seen alive at its newest tree reading: the
- * kill came after it, so what the others held then is what they held at the
- * kill (the OOM proof read from the sampler's verdict only says "by the end"). */
+/* The killed process was last seen alive at its newest tree reading or
+ * record: the kill came after it, so what the others held then is what they
+ * held at the kill (the OOM proof read from the sampler's verdict only says
+ * "by the end"; another process's record that read the counter's rise, only
+ * "by then"). */
 static void refine_kill_time(rm_run *run)
 {
     long long pid;
@@ -1112,6 +1114,8 @@ static void refine_kill_time(rm_run *run)
     if (run->boundary_proc < 0 || !run->kill_t)
         return;
     pid = run->procs[run->boundary_proc].pid;
+    if (run->procs[run->boundary_proc].died)
+        seen = run->procs[run->boundary_proc].last_t;
     for (i = 0; pid && i < run->n_tree; i++)
         if (run->tree[i].pid == pid && run->tree[i].t > seen)
             seen = run->tree[i].t;
@@ -1273,8 +1277,14 @@ static void own_growth(rm_run *run)
             if (k > before_max && k > base && (top == RM_UNSET || k > top))
                 top = k;
         }
-        if (top == RM_UNSET && ended && T->rss_end != RM_UNSET)
-            top = T->rss_end; /* ended after the kill, never read during it */
+        if (top == RM_UNSET && ended && T->rss_end != RM_UNSET) {
+            /* ended after the kill, never read during it: its peak is what
+               it may have held then (a test that took 450 MiB and freed it
+               at its end), its end's RSS what it held at least */
+            top = T->rss_end;
+            if (T->peak != RM_UNSET && T->peak > top)
+                top = T->peak;
+        }
         if (top != RM_UNSET) {
             if (top > T->peak)
                 T->peak = top; /* the reading its growth comes from */

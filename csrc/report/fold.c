@@ -752,6 +752,16 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r, int cop
             P->cg_use = cg;
         if (ti >= 0 && run->tests[ti].proc < 0)
             run->tests[ti].proc = pi;
+        if (ti >= 0 && !is_test && f_test &&
+            (P->cur_test < 0 || (P->cur_test != ti && run->tests[P->cur_test].finished))) {
+            /* a gasp or a dump names the test its process runs, whose start
+               was not read (a log cut at its start): it is the current one */
+            int ph = rm_phase_code(rm_rec_get(r, "phase"));
+            P->cur_test = ti;
+            P->at_end = 0;
+            if (ph)
+                P->phase = run->tests[ti].phase = ph;
+        }
         if (ti >= 0 && ti == P->cur_test && !is_test) {
             int ph = rm_phase_code(rm_rec_get(r, "phase"));
             if (ph && ph != P->phase) {

@@ -193,3 +193,30 @@ def test_without_the_sampler_a_sudden_kill_is_not_killed_with_high_confidence(na
     doc = _report(tmp_path, _no_sampler(_log(name)))
     v = doc["verdict"]
     assert not (v["kind"] == "killed" and v["confidence"] >= 0.8), v
+
+
+def test_plugin_only_xdist_culprit_is_the_test_that_held_the_memory(tmp_path):
+    # the worker that grew 450 MiB survived (the kernel killed the other,
+    # which held 150 MiB); without the sampler the plugin's records say when
+    # the killed worker was last alive and what the grower peaked at
+    doc = _report(tmp_path, _no_sampler(_log("xdist_oom_culprit_victim")))
+    assert doc["verdict"]["kind"] == "oom_kill", doc["verdict"]
+    assert (doc.get("culprit") or {}).get("id") == "test_culprit.py::test_grows", doc.get("culprit")
+
+
+@pytest.mark.parametrize("name,test", [("sigabrt", "test_suite.py::test_aborts"),
+                                       ("segfault_ctypes", "test_suite.py::test_crash"),
+                                       ("hang_job_time_limit", "test_suite.py::test_hangs")])
+def test_a_log_cut_at_its_start_names_the_test_a_gasp_or_dump_names(name, test, tmp_path):
+    # GitHub's page shows a long log's last lines: the test's start record
+    # is gone, its last gasp or dump (test=..., phase=...) is kept
+    lines = _log(name).splitlines(True)
+    for keep in (50, 100):
+        tail = lines[-keep:]
+        if any(b"] dump " in l or b"] gasp " in l for l in tail if test.encode() in l):
+            break
+    else:
+        pytest.fail("no gasp or dump naming the test in the log's last lines")
+    assert not any(b"phase=setup at=start" in l and test.encode() in l for l in tail)
+    doc = _report(tmp_path, b"".join(tail))
+    assert (doc.get("boundary") or {}).get("test") == test, (doc["verdict"], doc.get("boundary"))
