@@ -217,13 +217,18 @@ static void find_final(rm_run *run, rm_end *E)
 /* How long before a death by another signal an OOM kill stops being its
  * cause (the run went on after it). */
 #define OOM_BEFORE_OTHER_END_USEC (60 * 1000000LL)
+/* A worker's crash or the kernel's line within this of an OOM kill's
+ * (estimated) time is that kill's; a test that starts this long after it
+ * shows that the run went on. */
+#define OOM_NEAR_USEC (5 * 1000000LL)
+#define OOM_WENT_ON_USEC (1000000LL)
 
 /* When the newest OOM kill with proof happened: its event (the kernel's
  * line, the counter's rise), not the sampler's verdict that sums them up
  * at the end (which says nothing of when); the end when only that. */
 static int64_t newest_oom_kill_t(const rm_run *run)
 {
-    int64_t t = 0, summary = 0;
+    int64_t t = 0, seen = 0, summary = 0;
     int i;
     for (i = 0; i < run->n_evl; i++) {
         const rm_evidence *e = &run->evl[i];
@@ -231,10 +236,56 @@ static int64_t newest_oom_kill_t(const rm_run *run)
             continue;
         if (strncmp(e->text, "the sampler ", 12) == 0)
             summary = e->t > summary ? e->t : summary;
+        else if (e->test) /* a record that read the count later: "by then" */
+            seen = e->t > seen ? e->t : seen;
         else if (e->t > t)
             t = e->t;
     }
-    return t ? t : summary;
+    return t ? t : seen ? seen : summary;
+}
+
+/* 1 when the OOM kill at kill_t spared the run: the kernel named a process
+ * that is not one of the run's (a test's child; the plugin's records name
+ * pytest's processes), or tests started after it and no worker crashed near
+ * it (a child, a service beside pytest). 0 when it killed pytest or a
+ * worker, or nothing says. */
+static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
+{
+    int i, k, named = 0, ours = 0, plugin = 0;
+    if (!kill_t)
+        return 0;
+    for (i = 0; i < run->n_tests; i++)
+        if (run->tests[i].proc >= 0)
+            plugin = 1; /* the plugin's records name the processes that ran tests */
+    for (i = 0; i < run->n_evl; i++) {
+        const rm_evidence *e = &run->evl[i];
+        int64_t d = e->t > kill_t ? e->t - kill_t : kill_t - e->t;
+        if (!e->t || d > OOM_NEAR_USEC)
+            continue;
+        if (e->kind == RM_E_WORKER_CRASH)
+            return 0;
+        if (e->kind == RM_E_OOM && e->pid > 0 && e->victim && e->proof) {
+            named = 1;
+            for (k = 0; k < run->n_tests; k++)
+                if (run->tests[k].proc >= 0 && run->procs[run->tests[k].proc].pid == e->pid)
+                    ours = 1;
+            for (k = 0; k < run->n_evl; k++)
+                if (run->evl[k].pid == e->pid &&
+                    strstr(run->evl[k].text, "the sampler saw the command"))
+                    ours = 1; /* the command the sampler ran */
+        }
+    }
+    if (ours)
+        return 0;
+    if (named && plugin)
+        return 1;
+    for (i = 0; i < (int)run->n_items; i++) {
+        const rm_item *it = &run->items[i];
+        if ((it->type == RM_I_TEXT_START || (it->type == RM_I_RECORD && it->rank == 3)) &&
+            it->t > kill_t + OOM_WENT_ON_USEC)
+            return 1;
+    }
+    return 0;
 }
 
 /* The POSIX signal a Windows exit status stands for (an NTSTATUS as a
@@ -266,6 +317,8 @@ static void find_exit(rm_run *run, rm_end *E)
     for (i = 0; i < run->n_evl; i++) {
         const rm_evidence *e = &run->evl[i];
         int sampler = strstr(e->text, "the sampler saw the command") != NULL, rank;
+        if (before_final(E, e) && !sampler)
+            continue; /* the step's end, printed before pytest's final summary: a test printed it */
         if (e->kind == RM_E_EXIT_CODE)
             rank = sampler ? 1 : 2;
         else if (sampler && e->value > 0)
@@ -587,6 +640,16 @@ static int live_but(const rm_run *run, int kind, long skip_value)
     return -1;
 }
 
+/* The newest evidence of a kind that came after pytest's summary, -1. */
+static int live_after(const rm_run *run, int kind)
+{
+    int i;
+    for (i = run->n_evl - 1; i >= 0; i--)
+        if (run->evl[i].kind == kind && run->evl[i].role == RM_R_AFTER_END)
+            return i;
+    return -1;
+}
+
 static int live(const rm_run *run, int kind)
 {
     return live_but(run, kind, LONG_MIN);
@@ -691,6 +754,78 @@ static int oom_in_tests(rm_run *run, const rm_end *E, rm_verdict *v)
     return n;
 }
 
+/* The newest OOM kill with proof during the run (not after its end), -1. */
+static int oom_any(const rm_run *run)
+{
+    int i;
+    for (i = run->n_evl - 1; i >= 0; i--)
+        if (run->evl[i].kind == RM_E_OOM && run->evl[i].proof != 0 &&
+            run->evl[i].role != RM_R_AFTER_END)
+            return i;
+    return -1;
+}
+
+/* pytest finished (its summary), then the step died of a signal: an OOM
+ * kill after the summary (pytest's exit, a later command of the step), the
+ * runner's shutdown or cancel, a kill. That ended the job, whatever the
+ * tests did; the summary stays, as what pytest said. */
+static void died_after_summary(rm_run *run, rm_verdict *v, const rm_end *E)
+{
+    const char *tests = v->kind == RM_V_PASSED   ? "pytest had finished without failures"
+                        : v->kind == RM_V_FAILED ? "pytest had finished with failures"
+                                                 : "pytest had finished";
+    char why[sizeof(v->why)];
+    int i, k = -1, n;
+    long sig = v->signal > 0 ? v->signal : E->code - 128;
+    rm_verdict_kind kind;
+    double conf;
+    for (i = run->n_evl - 1; i >= 0 && k < 0; i--)
+        if (run->evl[i].kind == RM_E_OOM && run->evl[i].role == RM_R_AFTER_END &&
+            run->evl[i].proof > 0)
+            k = i;
+    if (k >= 0) {
+        kind = RM_V_OOM_KILL;
+        conf = 0.9;
+        n = snprintf(why, sizeof(why),
+                     "the kernel OOM-killed a process after pytest's summary "
+                     "(%s)",
+                     tests);
+        sig = 9;
+    } else if ((k = live(run, RM_E_SHUTDOWN)) >= 0 || (k = live_after(run, RM_E_SHUTDOWN)) >= 0) {
+        kind = RM_V_RUNNER_SHUTDOWN;
+        conf = 0.9;
+        n = snprintf(why, sizeof(why), "the runner was shut down after pytest's summary (%s)",
+                     tests);
+    } else if (((k = live_after(run, RM_E_CANCELLED)) >= 0 &&
+                strstr(run->evl[k].text, "canceled")) ||
+               sig == 2) {
+        kind = RM_V_CANCELLED;
+        conf = 0.9;
+        n = snprintf(why, sizeof(why), "the job was cancelled after pytest's summary (%s)", tests);
+    } else if (sig == 9) {
+        kind = RM_V_KILLED;
+        conf = 0.7;
+        n = snprintf(why, sizeof(why), "SIGKILL after pytest's summary, no OOM kill read (%s)",
+                     tests);
+    } else {
+        kind = RM_V_SIGNAL;
+        conf = 0.7;
+        n = snprintf(why, sizeof(why), "signal %ld after pytest's summary (%s)", sig, tests);
+    }
+    for (i = 0; i < v->n_ev; i++)
+        if (run->evl[v->ev[i]].kind == RM_E_PYTEST_SUMMARY)
+            run->evl[v->ev[i]].role = RM_R_CONTEXT;
+    if (n < 0)
+        why[0] = '\0';
+    set(v, kind, conf, why);
+    run->after_summary = 1;
+    v->signal = sig > 0 ? sig : v->signal;
+    add_ev(v, k, run, RM_R_PROVES);
+    add_ev(v, E->code_ev, run, RM_R_SUPPORTS);
+    if (k >= 0) /* listed already as "after end": it is the proof now */
+        run->evl[k].role = RM_R_PROVES;
+}
+
 static void verdict(rm_run *run)
 {
     rm_verdict *v = &run->verdict;
@@ -758,24 +893,40 @@ static void verdict(rm_run *run)
             set(v, bad ? RM_V_FAILED : RM_V_PASSED, 0.95,
                 bad ? "pytest finished with failures" : "pytest finished without failures");
         }
+        if (counted && run->has_summary && !run->n_passed && !run->n_failed && !run->n_errors &&
+            !run->n_skipped && !run->n_other) {
+            /* pytest exits 5: no test ran (none collected, all deselected,
+               xdist's workers all crashed at collection) */
+            if ((k = oom_any(run)) >= 0) {
+                set(v, RM_V_OOM_KILL, 0.9,
+                    "pytest ran no tests, and processes of the run were OOM-killed (xdist's "
+                    "workers at collection?)");
+                add_ev(v, k, run, RM_R_PROVES);
+                oom = -1;
+            } else {
+                set(v, RM_V_FAILED, 0.9,
+                    "pytest ran no tests (none collected, or all deselected: pytest exits 5)");
+            }
+        }
         for (i = run->n_evl - 1; i >= 0; i--)
             if (run->evl[i].kind == RM_E_PYTEST_SUMMARY) {
                 add_ev(v, i, run, RM_R_PROVES);
                 break;
             }
+        if (E.code_ev >= 0 && (v->signal > 0 || code > 128))
+            died_after_summary(run, v, &E);
         if (oom_in_tests(run, &E, v) == 0 && oom >= 0)
             add_ev(v, oom, run, RM_R_CONTEXT);
         add_ev(v, E.code_ev, run, RM_R_CONTEXT);
-        if (v->n_ev > 1 && E.code_ev >= 0 && run->evl[E.code_ev].role == RM_R_AFTER_END)
-            strncat(v->why, "; the signal came after pytest's summary",
-                    sizeof(v->why) - strlen(v->why) - 1);
         return;
     }
-    if (oom >= 0 && code > 128 && code != 137 && E.death_t &&
-        E.death_t - newest_oom_kill_t(run) > OOM_BEFORE_OTHER_END_USEC) {
+    if (oom >= 0 && ((code > 128 && code != 137 && E.death_t &&
+                      E.death_t - newest_oom_kill_t(run) > OOM_BEFORE_OTHER_END_USEC) ||
+                     oom_spared_the_run(run, newest_oom_kill_t(run)))) {
         /* an OOM kill (an xdist worker's, the run went on) long before the
-           step ended of another signal (a job timeout's SIGTERM): not what
-           ended it; said as context */
+           step ended of another signal (a job timeout's SIGTERM), or one
+           that spared the run (a test's child, a service beside pytest):
+           not what ended it; said as context */
         add_ev(v, oom, run, RM_R_CONTEXT);
         oom = -1;
     }
@@ -859,6 +1010,14 @@ static void verdict(rm_run *run)
         }
         add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         add_ev(v, killed, run, RM_R_SUPPORTS);
+        return;
+    }
+    if ((code == 143 || live(run, RM_E_TERMINATED) >= 0) && (k = live(run, RM_E_CANCELLED)) >= 0 &&
+        strstr(run->evl[k].text, "canceled")) {
+        /* the runner's cancel: its SIGINT, then SIGTERM, ended the step */
+        set(v, RM_V_CANCELLED, 0.9, "the job was cancelled");
+        add_ev(v, k, run, RM_R_PROVES);
+        add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         return;
     }
     if (code == 143 || (k = live(run, RM_E_TERMINATED)) >= 0) {
@@ -997,7 +1156,7 @@ static void boundary(rm_run *run)
         run->boundary_thr = run->memerr_thr;
         return;
     }
-    if (!died(&run->verdict) && run->crashed_test < 0)
+    if ((!died(&run->verdict) && run->crashed_test < 0) || run->after_summary)
         return;
     /* a process that evidence names as dead, running a test */
     for (i = 0; i < run->n_procs; i++) {
@@ -1407,6 +1566,10 @@ static void culprit_one(rm_run *run, const int *ids, int n)
         why_culprit(run, "it raised the MemoryError", "", "");
         return;
     }
+    if (run->after_summary) {
+        why_culprit(run, "the kill came after pytest's summary: no test was running", "", "");
+        return;
+    }
     if (run->verdict.kind != RM_V_OOM_KILL) {
         why_culprit(run,
                     run->verdict.kind == RM_V_UNKNOWN
@@ -1499,7 +1662,7 @@ static void culprit(rm_run *run)
             ids[n++] = i;
     free(newer);
     culprit_one(run, ids, n);
-    if (run->culprit_test < 0 && run->verdict.kind == RM_V_OOM_KILL)
+    if (run->culprit_test < 0 && run->verdict.kind == RM_V_OOM_KILL && !run->after_summary)
         culprit_group(run, ids, n);
     free(ids);
 }

@@ -561,8 +561,10 @@ static void oom_event(rm_run *run, const rm_item *it, const rm_rec *r)
         int pi = find_proc(run, pid);
         k = rm_run_evidence(run, RM_E_OOM, it->src, it->line, it->t, pid, 1,
                             "the kernel OOM-killed a process of the watched tree", 51);
-        if (k >= 0)
+        if (k >= 0) {
             run->evl[k].proof = rm_val_eq(in, "1");
+            run->evl[k].victim = pid > 0 && run->evl[k].proof; /* the kernel's own pid */
+        }
         if (pi >= 0)
             mark_death(run, pi, anon);
     }

@@ -639,8 +639,16 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
                          memmem(ev->val, ev->val_len, "cgroup_counter", 14)
                              ? "the sampler saw the cgroup's OOM-kill counter rise"
                              : "the sampler read a kernel OOM kill of the watched tree");
-        if (k >= 0)
+        if (k >= 0) {
+            int64_t victim;
             run->evl[k].proof = 1;
+            /* one kill in the run: the kernel's line named its victim */
+            if (rm_rec_i64(r, "oom_pid", &victim) == 0 && victim > 0 &&
+                rm_get_u64(r, "cg_oom") == 1) {
+                run->evl[k].pid = victim;
+                run->evl[k].victim = 1;
+            }
+        }
     } else if (rm_val_eq(rm_rec_get(r, "oom_contra"), "ample_memory")) {
         evidence_str(run, RM_E_AMPLE_MEMORY, src, line, t, pid, 0,
                      "the sampler's last samples had memory to spare (page cache left out)");

@@ -139,6 +139,7 @@ typedef struct rm_evidence {
     int test;         /* 1 + the index of the test it happened in (an OOM kill a record's
                          counter shows), 0 none */
     uint64_t counter; /* an OOM kill of a cgroup counter: the count after the rise, 0 unknown */
+    int victim;       /* an OOM kill: pid is the process the kernel killed */
     char text[RM_SNIP_MAX];
 } rm_evidence;
 
@@ -411,8 +412,9 @@ typedef struct rm_run {
     int64_t t_first, t_last; /* first and last time seen */
     /* pytest counts from the summary line or record (the newest) */
     long n_passed, n_failed, n_errors, n_skipped;
-    long n_other;     /* xfailed, xpassed */
-    int finished_run; /* analysis: pytest's final summary was read, no worker crashed */
+    long n_other;      /* xfailed, xpassed */
+    int finished_run;  /* analysis: pytest's final summary was read, no worker crashed */
+    int after_summary; /* the step died after pytest's summary: no test ran then */
     int has_summary, summary_from_record;
     int64_t summary_t;
     /* faulthandler: the innermost frame of the current thread, threads dumped */

@@ -639,6 +639,61 @@ Scenario(
     _child_oom_expect, args=["-v"], cgroup=300 * MiB)
 
 
+def _child_oom_then_term_expect(step):
+    need(Kmsg.killed_pids(step.kmsg), "no child was OOM-killed (kmsg: %s)" % step.kmsg[-5:])
+    return killed_from_outside("flat", signal.SIGTERM, "signal")(step)
+
+
+Scenario(
+    "child_oom_then_sigterm",
+    "a test's child is OOM-killed (the test passes), then pytest gets SIGTERM from outside in a"
+    " later test: the OOM kill did not end the run", True,
+    {"test_suite.py": suite(CHILD_OOM, FLAT % (8, "0.1"))},
+    _child_oom_then_term_expect, args=["-v"], cgroup=300 * MiB,
+    watcher=kill_at("test_suite.py::test_flat[5]", signal.SIGTERM))
+
+ATEXIT_OOM = '''
+import atexit
+
+
+def _cache_dump():
+    # an exit hook that fills the group after pytest's summary
+    keep = b"x" * (600 << 20)
+    return len(keep)
+
+
+atexit.register(_cache_dump)
+'''
+
+
+def _atexit_oom_expect(step):
+    need_rc(step, 137)
+    need(step.oom_pids, "pytest was not OOM-killed (kmsg: %s)" % step.kmsg[-5:])
+    need(all(step.unfinished(pid) is None for pid in step.oom_pids),
+         "a test was running at the kill")
+    return judged("oom_kill", None, None, "flat", step=step)
+
+
+Scenario(
+    "oom_at_exit_after_summary",
+    "all tests pass, then an atexit hook fills a 300 MiB cgroup: the kernel OOM-kills pytest"
+    " after its summary (no test was running)", False,
+    {"test_suite.py": suite(ATEXIT_OOM, FLAT % (6, "0.1"))},
+    _atexit_oom_expect, args=["-v"], cgroup=300 * MiB)
+
+
+def _no_tests_expect(step):
+    need_rc(step, 5)
+    no_oom(step)
+    return judged("failed", None, None, None)
+
+
+Scenario(
+    "no_tests_ran", "every test deselected (-k matches none): pytest exits 5, nothing passed",
+    True, {"test_suite.py": suite(FLAT % (6, "0.05"))},
+    _no_tests_expect, args=["-v", "-k", "no_such_test"])
+
+
 def _old_oom(step):
     step.notes.append("foreign OOM-killed pid %d before the run" % foreign_oom("before"))
 
