@@ -561,8 +561,10 @@ static void judge_end_readings(rm_run *run, rm_end *E)
         }
     }
     /* ample only when every recent reading that can tell had memory to spare,
-       and memory could not have filled the rest before the death */
-    if (ample && ample + unsure == recent && !E->low) {
+       the newest among them (a cgroup at 90 % of its limit, its page cache
+       unknown, is no room to spare), and memory could not have filled the
+       rest before the death */
+    if (ample && ample + unsure == recent && !E->low && reading_ample(alive[0]) == 1) {
         const rm_sysread *x = alive[0];
         double before = end > x->t ? (double)(end - x->t) / 1e6 : 0.0;
         int k;
@@ -969,15 +971,21 @@ static void verdict(rm_run *run)
     if (code == 137 || (k = live(run, RM_E_KILLED)) >= 0) {
         int killed = live(run, RM_E_KILLED);
         v->signal = 9;
-        if ((E.low == 2 || E.low == 3) && E.counter_watched && run->cg_oom_max == run->cg_oom_min &&
-            (run->cg_oom_run == RM_UNSET || run->cg_oom_run == 0)) {
-            /* the cgroup was full (page cache counts in its use) but its own
-               OOM-kill counter, which the sampler read, did not move */
+        if ((E.low || run->cg_oom_run == 0) && E.counter_watched &&
+            run->cg_oom_max == run->cg_oom_min &&
+            (run->cg_oom_run == RM_UNSET || run->cg_oom_run == 0) && !E.ample) {
+            /* memory was short, but the cgroup's OOM-kill counter, which the
+               sampler read to the end, did not move: it counts every OOM
+               kill of a process in the group, the machine's OOM killer's too */
             set(v, RM_V_KILLED, 0.7,
-                E.low == 2 ? "killed from outside: the cgroup was full, but its OOM-kill counter "
-                             "did not rise"
-                           : "killed from outside: a process reached the cgroup's limit, but its "
-                             "OOM-kill counter did not rise");
+                E.low == 2   ? "killed from outside: the cgroup was full, but its OOM-kill counter "
+                               "did not rise"
+                : E.low == 3 ? "killed from outside: a process reached the cgroup's limit, but its "
+                               "OOM-kill counter did not rise"
+                : E.low      ? "killed from outside: memory was short near the end, but the "
+                               "cgroup's OOM-kill counter did not rise"
+                             : "killed from outside: the cgroup's OOM-kill counter, which the "
+                               "sampler read after the death, did not rise");
             add_ev(v, E.low_ev, run, RM_R_CONTRADICTS);
         } else if (E.hwm_conflict) {
             /* a peak at the limit between readings (a sudden allocation), or

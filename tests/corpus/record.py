@@ -694,6 +694,20 @@ Scenario(
     _no_tests_expect, args=["-v", "-k", "no_such_test"])
 
 
+Scenario(
+    "sigkill_near_limit_outside",
+    "a test holds 330 MiB in a 380 MiB cgroup (near its limit, no OOM kill) and pytest gets"
+    " SIGKILL from outside", True,
+    {"test_suite.py": suite(FLAT % (4, "0.1"), '''
+        def test_hold_near_limit():
+            block = touched(330 << 20)
+            time.sleep(3)
+            assert block
+    ''')},
+    killed_from_outside("*"), args=["-v"], cgroup=380 * MiB,
+    watcher=kill_at("test_suite.py::test_hold_near_limit", delay=1.5))
+
+
 def _old_oom(step):
     step.notes.append("foreign OOM-killed pid %d before the run" % foreign_oom("before"))
 
