@@ -937,7 +937,15 @@ static void verdict(rm_run *run)
             strstr(run->evl[oom].text, "kernel")
                 ? "the kernel OOM-killed a process of the run"
                 : "the cgroup's OOM-kill counter rose during the run");
-        v->signal = 9;
+        if (v->signal > 0 && v->signal != 9) {
+            /* a worker's OOM kill, then the step ended by another signal
+               (xdist hung, the job's timeout): the kill is the cause */
+            char tail[64];
+            snprintf(tail, sizeof(tail), "; the step then ended by signal %ld", v->signal);
+            strncat(v->why, tail, sizeof(v->why) - strlen(v->why) - 1);
+        } else {
+            v->signal = 9;
+        }
         add_ev(v, oom, run, RM_R_PROVES);
         add_ev(v, E.code_ev, run, RM_R_SUPPORTS);
         add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
@@ -1149,6 +1157,13 @@ static int died(const rm_verdict *v)
     return v->kind != RM_V_PASSED && v->kind != RM_V_FAILED && v->kind != RM_V_MEMORY_ERROR;
 }
 
+/* pytest did not finish (no summary) and the step failed: a test may
+ * have been cut off (os._exit in a test, a crash without a message). */
+static int cut_off(const rm_run *run)
+{
+    return !run->finished_run && run->verdict.kind == RM_V_FAILED && run->verdict.exit_code > 0;
+}
+
 static void boundary(rm_run *run)
 {
     int i, best = -1;
@@ -1164,7 +1179,7 @@ static void boundary(rm_run *run)
         run->boundary_thr = run->memerr_thr;
         return;
     }
-    if ((!died(&run->verdict) && run->crashed_test < 0) || run->after_summary)
+    if ((!died(&run->verdict) && run->crashed_test < 0 && !cut_off(run)) || run->after_summary)
         return;
     /* a process that evidence names as dead, running a test */
     for (i = 0; i < run->n_procs; i++) {
@@ -1186,7 +1201,7 @@ static void boundary(rm_run *run)
             boundary_from_proc(run, T->proc, RM_B_CRASHED);
         return;
     }
-    if (!died(&run->verdict))
+    if (!died(&run->verdict) && !cut_off(run))
         return;
     if (best < 0)
         for (i = 0; i < run->n_procs; i++) {

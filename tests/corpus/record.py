@@ -708,6 +708,25 @@ Scenario(
     watcher=kill_at("test_suite.py::test_hold_near_limit", delay=1.5))
 
 
+def _os_exit_expect(step):
+    need_rc(step, 3)
+    no_oom(step)
+    pids = [pid for pid in step.pids() if step.unfinished(pid)]
+    need(len(pids) == 1, "no test cut off: %s" % pids)
+    return judged("failed", step.unfinished(pids[0])[0], None, "flat", step=step)
+
+
+Scenario(
+    "os_exit_in_test", "a test calls os._exit(3) in the 6th test: no summary, no signal, exit 3",
+    True, {"test_suite.py": suite(FLAT % (5, "0.05"), '''
+        import os
+
+        def test_exits_hard():
+            os._exit(3)
+    ''', FLAT.replace("test_flat", "test_after") % (3, "0.05"))},
+    _os_exit_expect, args=["-v"])
+
+
 def _old_oom(step):
     step.notes.append("foreign OOM-killed pid %d before the run" % foreign_oom("before"))
 

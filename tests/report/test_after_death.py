@@ -343,6 +343,8 @@ def test_the_job_log_alone_dates_an_old_oom_kill_by_the_samplers_oom_age(tmp_pat
     assert (v["kind"], v["signal"]) == ("signal", 15), v
     assert any(e["kind"] == "oom" and e["role"] == "context" for e in v["evidence"]), v
     # read a second before the end, the kill may well have ended the step
+    # (which its SIGTERM then ended: the signal says how the step ended)
     (tmp_path / "near").mkdir()
     v = _verdict(_write(tmp_path / "near", None, job=_job_log_alone(10, 1.0)))
-    assert (v["kind"], v["signal"]) == ("oom_kill", 9), v
+    assert (v["kind"], v["signal"]) == ("oom_kill", 15), v
+    assert "then ended by signal 15" in v["why"], v
