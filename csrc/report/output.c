@@ -280,7 +280,7 @@ static void text_inputs(FILE *o, const rm_run *run)
         if (S->cut_lines)
             fprintf(o, "    skipped: %llu lines longer than %d bytes were cut (first at %s:%llu)\n",
                     (unsigned long long)S->cut_lines, RM_READER_LINE_MAX,
-                    ascii(a, sizeof(a), S->path, 30), (unsigned long long)S->first_cut_line);
+                    ascii(a, sizeof(a), S->path, 20), (unsigned long long)S->first_cut_line);
         if (S->malformed_records)
             fprintf(o, "    skipped: fields of %llu malformed records (first at %s:%llu)\n",
                     (unsigned long long)S->malformed_records, ascii(a, sizeof(a), S->path, 30),
@@ -382,7 +382,8 @@ static void text_boundary(FILE *o, const rm_run *run)
     fprintf(o, "\nBOUNDARY\n");
     if (run->boundary_test >= 0) {
         const rm_test *T = &run->tests[run->boundary_test];
-        fprintf(o, "  %s: %s\n", boundary_words(run), ascii_id(a, sizeof(a), T->id, 58));
+        const char *w = boundary_words(run);
+        fprintf(o, "  %s: %s\n", w, ascii_id(a, sizeof(a), T->id, TEXT_COLUMNS - 4 - strlen(w)));
         fprintf(o, "    phase %s%s", phase_name(run->boundary_phase),
                 run->boundary_at_end ? " (ended; between phases)" : "");
         if (P && P->pid)
@@ -503,7 +504,7 @@ static void text_system(FILE *o, const rm_run *run)
 static void text_tests(FILE *o, const rm_run *run, int top)
 {
     int n, i, *idx = rm_tests_by_peak(run, &n);
-    char a[TEXT_COLUMNS], s1[32], s2[32], s3[32], s4[32];
+    char a[TEXT_COLUMNS], s1[32], s2[32], s3[32], s4[32], w[16];
     if (!idx)
         return;
     fprintf(o, "\nTESTS    %d tests", run->n_tests);
@@ -526,7 +527,8 @@ static void text_tests(FILE *o, const rm_run *run, int top)
                 T->killed       ? "killed"
                 : T->outcome[0] ? T->outcome
                                 : (T->finished || T->text_done ? "done" : "running"),
-                P && P->worker[0] ? P->worker : "-", ascii_id(a, sizeof(a), T->id, 38));
+                P && P->worker[0] ? ascii(w, sizeof(w), P->worker, 5) : "-",
+                ascii_id(a, sizeof(a), T->id, 38));
     }
     free(idx);
 }
