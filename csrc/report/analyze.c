@@ -1434,8 +1434,11 @@ static void own_growth(rm_run *run)
         uint64_t base = T->rss_start != RM_UNSET ? T->rss_start : T->tree_first;
         uint64_t top = T->peak > T->tree_peak ? T->peak : T->tree_peak;
         int ended = (T->finished || T->text_done) && !T->killed;
-        int at_kill = run->kill_t && T->t_start && T->t_start <= run->kill_t &&
-                      (!ended || !T->t_end || T->t_end >= run->kill_t);
+        /* its process died while it ran (a kernel line's anon-rss, a gasp):
+           whatever the kill's estimated time and xdist's outcome line say */
+        int at_kill = (run->kill_t && T->t_start && T->t_start <= run->kill_t &&
+                       (!ended || !T->t_end || T->t_end >= run->kill_t)) ||
+                      T->death_rss != RM_UNSET;
         if (base == RM_UNSET)
             continue;
         if (top)
@@ -1788,10 +1791,30 @@ static void thin_timeline(rm_run *run)
     run->n_tl = k;
 }
 
+/* The sampler's verdict names the first process the kernel OOM-killed and
+ * its anonymous RSS then: with the job log alone (no kernel line folded),
+ * that process died, and its running test held that much. */
+static void verdict_victim(rm_run *run)
+{
+    int i;
+    for (i = 0; run->oom_pid && i < run->n_procs; i++) {
+        rm_proc *P = &run->procs[i];
+        if (P->pid != run->oom_pid)
+            continue;
+        P->died = 1;
+        if (run->oom_anon_rss != RM_UNSET && P->death_rss == RM_UNSET) {
+            P->death_rss = run->oom_anon_rss;
+            if (P->cur_test >= 0)
+                run->tests[P->cur_test].death_rss = run->oom_anon_rss;
+        }
+    }
+}
+
 void rm_run_analyze(rm_run *run)
 {
     int i;
     rm_run_fold(run);
+    verdict_victim(run);
     evidence_sort(run);
     g_run = run;
     if (run->n_tl > 1)

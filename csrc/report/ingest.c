@@ -114,6 +114,7 @@ rm_run *rm_run_new(const char *name)
     run->mem_total = run->min_avail = run->cg_lim = RM_UNSET;
     run->cg_max = 0;
     run->cg_oom_min = run->cg_oom_max = run->cg_oom_run = RM_UNSET;
+    run->oom_anon_rss = RM_UNSET;
     run->boundary_test = run->boundary_proc = run->culprit_test = run->runner_up = -1;
     run->memerr_test = run->memerr_proc = run->crashed_test = -1;
     run->memerr_rss = run->memerr_avail = run->memerr_thr = RM_UNSET;
@@ -605,6 +606,13 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
     if (rm_rec_i64(r, "pid", &pid) != 0)
         pid = 0;
     run->has_sampler_verdict = 1;
+    {
+        int64_t op;
+        if (rm_rec_i64(r, "oom_pid", &op) == 0 && op > 0) {
+            run->oom_pid = op;
+            run->oom_anon_rss = rm_get_u64(r, "oom_anon_rss");
+        }
+    }
     if ((u = rm_get_u64(r, "tree_hwm")) != RM_UNSET && u > run->tree_hwm)
         run->tree_hwm = u;
     if ((u = rm_get_u64(r, "root_hwm")) != RM_UNSET && u > run->root_hwm)

@@ -409,6 +409,8 @@ typedef struct rm_run {
        when they differ (terminal lines give ids relative to the latter) */
     char id_root[1024], id_cwd[1024];
     int has_sampler_verdict;
+    long long oom_pid;       /* the sampler's verdict: the first OOM-killed pid of the tree (0) */
+    uint64_t oom_anon_rss;   /* and its anonymous RSS when killed (RM_UNSET) */
     int64_t t_first, t_last; /* first and last time seen */
     /* pytest counts from the summary line or record (the newest) */
     long n_passed, n_failed, n_errors, n_skipped;
