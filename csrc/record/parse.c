@@ -1213,6 +1213,13 @@ static ssize_t read_some(int fd, void *buf, size_t n)
     }
 }
 
+/* r->err: what failed, and errno's word for why. */
+static void errno_err(rm_reader *r, const char *what)
+{
+    int k = snprintf(r->err, sizeof(r->err), "%s: %s", what, strerror(errno));
+    (void)k;
+}
+
 static void set_err(rm_reader *r, const char *what)
 {
     int k = snprintf(r->err, sizeof(r->err), "%s", what);
@@ -1459,8 +1466,7 @@ static ssize_t fill_utf16(rm_reader *r, char *dst, size_t cap)
         {
             ssize_t got = read_some(r->fd, u->in + u->end, sizeof(u->in) - u->end);
             if (got < 0) {
-                int e = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
-                (void)e;
+                errno_err(r, "read");
                 return -1;
             }
             if (got == 0)
@@ -1517,8 +1523,7 @@ int rm_reader_open_fd(rm_reader *r, int fd)
         /* at most RM_READER_ZIN, so a gzip start fits the decoder's input */
         got = read_some(fd, r->buf + r->end, RM_READER_ZIN - r->end);
         if (got < 0) {
-            int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
-            (void)k;
+            errno_err(r, "read");
             return -1;
         }
         if (got == 0) {
@@ -1576,8 +1581,7 @@ int rm_reader_open(rm_reader *r, const char *path)
         return rm_reader_open_fd(r, 0);
     fd = open(path, O_RDONLY | O_CLOEXEC | O_BINARY);
     if (fd < 0) {
-        int k = snprintf(r->err, sizeof(r->err), "open: %s", strerror(errno));
-        (void)k;
+        errno_err(r, "open");
         r->z = NULL;
         r->own_fd = 0;
         return -1;
@@ -1632,8 +1636,7 @@ static ssize_t fill_gz(rm_reader *r, char *dst, size_t cap)
         if (g->s.avail_in == 0 && !g->in_eof) {
             ssize_t got = read_some(r->fd, g->in, sizeof(g->in));
             if (got < 0) {
-                int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
-                (void)k;
+                errno_err(r, "read");
                 return -1;
             }
             if (got == 0)
@@ -1779,10 +1782,8 @@ static ssize_t fill(rm_reader *r, char *dst, size_t cap)
         return fill_gz(r, dst, cap);
 #endif
     got = read_some(r->fd, dst, cap);
-    if (got < 0) {
-        int k = snprintf(r->err, sizeof(r->err), "read: %s", strerror(errno));
-        (void)k;
-    }
+    if (got < 0)
+        errno_err(r, "read");
     return got;
 }
 
