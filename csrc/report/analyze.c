@@ -865,6 +865,7 @@ static void verdict(rm_run *run)
 
     run->kill_t = oom >= 0 && run->evl[oom].t ? run->evl[oom].t : E.death_t;
     run->finished_run = E.final && !E.worker_crash;
+    run->summary_final = E.final;
     if (E.final && !E.worker_crash) {
         /* pytest finished: its summary is proof of how; what came after it
            (a slow teardown interrupted, the runner stopping) is not a death */

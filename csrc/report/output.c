@@ -494,7 +494,12 @@ static void text_system(FILE *o, const rm_run *run)
                 (unsigned long long)run->samples, (unsigned long long)run->bash_samples);
     if (run->tree_hwm)
         fprintf(o, "  process tree peak %s\n", rm_fmt_size(s1, sizeof(s1), run->tree_hwm));
-    if (run->has_summary && run->n_passed >= 0)
+    if (run->has_summary && run->n_passed >= 0 && !run->summary_final)
+        fprintf(o,
+                "  pytest: no final summary (tests ran after one that said %ld passed, %ld "
+                "failed)\n",
+                run->n_passed, run->n_failed);
+    else if (run->has_summary && run->n_passed >= 0)
         fprintf(o, "  pytest: %ld passed, %ld failed, %ld errors, %ld skipped\n", run->n_passed,
                 run->n_failed, run->n_errors, run->n_skipped);
     else if (run->has_summary)

@@ -417,6 +417,7 @@ typedef struct rm_run {
     long n_other;      /* xfailed, xpassed */
     int finished_run;  /* analysis: pytest's final summary was read, no worker crashed */
     int after_summary; /* the step died after pytest's summary: no test ran then */
+    int summary_final; /* the summary counted is pytest's final one (no test after it) */
     int has_summary, summary_from_record;
     int64_t summary_t;
     /* faulthandler: the innermost frame of the current thread, threads dumped */

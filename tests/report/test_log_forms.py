@@ -220,3 +220,20 @@ def test_a_log_cut_at_its_start_names_the_test_a_gasp_or_dump_names(name, test, 
     assert not any(b"phase=setup at=start" in l and test.encode() in l for l in tail)
     doc = _report(tmp_path, b"".join(tail))
     assert (doc.get("boundary") or {}).get("test") == test, (doc["verdict"], doc.get("boundary"))
+
+
+def test_a_summary_followed_by_more_tests_is_not_the_runs(tmp_path):
+    # two pytest runs in one step: the first passed, the second was killed;
+    # the first one's counts are not the run's
+    raw = (b"2026-12-02T10:00:01.0000000Z tests/t.py::test_a PASSED\n"
+           b"2026-12-02T10:00:02.0000000Z ======= 1 passed in 0.10s =======\n"
+           b"2026-12-02T10:00:03.0000000Z tests/t.py::test_b \n"
+           b"2026-12-02T10:00:09.0000000Z Killed\n"
+           b"2026-12-02T10:00:09.1000000Z ##[error]Process completed with exit code 137.\n")
+    (tmp_path / "job.log").write_bytes(raw)
+    p = run(["job.log"], cwd=str(tmp_path))
+    check_text(p.stdout)
+    assert b"pytest: no final summary (tests ran after one that said 1 passed" in p.stdout
+    doc = _report(tmp_path, raw)
+    assert doc["verdict"]["kind"] in ("killed", "oom_kill"), doc["verdict"]
+    assert (doc.get("boundary") or {}).get("test") == "tests/t.py::test_b"
