@@ -222,6 +222,8 @@ static void find_final(rm_run *run, rm_end *E)
  * shows that the run went on. */
 #define OOM_NEAR_USEC (5 * 1000000LL)
 #define OOM_WENT_ON_USEC (1000000LL)
+/* The same for a record or a sample: its own clock, no runner's stamp's lag. */
+#define OOM_ALIVE_USEC (100000LL)
 
 /* When the newest OOM kill with proof happened: its event (the kernel's
  * line, the counter's rise), not the sampler's verdict that sums them up
@@ -254,9 +256,10 @@ static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
     int i, k, named = 0, ours = 0, plugin = 0;
     if (!kill_t)
         return 0;
-    for (i = 0; i < run->n_tests; i++)
-        if (run->tests[i].proc >= 0)
-            plugin = 1; /* the plugin's records name the processes that ran tests */
+    for (i = 0; i < run->n_procs; i++)
+        if (run->procs[i].plugin)
+            plugin = 1; /* the plugin's records name pytest's processes */
+    plugin |= run->n_head_pids > 0;
     for (i = 0; i < run->n_evl; i++) {
         const rm_evidence *e = &run->evl[i];
         int64_t d = e->t > kill_t ? e->t - kill_t : kill_t - e->t;
@@ -266,8 +269,11 @@ static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
             return 0;
         if (e->kind == RM_E_OOM && e->pid > 0 && e->victim && e->proof) {
             named = 1;
-            for (k = 0; k < run->n_tests; k++)
-                if (run->tests[k].proc >= 0 && run->procs[run->tests[k].proc].pid == e->pid)
+            for (k = 0; k < run->n_procs; k++)
+                if (run->procs[k].plugin && run->procs[k].pid == e->pid)
+                    ours = 1;
+            for (k = 0; k < run->n_head_pids; k++)
+                if (run->head_pids[k] == e->pid)
                     ours = 1;
             for (k = 0; k < run->n_evl; k++)
                 if (run->evl[k].pid == e->pid &&
@@ -279,10 +285,25 @@ static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
         return 0;
     if (named && plugin)
         return 1;
+    /* pytest lived on after it: the command the sampler ran read alive, or
+       pytest's main process (not an xdist worker) writing records */
+    for (i = 0; i < run->n_evl; i++) {
+        long long cmd = run->evl[i].pid;
+        if (!cmd || !strstr(run->evl[i].text, "the sampler saw the command"))
+            continue;
+        for (k = 0; k < run->n_tree; k++)
+            if (run->tree[k].pid == cmd && run->tree[k].rss > 0 &&
+                run->tree[k].t > kill_t + OOM_ALIVE_USEC)
+                return 1;
+    }
+    for (k = 0; k < run->n_procs; k++)
+        if (run->procs[k].plugin && !run->procs[k].worker[0] &&
+            run->procs[k].last_t > kill_t + OOM_ALIVE_USEC)
+            return 1;
     for (i = 0; i < (int)run->n_items; i++) {
         const rm_item *it = &run->items[i];
-        if ((it->type == RM_I_TEXT_START || (it->type == RM_I_RECORD && it->rank == 3)) &&
-            it->t > kill_t + OOM_WENT_ON_USEC)
+        if ((it->type == RM_I_TEXT_START && it->t > kill_t + OOM_WENT_ON_USEC) ||
+            (it->type == RM_I_RECORD && it->rank == 3 && it->t > kill_t + OOM_ALIVE_USEC))
             return 1;
     }
     return 0;
@@ -781,10 +802,10 @@ static void died_after_summary(rm_run *run, rm_verdict *v, const rm_end *E)
     long sig = v->signal > 0 ? v->signal : E->code - 128;
     rm_verdict_kind kind;
     double conf;
-    for (i = run->n_evl - 1; i >= 0 && k < 0; i--)
+    for (i = run->n_evl - 1; i >= 0 && k < 0 && sig == 9; i--)
         if (run->evl[i].kind == RM_E_OOM && run->evl[i].role == RM_R_AFTER_END &&
             run->evl[i].proof > 0)
-            k = i;
+            k = i; /* an OOM kill sends SIGKILL: it explains no other signal */
     if (k >= 0) {
         kind = RM_V_OOM_KILL;
         conf = 0.9;
@@ -900,7 +921,7 @@ static void verdict(rm_run *run)
             !run->n_skipped && !run->n_other) {
             /* pytest exits 5: no test ran (none collected, all deselected,
                xdist's workers all crashed at collection) */
-            if ((k = oom_any(run)) >= 0) {
+            if ((k = oom_any(run)) >= 0 && !oom_spared_the_run(run, newest_oom_kill_t(run))) {
                 set(v, RM_V_OOM_KILL, 0.9,
                     "pytest ran no tests, and processes of the run were OOM-killed (xdist's "
                     "workers at collection?)");
@@ -916,7 +937,7 @@ static void verdict(rm_run *run)
                 add_ev(v, i, run, RM_R_PROVES);
                 break;
             }
-        if (E.code_ev >= 0 && (v->signal > 0 || code > 128))
+        if (E.code_ev >= 0 && v->signal > 0)
             died_after_summary(run, v, &E);
         if (oom_in_tests(run, &E, v) == 0 && oom >= 0)
             add_ev(v, oom, run, RM_R_CONTEXT);
@@ -1012,9 +1033,14 @@ static void verdict(rm_run *run)
                              "it");
             add_ev(v, E.low_ev, run, RM_R_SUPPORTS);
         } else if (E.ample) {
-            set(v, RM_V_KILLED, E.counter_watched ? 0.85 : 0.65,
-                E.counter_watched ? "killed from outside: memory to spare, no OOM kill counted"
-                                  : "killed from outside: memory to spare at the end");
+            int none = E.counter_watched && run->cg_oom_max == run->cg_oom_min &&
+                       (run->cg_oom_run == RM_UNSET || run->cg_oom_run == 0);
+            set(v, RM_V_KILLED, none ? 0.85 : 0.65,
+                none ? "killed from outside: memory to spare, no OOM kill counted"
+                : E.counter_watched
+                    ? "killed from outside: memory to spare at the end (an OOM kill before it "
+                      "spared the run)"
+                    : "killed from outside: memory to spare at the end");
             add_ev(v, E.ample_ev, run, RM_R_PROVES);
         } else if (E.weak) {
             set(v, RM_V_OOM_KILL, 0.4,

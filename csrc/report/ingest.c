@@ -722,8 +722,14 @@ static void reading(rm_run *run, int src, uint64_t line, const rm_rec *r, int64_
     rm_timeline_add(run, t, avail, tree, cg, -1);
     if (r->kind[0] == 'h') {
         /* the sampler's head (the plugin's has pytest=): the run's start */
+        int64_t hp;
         if (!rm_rec_get(r, "pytest") && t && (!run->sampler_t0 || t < run->sampler_t0))
             run->sampler_t0 = t;
+        /* the plugin's head names a pytest process (main, controller,
+           worker), though it may write no other record */
+        if (rm_rec_get(r, "pytest") && rm_rec_i64(r, "pid", &hp) == 0 && hp > 0 &&
+            run->n_head_pids < (int)(sizeof(run->head_pids) / sizeof(run->head_pids[0])))
+            run->head_pids[run->n_head_pids++] = hp;
         id_base(run, r);
         return;
     }

@@ -201,6 +201,7 @@ typedef struct rm_proc {
     uint64_t peak_rss;
     uint64_t death_rss; /* RSS at death: the kernel's anon-rss, a gasp (RM_UNSET) */
     int n_tests_ended;
+    int plugin; /* it wrote the plugin's records: a pytest process (main, controller, worker) */
 } rm_proc;
 
 /* A fixture (name, scope, param), summarised over its instances; each
@@ -410,6 +411,8 @@ typedef struct rm_run {
     char id_root[1024], id_cwd[1024];
     int has_sampler_verdict;
     long long oom_pid;       /* the sampler's verdict: the first OOM-killed pid of the tree (0) */
+    long long head_pids[64]; /* pids of the plugin's heads: pytest's processes */
+    int n_head_pids;
     uint64_t oom_anon_rss;   /* and its anonymous RSS when killed (RM_UNSET) */
     int64_t t_first, t_last; /* first and last time seen */
     /* pytest counts from the summary line or record (the newest) */
