@@ -1108,7 +1108,8 @@ int rm_parse_line(const char *s, size_t n, rm_rec *rec)
         n--;
     if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
         p = 3;
-    else if (rec->cli_ok && n > 20 && s[10] != 'T' && s[0] != '[')
+    else if (rec->cli_ok && n > 20 && s[0] != '[' &&
+             !(s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[0] >= '0' && s[0] <= '9'))
         p = gh_cli_prefix(s, n, &rec->job_len);
     /* GitHub: "2026-11-26T10:04:31.1234567Z " */
     if (n - p > 20 && s[p + 10] == 'T') {
@@ -1355,6 +1356,21 @@ static int zip_directory(rm_reader *r, gz_state *g)
         set_err(r, "zip archive without .txt logs (deflated or stored) to read");
         return -1;
     }
+    /* members that share bytes (a crafted directory pointing many entries
+       at one member) would inflate past the cap, which counts bytes read:
+       their compressed sizes together fit in the file, or it is refused */
+    {
+        uint64_t sum = 0;
+        int i2;
+        for (i2 = 0; i2 < g->n_zm; i2++) {
+            sum += g->zm[i2].csize;
+            if (g->zm[i2].off >= (uint64_t)end || sum > (uint64_t)end) {
+                set_err(r, "zip archive: its members overlap or lie past its end (crafted?); "
+                           "unzip it");
+                return -1;
+            }
+        }
+    }
     return 0;
 }
 
@@ -1456,6 +1472,10 @@ static ssize_t fill_utf16(rm_reader *r, char *dst, size_t cap)
                 dst[k++] = (char)(0x80 | (c & 0x3f));
             }
         }
+        if (u->in_eof && u->hi && k < cap) {
+            dst[k++] = '?'; /* a high surrogate the input ended after */
+            u->hi = 0;
+        }
         if (k > 0 || u->in_eof)
             return (ssize_t)k; /* an odd last byte is dropped */
         if (u->start > 0) {
@@ -1480,7 +1500,7 @@ static ssize_t fill_utf16(rm_reader *r, char *dst, size_t cap)
 static int open_utf16(rm_reader *r)
 {
     u16_state *u = calloc(1, sizeof(*u));
-    size_t skip = (unsigned char)r->buf[0] == 0xff ? 2 : 0; /* the BOM */
+    size_t skip = (unsigned char)r->buf[0] == 0xff && (unsigned char)r->buf[1] == 0xfe ? 2 : 0;
     if (!u) {
         set_err(r, "out of memory for the UTF-16 decoder");
         return -1;
@@ -1709,6 +1729,7 @@ static ssize_t fill_zip(rm_reader *r, char *dst, size_t cap)
         if (g->nl_pending) {
             g->nl_pending = 0;
             dst[0] = '\n'; /* a member's last line may lack its own */
+            r->gz_out++;
             return 1;
         }
         if (!g->zm_open) {

@@ -227,7 +227,7 @@ typedef struct rm_reader {
     uint64_t gz_in;      /* compressed bytes inflated so far */
     uint64_t gz_out;     /* bytes inflated so far */
     int zip_members;     /* a zip archive: the .txt members read (docs/report.md) */
-    int zip_jobs;        /* of them, at its top level: jobs' logs (0: steps' logs) */
+    int zip_jobs;        /* jobs: its top level's logs, else the folders of steps' logs */
     unsigned member_seq; /* 1 + the member the lines now come from (a member's lines
                             all come after its start: each ends with a newline) */
     char member[128];    /* its name in the archive, cut */

@@ -217,6 +217,9 @@ static void find_final(rm_run *run, rm_end *E)
 /* How long before a death by another signal an OOM kill stops being its
  * cause (the run went on after it). */
 #define OOM_BEFORE_OTHER_END_USEC (60 * 1000000LL)
+/* rm_evidence.proof of a kernel OOM line older than the sampler: not the
+ * run's (other ruled-out evidence has -1: the run went on after it) */
+#define OOM_BEFORE_RUN (-2)
 /* A worker's crash or the kernel's line within this of an OOM kill's
  * (estimated) time is that kill's; a test that starts this long after it
  * shows that the run went on. */
@@ -267,7 +270,8 @@ static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
             continue;
         if (e->kind == RM_E_WORKER_CRASH)
             return 0;
-        if (e->kind == RM_E_OOM && e->pid > 0 && e->victim && e->proof) {
+        if (e->kind == RM_E_OOM && e->pid > 0 && e->victim && e->proof != 0 &&
+            e->proof != OOM_BEFORE_RUN) {
             named = 1;
             for (k = 0; k < run->n_procs; k++)
                 if (run->procs[k].plugin && run->procs[k].pid == e->pid)
@@ -721,7 +725,7 @@ static void rule_out(rm_run *run, const rm_end *E)
         } else if (after_final(E, e)) {
             e->role = RM_R_AFTER_END;
         } else if (e->kind == RM_E_OOM && run->sampler_t0 && e->t && e->t < run->sampler_t0) {
-            e->proof = -1; /* the kernel's log from before the run */
+            e->proof = OOM_BEFORE_RUN; /* the kernel's log from before the run */
         } else if (before_final(E, e) && !E->worker_crash && e->kind != RM_E_HANG) {
             e->proof = -1; /* the run went on after it: a test printed it, or a child died */
         }
@@ -783,9 +787,16 @@ static int oom_any(const rm_run *run)
     int i;
     for (i = run->n_evl - 1; i >= 0; i--)
         if (run->evl[i].kind == RM_E_OOM && run->evl[i].proof != 0 &&
-            run->evl[i].role != RM_R_AFTER_END)
+            run->evl[i].proof != OOM_BEFORE_RUN && run->evl[i].role != RM_R_AFTER_END)
             return i;
     return -1;
+}
+
+/* The runner's "The operation was canceled." after pytest's summary, -1. */
+static int runner_cancel(const rm_run *run)
+{
+    int k = live_after(run, RM_E_CANCELLED);
+    return k >= 0 && strstr(run->evl[k].text, "canceled") ? k : -1;
 }
 
 /* pytest finished (its summary), then the step died of a signal: an OOM
@@ -799,7 +810,7 @@ static void died_after_summary(rm_run *run, rm_verdict *v, const rm_end *E)
                                                  : "pytest had finished";
     char why[sizeof(v->why)];
     int i, k = -1, n;
-    long sig = v->signal > 0 ? v->signal : E->code - 128;
+    long sig = v->signal;
     rm_verdict_kind kind;
     double conf;
     for (i = run->n_evl - 1; i >= 0 && k < 0 && sig == 9; i--)
@@ -819,9 +830,7 @@ static void died_after_summary(rm_run *run, rm_verdict *v, const rm_end *E)
         conf = 0.9;
         n = snprintf(why, sizeof(why), "the runner was shut down after pytest's summary (%s)",
                      tests);
-    } else if (((k = live_after(run, RM_E_CANCELLED)) >= 0 &&
-                strstr(run->evl[k].text, "canceled")) ||
-               sig == 2) {
+    } else if ((k = runner_cancel(run)) >= 0 || sig == 2) {
         kind = RM_V_CANCELLED;
         conf = 0.9;
         n = snprintf(why, sizeof(why), "the job was cancelled after pytest's summary (%s)", tests);
@@ -835,8 +844,8 @@ static void died_after_summary(rm_run *run, rm_verdict *v, const rm_end *E)
         conf = 0.7;
         n = snprintf(why, sizeof(why), "signal %ld after pytest's summary (%s)", sig, tests);
     }
-    for (i = 0; i < v->n_ev; i++)
-        if (run->evl[v->ev[i]].kind == RM_E_PYTEST_SUMMARY)
+    for (i = 0; i < v->n_ev; i++) /* what proved the verdict it replaces */
+        if (run->evl[v->ev[i]].role == RM_R_PROVES)
             run->evl[v->ev[i]].role = RM_R_CONTEXT;
     if (n < 0)
         why[0] = '\0';
@@ -921,7 +930,8 @@ static void verdict(rm_run *run)
             !run->n_skipped && !run->n_other) {
             /* pytest exits 5: no test ran (none collected, all deselected,
                xdist's workers all crashed at collection) */
-            if ((k = oom_any(run)) >= 0 && !oom_spared_the_run(run, newest_oom_kill_t(run))) {
+            /* the kills were before the summary (ruled out): oom_any's time */
+            if ((k = oom_any(run)) >= 0 && !oom_spared_the_run(run, run->evl[k].t)) {
                 set(v, RM_V_OOM_KILL, 0.9,
                     "pytest ran no tests, and processes of the run were OOM-killed (xdist's "
                     "workers at collection?)");

@@ -1387,6 +1387,8 @@ static long wrapper_signal(const char *s, size_t n)
     if (!p || p >= s + n)
         return 0;
     code = parse_long(p, n - (size_t)(p - s));
+    if (code == -1 && !((size_t)(p - s) + 1 < n && p[0] == '-' && p[1] == '1'))
+        return 0; /* not a number (parse_long's -1) */
     if (code < 0 && code > -64)
         return -code;
     if (code > 128 && code < 128 + 64 && (p[-1] != '-'))
@@ -1671,6 +1673,11 @@ static size_t own_number(const char *s, size_t n, uint64_t lineno)
 static void cli_job(rm_source *S, const char *job, size_t n)
 {
     size_t k = n < sizeof(S->cli_job) ? n : sizeof(S->cli_job);
+    uint64_t h = fnv(14695981039346656037ull, job, n);
+    if (h != S->cli_cur) { /* another job's lines: its own times, not after the last job's */
+        S->cli_cur = h;
+        S->text_t = 0;
+    }
     if (!S->cli_jobs) {
         S->cli_jobs = 1;
         S->cli_job_len = k;
@@ -1752,7 +1759,8 @@ void rm_run_line(rm_run *run, int src, uint64_t lineno, const char *line, size_t
  * own, "archive.zip/0_test.txt", its lines numbered from 1. The first takes
  * over the archive's source; another is added. 0, or -1 (lines go on to
  * the source before). */
-static int member_source(rm_run *run, int *si, const char *path, const rm_reader *rd, int add)
+static int member_source(rm_run *run, int *si, const char *path, const rm_reader *rd, int add,
+                         uint64_t prev_bytes)
 {
     char name[512];
     int k = snprintf(name, sizeof(name), "%s/%s", path, rd->member), n;
@@ -1760,7 +1768,7 @@ static int member_source(rm_run *run, int *si, const char *path, const rm_reader
     if (k < 0)
         return -1;
     if (add) {
-        run->src[*si].bytes = rd->bytes;
+        run->src[*si].bytes = prev_bytes;
         if ((n = rm_run_add_source(run, name)) < 0)
             return -1;
         *si = n;
@@ -1799,10 +1807,13 @@ int rm_run_ingest(rm_run *run, const char *path)
     S->gz = rd.gz == 1;
     memset(&run->ts, 0, sizeof(run->ts));
     while ((r = rm_reader_next(&rd, &line, &len, &flags)) == 1) {
-        if (rd.member_seq != seq && member_source(run, &si, path, &rd, seq != 0) == 0) {
+        /* the member's first line is counted in rd.bytes already */
+        uint64_t start = rd.bytes >= len + 1 ? rd.bytes - len - 1 : 0;
+        if (rd.member_seq != seq &&
+            member_source(run, &si, path, &rd, seq != 0, start - base_bytes) == 0) {
             seq = rd.member_seq;
             base = rd.lineno - 1;
-            base_bytes = rd.bytes;
+            base_bytes = start;
         }
         rm_run_line(run, si, rd.lineno - base, line, len, flags);
     }

@@ -318,6 +318,7 @@ typedef struct rm_source {
     char cli_job[128];
     size_t cli_job_len;
     int cli_jobs;      /* 0 not that format, 1 one job, 2 more */
+    uint64_t cli_cur;  /* the hash of the job whose lines are read now */
     int cli_decided;   /* its first line was read: it decides cli_jobs 0 or 1 */
     int zip_members;   /* from a zip archive (GitHub's log archive) of that many logs */
     int zip_jobs;      /* of them, jobs' whole logs (its top level; 0: steps' logs) */

@@ -168,6 +168,10 @@ static void fz_check_reader(const uint8_t *data, size_t size)
         FUZZ_ASSERT(r.gz_out <= cap);
         FUZZ_ASSERT(r.bytes <= r.gz_out);
         FUZZ_ASSERT(!r.gz_capped || rc == -1);
+    } else if (r.u16) {
+        /* UTF-16LE decoded to UTF-8: at most 3 bytes a 2-byte unit (4 a
+           surrogate pair), less the BOM; a lone surrogate is one '?' */
+        FUZZ_ASSERT(rc == 0 && r.bytes <= size / 2 * 3 + 1);
     } else {
         FUZZ_ASSERT(rc == 0 && r.bytes == size);
     }

@@ -103,3 +103,20 @@ def test_a_victim_that_wrote_only_its_head_is_pytest(tmp_path):
     (tmp_path / "job.log").write_text(job)
     v = run_json([str(tmp_path / "job.log")], cwd=str(tmp_path))[1]["verdict"]
     assert v["kind"] == "oom_kill" and v["confidence"] >= 0.9, v
+
+
+def test_no_test_ran_and_a_childs_oom_kill_is_failed(tmp_path):
+    # exit 5 (all deselected) while a collection hook's child was
+    # OOM-killed: pytest ran no test, and no process of pytest's died
+    lines = open(os.path.join(CORPUS, "no_tests_ran", "job.log")).read().splitlines(True)
+    at = next(i for i, l in enumerate(lines) if "deselected" in l)
+    stamp = lines[at][:28]
+    ts = stamp[:26] + "Z"
+    lines[at:at] = [
+        "%s [resmon/1] event ts=%s what=oom_kill source=kmsg pid=99999 comm=python "
+        "in_tree=1 anon_rss=300000000 ;\n" % (stamp, ts),
+        "%s [resmon/1] event ts=%s what=oom_kill source=cgroup cg_oom=1 new=1 cgroup=/x ;\n"
+        % (stamp, ts)]
+    (tmp_path / "job.log").write_text("".join(lines))
+    v = run_json([str(tmp_path / "job.log")], cwd=str(tmp_path))[1]["verdict"]
+    assert v["kind"] == "failed", v

@@ -57,3 +57,13 @@ def test_several_jobs_in_one_file_are_noted(tmp_path):
     assert b"note: the logs of several jobs, read as one run" in p.stdout, p.stdout
     _, doc = run_json([str(tmp_path / "run.log")], cwd=str(tmp_path))
     assert doc["inputs"][0]["gh_cli_jobs"] == 2
+
+
+def test_a_job_named_with_a_T_at_its_11th_byte_is_read(tmp_path):
+    # "Build and Test": its 'T' where a timestamp has one did not make the
+    # file plain text
+    raw = open(os.path.join(CORPUS, "segfault_ctypes", "job.log"), "rb").read()
+    (tmp_path / "run.log").write_bytes(_cli(raw, job=b"Build and Test"))
+    _, want = run_json([os.path.join(CORPUS, "segfault_ctypes", "job.log")])
+    _, got = run_json([str(tmp_path / "run.log")], cwd=str(tmp_path))
+    assert _answers(got) == _answers(want) and got["inputs"][0]["gh_cli_jobs"] == 1

@@ -151,6 +151,7 @@ def test_a_wrapper_says_pytest_was_killed(name, tool, tmp_path):
 
 @pytest.mark.parametrize("line", [b"py311: exit 1 (2.30 seconds) /w/r> pytest -v pid=1234",
                                   b"make: *** [Makefile:12: test] Error 2",
+                                  b"make: *** [Makefile:12: test] Error 4294967295",
                                   b"nox > Command pytest -v failed with exit code 1"])
 def test_a_wrapper_that_saw_a_plain_failure_is_no_death(line, tmp_path):
     raw = _wrapped(_no_sampler(_log("fail_assertions")), [line], 1)

@@ -161,3 +161,27 @@ def test_a_zip_that_cannot_be_read_says_why(case, tmp_path):
         assert any(want in e for e in errors), errors
     else:
         assert not errors, doc["inputs"]
+
+
+def test_members_that_share_bytes_are_refused(tmp_path):
+    # a crafted directory: 200 entries on one 64 KiB member would inflate
+    # 200 times past the cap, which counts the bytes read
+    import struct
+    path = tmp_path / "one.zip"
+    _zip(path, [("0_job.txt", b"x" * 65536 + b"\n")], zipfile.ZIP_STORED)
+    data = path.read_bytes()
+    eocd = data.rindex(b"PK\x05\x06")
+    cd_off = struct.unpack_from("<I", data, eocd + 16)[0]
+    entry = data[cd_off:eocd]
+    (tmp_path / "amp.zip").write_bytes(
+        data[:cd_off] + entry * 200 + data[eocd:eocd + 8]
+        + struct.pack("<HHII", 200, 200, len(entry) * 200, cd_off) + data[eocd + 20:])
+    p = run(["amp.zip"], cwd=str(tmp_path))
+    assert p.returncode == 2 and b"overlap" in p.stderr, (p.returncode, p.stderr)
+
+
+def test_each_members_bytes_are_its_own(tmp_path):
+    path = _zip(tmp_path / "b.zip", [("0_a.txt", b"a" * 99 + b"\n"), ("1_b.txt", b"b" * 199 + b"\n"),
+                                     ("2_c.txt", b"c" * 299 + b"\n")])
+    _, doc = run_json([path], cwd=str(tmp_path))
+    assert [i["bytes"] for i in doc["inputs"]] == [101, 201, 301], doc["inputs"]
