@@ -170,6 +170,48 @@ static int is_worker_pid(const rm_run *run, long long pid)
     return 0;
 }
 
+/* 1 when the plugin's full records (a process that wrote test ends: not
+ * the job log's short start lines alone) show a test started and not ended
+ * at t: a summary then was printed inside it (pytest run in a subprocess).
+ * pytest's main process only: an xdist worker killed mid-test never ends
+ * its test, and its controller's summary is still the run's. */
+static int test_running_at(const rm_run *run, int64_t t)
+{
+    enum { N = 256 };
+    long long pid[N];
+    int open[N], ends[N], n = 0, j;
+    size_t k;
+    for (k = 0; k < run->n_items; k++) {
+        const rm_item *it = &run->items[k];
+        int rank8 = it->type == RM_I_RECORD && it->rank == 8, rank3;
+        if (!rank8 && !(it->type == RM_I_RECORD && it->rank == 3))
+            continue;
+        for (j = 0; j < n && pid[j] != it->pid; j++)
+            ;
+        if (j == n) {
+            if (n == N)
+                continue;
+            pid[n] = it->pid;
+            open[n] = ends[n] = 0;
+            n++;
+        }
+        rank3 = !rank8;
+        if (rank8)
+            ends[j] = 1;
+        if (it->t <= t)
+            open[j] = rank3; /* setup started: open; teardown ended: closed */
+    }
+    for (j = 0; j < n; j++) {
+        int i, worker = 0;
+        for (i = 0; i < run->n_procs; i++)
+            if (run->procs[i].pid == pid[j] && run->procs[i].worker[0])
+                worker = 1;
+        if (open[j] && ends[j] && pid[j] && !worker)
+            return 1;
+    }
+    return 0;
+}
+
 static void find_final(rm_run *run, rm_end *E)
 {
     int i;
@@ -194,6 +236,8 @@ static void find_final(rm_run *run, rm_end *E)
     }
     if (best->t && last_test > best->t)
         return; /* a summary printed inside a test (pytester), not the run's */
+    if (best->t && test_running_at(run, best->t))
+        return; /* the same, in the last test: its records say it had not ended */
     /* "!!! KeyboardInterrupt !!!" before it, or the plugin's last gasp
        before SIGINT in a process that is not an xdist worker (execnet
        interrupts workers at a normal session's end; pytest's own handler

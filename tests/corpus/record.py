@@ -727,6 +727,39 @@ Scenario(
     _os_exit_expect, args=["-v"])
 
 
+NESTED = '''
+import subprocess
+import sys
+
+
+def test_runs_pytest_then_grows():
+    # a plugin's test runs pytest on an example (its summary is printed
+    # here, with -s), then loads a big fixture until the OOM kill
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest",
+                    "inner_example.py"], check=True)
+    keep = []
+    for _ in range(60):
+        keep.append(touched(20 << 20))
+        time.sleep(0.02)
+'''
+
+
+def _nested_expect(step):
+    # the job log alone: its short records do not say the test was still
+    # running at the inner summary, so boundary and culprit are not judged
+    pid, test, _ = the_oom_victim(step)
+    return judged("oom_kill", test, test, "*", {"boundary": "*", "culprit": "*"}, step=step)
+
+
+Scenario(
+    "oom_after_nested_pytest_summary",
+    "a test runs pytest in a subprocess (its '1 passed' summary printed with -s), then grows"
+    " until a real OOM kill in a 300 MiB cgroup: the inner summary is not the run's", False,
+    {"test_suite.py": suite(FLAT % (3, "0.05"), NESTED),
+     "inner_example.py": "def test_example():\n    assert True\n"},
+    _nested_expect, args=["-v", "-s"], cgroup=300 * MiB)
+
+
 def _old_oom(step):
     step.notes.append("foreign OOM-killed pid %d before the run" % foreign_oom("before"))
 
