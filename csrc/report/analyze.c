@@ -201,14 +201,9 @@ static int test_running_at(const rm_run *run, int64_t t)
         if (it->t <= t)
             open[j] = rank3; /* setup started: open; teardown ended: closed */
     }
-    for (j = 0; j < n; j++) {
-        int i, worker = 0;
-        for (i = 0; i < run->n_procs; i++)
-            if (run->procs[i].pid == pid[j] && run->procs[i].worker[0])
-                worker = 1;
-        if (open[j] && ends[j] && pid[j] && !worker)
+    for (j = 0; j < n; j++)
+        if (open[j] && ends[j] && pid[j] && !is_worker_pid(run, pid[j]))
             return 1;
-    }
     return 0;
 }
 
@@ -293,6 +288,30 @@ static int64_t newest_oom_kill_t(const rm_run *run)
     return t ? t : seen ? seen : summary;
 }
 
+/* The pid of the command the sampler ran (its newest word on it), 0. */
+static long long command_pid(const rm_run *run)
+{
+    int i;
+    for (i = run->n_evl - 1; i >= 0; i--)
+        if (run->evl[i].pid && strstr(run->evl[i].text, "the sampler saw the command"))
+            return run->evl[i].pid;
+    return 0;
+}
+
+/* 1 when pid is one of pytest's processes: it wrote the plugin's records
+ * (a head at least), or it is the command the sampler ran. */
+static int pytest_pid(const rm_run *run, long long pid)
+{
+    int k;
+    for (k = 0; k < run->n_procs; k++)
+        if (run->procs[k].plugin && run->procs[k].pid == pid)
+            return 1;
+    for (k = 0; k < run->n_head_pids; k++)
+        if (run->head_pids[k] == pid)
+            return 1;
+    return pid && pid == command_pid(run);
+}
+
 /* 1 when the OOM kill at kill_t spared the run: the kernel named a process
  * that is not one of the run's (a test's child; the plugin's records name
  * pytest's processes), or tests started after it and no worker crashed near
@@ -301,6 +320,7 @@ static int64_t newest_oom_kill_t(const rm_run *run)
 static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
 {
     int i, k, named = 0, ours = 0, plugin = 0;
+    long long cmd = command_pid(run);
     if (!kill_t)
         return 0;
     for (i = 0; i < run->n_procs; i++)
@@ -317,16 +337,7 @@ static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
         if (e->kind == RM_E_OOM && e->pid > 0 && e->victim && e->proof != 0 &&
             e->proof != OOM_BEFORE_RUN) {
             named = 1;
-            for (k = 0; k < run->n_procs; k++)
-                if (run->procs[k].plugin && run->procs[k].pid == e->pid)
-                    ours = 1;
-            for (k = 0; k < run->n_head_pids; k++)
-                if (run->head_pids[k] == e->pid)
-                    ours = 1;
-            for (k = 0; k < run->n_evl; k++)
-                if (run->evl[k].pid == e->pid &&
-                    strstr(run->evl[k].text, "the sampler saw the command"))
-                    ours = 1; /* the command the sampler ran */
+            ours |= pytest_pid(run, e->pid);
         }
     }
     if (ours)
@@ -335,15 +346,10 @@ static int oom_spared_the_run(const rm_run *run, int64_t kill_t)
         return 1;
     /* pytest lived on after it: the command the sampler ran read alive, or
        pytest's main process (not an xdist worker) writing records */
-    for (i = 0; i < run->n_evl; i++) {
-        long long cmd = run->evl[i].pid;
-        if (!cmd || !strstr(run->evl[i].text, "the sampler saw the command"))
-            continue;
-        for (k = 0; k < run->n_tree; k++)
-            if (run->tree[k].pid == cmd && run->tree[k].rss > 0 &&
-                run->tree[k].t > kill_t + OOM_ALIVE_USEC)
-                return 1;
-    }
+    for (k = 0; cmd && k < run->n_tree; k++)
+        if (run->tree[k].pid == cmd && run->tree[k].rss > 0 &&
+            run->tree[k].t > kill_t + OOM_ALIVE_USEC)
+            return 1;
     for (k = 0; k < run->n_procs; k++)
         if (run->procs[k].plugin && !run->procs[k].worker[0] &&
             run->procs[k].last_t > kill_t + OOM_ALIVE_USEC)
@@ -865,9 +871,7 @@ static void died_after_summary(rm_run *run, rm_verdict *v, const rm_end *E)
         kind = RM_V_OOM_KILL;
         conf = 0.9;
         n = snprintf(why, sizeof(why),
-                     "the kernel OOM-killed a process after pytest's summary "
-                     "(%s)",
-                     tests);
+                     "the kernel OOM-killed a process after pytest's summary (%s)", tests);
         sig = 9;
     } else if ((k = live(run, RM_E_SHUTDOWN)) >= 0 || (k = live_after(run, RM_E_SHUTDOWN)) >= 0) {
         kind = RM_V_RUNNER_SHUTDOWN;

@@ -736,9 +736,9 @@ static void fold_record(rm_run *run, const rm_item *it, const rm_rec *r, int cop
         rm_proc *P = &run->procs[pi];
         if (t >= P->last_t)
             P->last_t = t;
-        if (strcmp(kind, "sample") != 0 && strcmp(kind, "echo") != 0 &&
-            strcmp(kind, "event") != 0 && strcmp(kind, "verdict") != 0 && !is_legacy)
-            P->plugin = 1;
+        if (!P->plugin && !is_legacy && strcmp(kind, "sample") != 0 && strcmp(kind, "echo") != 0 &&
+            strcmp(kind, "event") != 0 && strcmp(kind, "verdict") != 0)
+            P->plugin = 1; /* a record only the plugin writes */
         if (rss != RM_UNSET) {
             P->rss = rss;
             if (rss > P->peak_rss)

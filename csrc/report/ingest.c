@@ -648,12 +648,10 @@ static void sampler_verdict(rm_run *run, int src, uint64_t line, const rm_rec *r
                              ? "the sampler saw the cgroup's OOM-kill counter rise"
                              : "the sampler read a kernel OOM kill of the watched tree");
         if (k >= 0) {
-            int64_t victim;
             run->evl[k].proof = 1;
             /* one kill in the run: the kernel's line named its victim */
-            if (rm_rec_i64(r, "oom_pid", &victim) == 0 && victim > 0 &&
-                rm_get_u64(r, "cg_oom") == 1) {
-                run->evl[k].pid = victim;
+            if (run->oom_pid && rm_get_u64(r, "cg_oom") == 1) {
+                run->evl[k].pid = run->oom_pid;
                 run->evl[k].victim = 1;
             }
         }
@@ -1672,18 +1670,14 @@ static size_t own_number(const char *s, size_t n, uint64_t lineno)
  * a second one marks a file of several jobs). */
 static void cli_job(rm_source *S, const char *job, size_t n)
 {
-    size_t k = n < sizeof(S->cli_job) ? n : sizeof(S->cli_job);
     uint64_t h = fnv(14695981039346656037ull, job, n);
-    if (h != S->cli_cur) { /* another job's lines: its own times, not after the last job's */
-        S->cli_cur = h;
-        S->text_t = 0;
-    }
     if (!S->cli_jobs) {
         S->cli_jobs = 1;
-        S->cli_job_len = k;
-        memcpy(S->cli_job, job, k);
-    } else if (S->cli_jobs == 1 && (k != S->cli_job_len || memcmp(job, S->cli_job, k) != 0)) {
+        S->cli_cur = h;
+    } else if (h != S->cli_cur) { /* another job: its own times, not after the last one's */
         S->cli_jobs = 2;
+        S->cli_cur = h;
+        S->text_t = 0;
     }
 }
 

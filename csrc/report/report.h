@@ -313,15 +313,13 @@ typedef struct rm_source {
     unsigned long unknown_version;
     uint64_t unknown_version_line;
     int gz, gz_cut;
-    /* gh run view --log: its first job's name, and whether another job's
-       lines follow (the jobs of a run, read as one) */
-    char cli_job[128];
-    size_t cli_job_len;
+    /* gh run view --log: whether another job's lines follow the first's
+       (the jobs of a run, read as one) */
     int cli_jobs;      /* 0 not that format, 1 one job, 2 more */
     uint64_t cli_cur;  /* the hash of the job whose lines are read now */
     int cli_decided;   /* its first line was read: it decides cli_jobs 0 or 1 */
     int zip_members;   /* from a zip archive (GitHub's log archive) of that many logs */
-    int zip_jobs;      /* of them, jobs' whole logs (its top level; 0: steps' logs) */
+    int zip_jobs;      /* jobs in it: its top level's logs, else the folders of steps' logs */
     int zip_index;     /* which of them this source is, from 1 */
     int numbered;      /* each line starts with its number ("12<TAB>", a page's copy):
                           1 line 1 did, 2 lines 1 and 2 did, 0 not */
